@@ -1,0 +1,191 @@
+"""The network spec: what to build, from ``2-2-1`` plus options or from a TOML file, validated."""
+from __future__ import annotations
+
+import re
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax")
+HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
+LOSSES = ("mse", "bce", "cce")
+BIAS_NOTATIONS = ("separate", "augmented")
+# The open range of each activation's output; bce needs its prediction strictly inside (0, 1).
+_IN_UNIT_INTERVAL = ("sigmoid", "softmax")
+TOML_KEYS = ("layers", "hidden", "output", "loss", "bias")
+DEFAULTS = {"hidden": "sigmoid", "output": "sigmoid", "loss": "mse", "bias": "separate"}
+
+
+class SpecError(InputError):
+    """A spec that cannot describe a network; the message names the bad value and the allowed ones."""
+
+
+@dataclass(frozen=True)
+class Network:
+    """A feed-forward network n0-n1-...-nL, one activation per layer 1..L, a loss and a bias notation."""
+
+    layers: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str = "mse"
+    bias: str = "separate"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def parse(
+        cls,
+        layers: str,
+        hidden: str | list[str] | tuple[str, ...] = DEFAULTS["hidden"],
+        output: str = DEFAULTS["output"],
+        loss: str = DEFAULTS["loss"],
+        bias: str = DEFAULTS["bias"],
+    ) -> "Network":
+        """``Network.parse("2-2-1", hidden="sigmoid", output="sigmoid", loss="mse")``."""
+        parts = layers.strip().split("-") if isinstance(layers, str) else []
+        if not parts or not all(re.fullmatch(r"\d+", p.strip()) for p in parts):
+            raise SpecError(f"layer sizes {layers!r} are not of the form N0-N1-...-NL (e.g. 2-2-1)")
+        sizes = tuple(int(p) for p in parts)
+        return cls.build(sizes, hidden, output, loss, bias)
+
+    @classmethod
+    def build(
+        cls,
+        layers: tuple[int, ...] | list[int],
+        hidden: str | list[str] | tuple[str, ...] = DEFAULTS["hidden"],
+        output: str = DEFAULTS["output"],
+        loss: str = DEFAULTS["loss"],
+        bias: str = DEFAULTS["bias"],
+    ) -> "Network":
+        if not isinstance(layers, (list, tuple)) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in layers
+        ):
+            raise SpecError(f"layers must be a list of whole numbers, e.g. [2, 2, 1], not {layers!r}")
+        layers = tuple(layers)
+        if len(layers) < 2:
+            raise SpecError(
+                f"a network needs at least two layers (inputs and outputs), got {len(layers)}: {list(layers)}"
+            )
+        n_hidden = len(layers) - 2
+        if isinstance(hidden, str):
+            hidden_list = [h.strip() for h in hidden.split(",")]
+            if len(hidden_list) == 1:
+                hidden_list = hidden_list * n_hidden
+        elif isinstance(hidden, (list, tuple)) and all(isinstance(h, str) for h in hidden):
+            hidden_list = [h.strip() for h in hidden]
+        else:
+            raise SpecError(f"hidden must be an activation name or a list of them, not {hidden!r}")
+        if n_hidden and len(hidden_list) != n_hidden:
+            raise SpecError(
+                f"{len(hidden_list)} hidden activations ({','.join(hidden_list)}) for {n_hidden} hidden layers:"
+                f" give one, or one per hidden layer"
+            )
+        if not n_hidden:
+            hidden_list = []
+        for name, value in (("output", output), ("loss", loss), ("bias", bias)):
+            if not isinstance(value, str):
+                raise SpecError(f"{name} must be a string, not {value!r}")
+        return cls(layers, tuple(hidden_list) + (output.strip(),), loss.strip(), bias.strip())
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Network":
+        """Read ``layers = [2, 2, 1]``, ``hidden``, ``output``, ``loss``, ``bias`` from a TOML file."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpecError(f"spec file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise SpecError(f"cannot read spec file {path}: {e}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise SpecError(f"spec file {path} is not valid TOML: {e}") from None
+        unknown = sorted(set(data) - set(TOML_KEYS))
+        if unknown:
+            raise SpecError(
+                f"unknown key {unknown[0]!r} in spec file {path}; allowed keys: {', '.join(TOML_KEYS)}"
+            )
+        if "layers" not in data:
+            raise SpecError(f"spec file {path} has no 'layers' key (e.g. layers = [2, 2, 1])")
+        return cls.build(data["layers"], **{k: data.get(k, DEFAULTS[k]) for k in DEFAULTS})
+
+    @classmethod
+    def load(cls, spec: str, **options: object) -> "Network":
+        """A CLI SPEC: ``N0-N1-...-NL`` with options, or a path to a TOML file."""
+        opts = {k: v for k, v in options.items() if v is not None}
+        if spec.endswith(".toml") or Path(spec).is_file():
+            if opts:
+                raise SpecError(
+                    f"options --{'/--'.join(sorted(opts))} cannot be combined with a spec file; put them in {spec}"
+                )
+            return cls.from_toml(spec)
+        return cls.parse(spec, **opts)  # type: ignore[arg-type]
+
+    # -- description --------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        """L, the number of layers with weights."""
+        return len(self.layers) - 1
+
+    @property
+    def hidden(self) -> tuple[str, ...]:
+        return self.activations[:-1]
+
+    @property
+    def output(self) -> str:
+        return self.activations[-1]
+
+    @property
+    def n_params(self) -> int:
+        return sum(a * b + b for a, b in zip(self.layers, self.layers[1:]))
+
+    @property
+    def compact(self) -> str:
+        return "-".join(map(str, self.layers))
+
+    def describe(self) -> str:
+        hidden = ",".join(self.hidden) if len(set(self.hidden)) > 1 else (self.hidden[0] if self.hidden else "")
+        parts = [self.compact] + ([f"--hidden {hidden}"] if hidden else [])
+        parts += [f"--output {self.output}", f"--loss {self.loss}"]
+        return " ".join(parts + ([f"--bias {self.bias}"] if self.bias != "separate" else []))
+
+    def to_toml(self) -> str:
+        hidden = ", ".join(f'"{h}"' for h in self.hidden)
+        return (
+            f"layers = [{', '.join(map(str, self.layers))}]\nhidden = [{hidden}]\n"
+            f'output = "{self.output}"\nloss = "{self.loss}"\nbias = "{self.bias}"\n'
+        )
+
+
+def _validate(net: Network) -> None:
+    if len(net.layers) < 2:
+        raise SpecError(f"a network needs at least two layers (inputs and outputs), got {len(net.layers)}")
+    for k, n in enumerate(net.layers):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise SpecError(f"layer {k} has size {n!r}; every layer size must be a whole number >= 1")
+    if len(net.activations) != net.depth:
+        raise SpecError(f"{len(net.activations)} activations for {net.depth} layers with weights")
+    for k, act in enumerate(net.activations, start=1):
+        is_output = k == net.depth
+        allowed = ACTIVATIONS if is_output else HIDDEN_ACTIVATIONS
+        where = "output" if is_output else f"hidden layer {k}"
+        if act not in allowed:
+            hint = " (softmax is for the output layer only)" if act == "softmax" else ""
+            raise SpecError(f"unknown activation {act!r} for {where}{hint}; allowed: {', '.join(allowed)}")
+    if net.output == "softmax" and net.layers[-1] < 2:
+        raise SpecError("softmax needs at least two outputs; for one output use --output sigmoid with --loss bce")
+    if net.loss not in LOSSES:
+        raise SpecError(f"unknown loss {net.loss!r}; allowed: {', '.join(LOSSES)}")
+    if net.loss == "cce" and net.output != "softmax":
+        raise SpecError(f"loss cce needs --output softmax (got {net.output!r}); for one output use bce")
+    if net.loss == "bce" and net.output not in _IN_UNIT_INTERVAL:
+        raise SpecError(
+            f"loss bce needs an output in (0, 1), i.e. --output {' or '.join(_IN_UNIT_INTERVAL)}; got {net.output!r}"
+        )
+    if net.bias not in BIAS_NOTATIONS:
+        raise SpecError(f"unknown bias notation {net.bias!r}; allowed: {', '.join(BIAS_NOTATIONS)}")
