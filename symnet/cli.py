@@ -38,6 +38,110 @@ def cli() -> None:
     """Derive, write up, compile and check the gradients of a feed-forward network."""
 
 
+@cli.command()
+@spec_options
+@click.option("--data", "data_source", required=True, metavar="NAME|FILE",
+              help="moons, circles, xor, spirals, digits, iris, wine, breast_cancer, or a .csv/.npz file.")
+@click.option("--label", default=None, metavar="COLUMN", help="CSV label column (default: the last).")
+@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate α.")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (0 for plain SGD).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Initialisation, split and shuffling.")
+@click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@click.option("--standardize/--no-standardize", default=True, show_default=True,
+              help="Scale features to zero mean, unit variance (training rows' statistics).")
+@click.option("--samples", type=int, default=1000, show_default=True, help="Rows of a generated data set.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the loss/accuracy curves (PNG).")
+@click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write the parameters and spec (.npz).")
+@click.option("--quiet", is_flag=True, help="Only the summary line.")
+def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+          data_source: str, label: str | None, epochs: int, lr: float, batch_size: int, momentum: float,
+          seed: int, test_fraction: float, standardize: bool, samples: int, plot: str | None,
+          save: str | None, quiet: bool) -> None:
+    """Train SPEC on a data set with its generated kernel."""
+    from . import data as datasets
+    from .files import check_writable
+    from .train import train as run_training
+
+    net = load_network(spec, hidden, output_act, loss, bias)
+    for path in (plot, save):
+        if path:
+            check_writable(path)
+    if plot:
+        _require_matplotlib()
+    dataset = datasets.load(data_source, label=label, samples=samples, seed=seed)
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs, desc=f"train {net.compact}", unit="epoch", file=sys.stderr)
+
+    def report(e) -> None:
+        if bar is None:
+            return
+        shown = {"loss": f"{e.loss:.4g}"}
+        if e.train_accuracy is not None:
+            shown["train acc"] = f"{e.train_accuracy:.3f}"
+        if e.test_accuracy is not None:
+            shown["test acc"] = f"{e.test_accuracy:.3f}"
+        elif e.test_loss is not None:
+            shown["test loss"] = f"{e.test_loss:.4g}"
+        bar.set_postfix(shown, refresh=False)
+        bar.update(1)
+
+    trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                           seed=seed, test_fraction=test_fraction, standardize=standardize, on_epoch=report)
+    if bar is not None:
+        bar.close()
+    last = trained.history[-1]
+    parts = [f"{net.describe()} on {dataset.name}: {epochs} epochs"]
+    if last.test_accuracy is not None:
+        parts.append(f"test accuracy {last.test_accuracy:.4f}")
+    if last.test_loss is not None:
+        parts.append(f"test loss {last.test_loss:.6g}")
+    else:
+        parts.append(f"train loss {last.loss:.6g}")
+    parts.append(f"{trained.seconds_per_epoch:.4g} s/epoch (compile {trained.compile_seconds:.2f} s)")
+    if save:
+        trained.save(save)
+        parts.append(f"saved {save}")
+    if plot:
+        from .plot import plot_history
+
+        plot_history(trained, plot)
+        parts.append(f"plot {plot}")
+    click.echo(", ".join(parts))
+
+
+@cli.command()
+@click.argument("saved", metavar="SAVED.npz")
+@click.option("--data", "data_source", required=True, metavar="FILE", help="A .csv or .npz of inputs to predict.")
+@click.option("--label", default=None, metavar="COLUMN", help="CSV label column, if the file has one.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write the predictions here (CSV); default standard output.")
+def predict(saved: str, data_source: str, label: str | None, out: str | None) -> None:
+    """Predict with parameters saved by 'symnet train --save'."""
+    from .predict import predict_file
+
+    text, summary = predict_file(saved, data_source, label=label)
+    if out:
+        from .files import write_atomic
+
+        write_atomic(out, text)
+    else:
+        click.echo(text, nl=False)
+    if summary:
+        click.echo(summary, err=True)
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install 'symnet[plot]'") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: click does the parsing; we decide what an error looks like (one line)."""
     args = sys.argv[1:] if argv is None else argv
