@@ -21,6 +21,7 @@ from math import prod
 import sympy as sp
 
 from .activations import Activation, Lemma, lemma
+from .errors import UnknownName
 from .model import Model
 from .names import Name, parse_name, symbol
 from .spec import Network
@@ -155,7 +156,7 @@ class Derivation:
         if not known and sym is not None and parse_name(sym.name).kind == "y":
             known = sym in self.model.y
         if not known:
-            raise KeyError(f"{name!r} is not a quantity of the {self.net.compact} network; "
+            raise UnknownName(f"{name!r} is not a quantity of the {self.net.compact} network; "
                            f"names look like {self.model.params[0]}, {self.model.b[1][0]}, "
                            f"{self.model.h[1][0]}, {self.model.x[0]}, {self.model.yhat[0]}")
         return sym
@@ -165,7 +166,7 @@ class Derivation:
         sym = self.symbol(param)
         if sym not in self._chains:
             if parse_name(sym.name).kind not in ("W", "b"):
-                raise KeyError(f"{param!r} is not a parameter; parameters are W<k>[i,j] and b<k>[j]")
+                raise UnknownName(f"{param!r} is not a parameter; parameters are W<k>[i,j] and b<k>[j]")
             (hk,) = self._up[sym]
             self._chains[sym] = Chain(self, sym, self.local(hk, sym), self.delta(hk).symbol)
         return self._chains[sym]
@@ -181,7 +182,7 @@ class Derivation:
         if sym not in self._deltas:
             name = parse_name(sym.name)
             if name.kind != "h":
-                raise KeyError(f"{h!r} is not a pre-activation h<k>[j]; deltas are defined for those")
+                raise UnknownName(f"{h!r} is not a pre-activation h<k>[j]; deltas are defined for those")
             self._deltas[sym] = self._derive_delta(name.layer, name.index[0] - 1, sym)
         return self._deltas[sym]
 

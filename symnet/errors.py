@@ -8,3 +8,10 @@ class InputError(ValueError):
 
 class VerdictError(Exception):
     """A negative verdict (check, gradcheck): exit status 1."""
+
+
+class UnknownName(InputError, KeyError):
+    """A quantity name that the network does not have (a KeyError too, for mapping-style lookups)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

@@ -46,8 +46,11 @@ class Model:
             self.h[k] = [symbol(Name("h", k, (j,))) for j in range(1, n[k] + 1)]
             self.a[k] = yhat if k == L else [symbol(Name("a", k, (j,))) for j in range(1, n[k] + 1)]
             for j, hj in enumerate(self.h[k]):
-                terms = [(self.a[k - 1][i], self.W[k][i][j], self.W[k][i][j] * self.a[k - 1][i]) for i in range(n[k - 1])]
-                self.definitions[hj] = sp.Add(*(t for _, _, t in terms)) + self.b[k][j]
+                # unevaluated: SymPy's canonical sorting of a 784-term sum costs seconds per layer and
+                # would print h = x₁W₁₁ + … instead of the articles' W₁₁x₁ + W₂₁x₂ + b
+                terms = [(self.a[k - 1][i], self.W[k][i][j], sp.Mul(self.W[k][i][j], self.a[k - 1][i], evaluate=False))
+                         for i in range(n[k - 1])]
+                self.definitions[hj] = sp.Add(*(t for _, _, t in terms), self.b[k][j], evaluate=False)
                 reads = {src: t for src, _, t in terms}
                 reads.update({w: t for _, w, t in terms})
                 reads[self.b[k][j]] = self.b[k][j]
