@@ -40,6 +40,24 @@ def cli() -> None:
 
 @cli.command()
 @spec_options
+@click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False), metavar="VALUES.toml",
+              help="x, y, learning_rate and every W<k>, b<k> (rows = source neurons).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def example(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+            values_path: str, as_json: bool) -> None:
+    """The numbers of a hand calculation: forward pass, chain factors, gradients, one update."""
+    from . import example as report
+    from .derivation import Derivation
+    from .worked import WorkedExample, load_values
+
+    net = load_network(spec, hidden, output_act, loss, bias)
+    values = load_values(values_path, net)
+    worked = WorkedExample(Derivation(net), values)
+    click.echo(report.as_json(worked) if as_json else report.as_text(worked), nl=False)
+
+
+@cli.command()
+@spec_options
 @click.option("--data", "data_source", required=True, metavar="NAME|FILE",
               help="moons, circles, xor, spirals, digits, iris, wine, breast_cancer, or a .csv/.npz file.")
 @click.option("--label", default=None, metavar="COLUMN", help="CSV label column (default: the last).")
