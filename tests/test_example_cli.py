@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from symnet.cli import main
 
@@ -33,7 +34,7 @@ def test_example_on_a_2_2_2_sigmoid_network_equals_numpy(tmp_path, capsys):
     assert np.allclose([doc["forward"][f"h1[{j}]"] for j in (1, 2)], h1, rtol=1e-14)
     assert np.allclose([doc["forward"][f"a1[{j}]"] for j in (1, 2)], a1, rtol=1e-14)
     assert np.allclose([doc["forward"][f"yhat[{j}]"] for j in (1, 2)], yhat, rtol=1e-14)
-    assert doc["E"] == np.float64(E).item() or abs(doc["E"] - E) < 1e-15
+    assert doc["E"] == pytest.approx(E, rel=1e-14)
     flat = np.concatenate([g.reshape(-1) for g in grads])
     names = [f"W1[{i},{j}]" for i in (1, 2) for j in (1, 2)] + ["b1[1]", "b1[2]"] + \
             [f"W2[{i},{j}]" for i in (1, 2) for j in (1, 2)] + ["b2[1]", "b2[2]"]
@@ -43,8 +44,8 @@ def test_example_on_a_2_2_2_sigmoid_network_equals_numpy(tmp_path, capsys):
     # each chain's paths multiply out to its gradient
     chain = doc["chains"]["W1[1,1]"]
     assert len(chain["paths"]) == 2
-    assert sum(np.prod([f["value"] for f in p]) for p in chain["paths"]) == np.float64(chain["gradient"]).item() \
-        or abs(sum(np.prod([f["value"] for f in p]) for p in chain["paths"]) - chain["gradient"]) < 1e-15
+    path_sum = sum(np.prod([f["value"] for f in p]) for p in chain["paths"])
+    assert path_sum == pytest.approx(chain["gradient"], rel=1e-12)
 
 
 def test_example_table_shows_nine_significant_digits(tmp_path, capsys):
