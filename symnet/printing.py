@@ -31,6 +31,13 @@ _LABEL = re.compile(r"^(W|b|h|a|delta)([0-9]+|[a-z])$")
 _FAR = 100
 
 
+def paren(tex: str) -> str:
+    """Parentheses that grow only around something tall (a fraction, a sum, a matrix)."""
+    if any(tall in tex for tall in (r"\frac", r"\sum", r"\begin", r"\left")):
+        return rf"\left({tex}\right)"
+    return f"({tex})"
+
+
 def _indices(idx: tuple) -> str:
     parts = [str(i) for i in idx]
     sep = "," if any(len(p) > 1 for p in parts) else ""
@@ -157,17 +164,31 @@ class LatexPrinter(_SympyLatexPrinter):
         power = f"^{{{count}}}" if count > 1 else ""
         if isinstance(inner, Activation) and inner.args[0] == var and count == 1:
             # f′(h): the articles' σ′(h)
-            return rf"{inner.latex_name}'\left({den}\right)"
+            return rf"{inner.latex_name}'{paren(den)}"
         if isinstance(inner, (sp.Symbol, sp.Indexed)):
             return rf"\frac{{\partial{power} {self._print(inner)}}}{{\partial {den}{power}}}"
         body = self._print(inner)
         if isinstance(inner, (sp.Add, sp.Mul)) or inner.is_Pow:
-            body = rf"\left({body}\right)"
+            body = paren(body)
         return rf"\frac{{\partial{power}}}{{\partial {den}{power}}} {body}"
+
+    def _print(self, expr, **kwargs) -> str:
+        # activations carry their own _latex hook; print them here so their parentheses follow ours
+        if isinstance(expr, Activation):
+            head = expr.latex_name + (f"^{{{kwargs['exp']}}}" if kwargs.get("exp") else "")
+            return head + paren(super()._print(expr.args[0]))
+        return super()._print(expr, **kwargs)
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        terms = sorted(expr.args, key=lambda t: isinstance(t, sp.MatrixSymbol) and str(t.name).startswith("b"))
+        return " + ".join(self._print(t) for t in terms)
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        return " ".join(paren(self._print(a)) if isinstance(a, sp.MatAdd) else self._print(a) for a in expr.args)
 
     def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
         # ReLU′(h) = H(h) with H(0) = 0: print the convention, not SymPy's θ
-        tex = rf"\mathbf{{1}}\left[{self._print(expr.args[0])} > 0\right]"
+        tex = rf"\mathbf{{1}}[{self._print(expr.args[0])} > 0]"
         return f"{tex}^{{{exp}}}" if exp else tex
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: str | None = None) -> str:
@@ -217,9 +238,9 @@ class LatexPrinter(_SympyLatexPrinter):
         tex = self._print(factor)
         if isinstance(factor, sp.Add) or (isinstance(factor, sp.Sum) and not last) or (
                 isinstance(factor, sp.Piecewise) and not last):
-            return rf"\left({tex}\right)"
+            return paren(tex)
         if isinstance(factor, sp.Mul) and factor.could_extract_minus_sign():
-            return rf"\left({tex}\right)"
+            return paren(tex)
         return tex
 
     def product_tex(self, factors: list[sp.Expr]) -> str:
@@ -243,7 +264,7 @@ class LatexPrinter(_SympyLatexPrinter):
                 tex += " + "
             term_tex = self._print(term)
             if isinstance(term, sp.Add):
-                term_tex = rf"\left({term_tex}\right)"
+                term_tex = paren(term_tex)
             tex += term_tex
         return tex
 
