@@ -170,7 +170,12 @@ class LatexPrinter(_SympyLatexPrinter):
         body = self._print(inner)
         if isinstance(inner, (sp.Add, sp.Mul)) or inner.is_Pow:
             body = paren(body)
-        return rf"\frac{{\partial{power}}}{{\partial {den}{power}}} {body}"
+        return f"{self.derivative_operator(var, count)} {body}"
+
+    def derivative_operator(self, var: sp.Basic, count: int = 1) -> str:
+        """∂/∂var, the operator in front of an expression it differentiates."""
+        power = f"^{{{count}}}" if count > 1 else ""
+        return rf"\frac{{\partial{power}}}{{\partial {self._print(var)}{power}}}"
 
     def _print(self, expr, **kwargs) -> str:
         # activations carry their own _latex hook; print them here so their parentheses follow ours

@@ -75,6 +75,9 @@ def expr_tokens(expr: sp.Basic, p: LatexPrinter, depth: int = 0) -> list[Token]:
         out = [Piece("-")] if parts.negative else []
         factors = ([parts.coeff] if parts.coeff != 1 else []) + parts.numer
         return out + product_tokens(factors, p, depth, sep=" ")
+    if isinstance(expr, sp.Derivative) and isinstance(expr.expr, sp.Add) and len(expr.variable_count) == 1:
+        (var, n), = expr.variable_count
+        return [Piece(p.derivative_operator(var, n)), *group(expr_tokens(expr.expr, p, depth + 1), p)]
     return [Piece(p.doprint(expr))]
 
 
