@@ -85,7 +85,7 @@ class Renderer:
             for rel, form in e.forms:
                 tokens = self.tokens(form)
                 # a step that only reorders or respaces the one before it says nothing new
-                key = re.sub(r"\\,|\s", "", "".join(_plain(t) for t in tokens))
+                key = re.sub(r"\\,|\s|\\left|\\right", "", "".join(_plain(t) for t in tokens))
                 if key == last:
                     continue
                 rows.append(Row(lhs if last is None else "", rel, tokens))
@@ -131,6 +131,8 @@ def _plain(t) -> str:
 def _figure_view(w: WriteUp, r: Renderer) -> dict:
     f = w.figure
     tallest = max(n.row for n in f.nodes) + 1
+    # the columns share the text width (15 cm of 16) however deep the network
+    dx = round(min(4.2, 14.5 / max(1, len(f.columns) - 1)), 3)
     targets: dict[str, list[str]] = {}
     for s, t, _ in f.edges:
         targets.setdefault(s, []).append(t)
@@ -141,12 +143,12 @@ def _figure_view(w: WriteUp, r: Renderer) -> dict:
         return 0.22 + (0.5 * ts.index(t) / (len(ts) - 1) if len(ts) > 1 else 0.0)
 
     return {
-        "nodes": [{"key": n.key, "x": 4.2 * n.column, "y": -1.9 * n.row, "label": r.tex(n.label) if n.label is not None
+        "nodes": [{"key": n.key, "x": round(dx * n.column, 3), "y": round(-1.9 * n.row, 3), "label": r.tex(n.label) if n.label is not None
                    else None} for n in f.nodes],
         "edges": [{"src": s, "dst": t, "pos": round(pos(s, t), 3), "label": r.tex(lab) if lab is not None else None}
                   for s, t, lab in f.edges],
-        "columns": [{"x": 4.2 * c, "n": n, "act": act} for c, (n, act) in enumerate(f.columns)],
-        "bottom": -1.9 * (tallest - 1) - 1.1,
+        "columns": [{"x": round(dx * c, 3), "n": n, "act": act} for c, (n, act) in enumerate(f.columns)],
+        "bottom": round(-1.9 * (tallest - 1) - 1.1, 3),
         "labelled": f.labelled,
     }
 
@@ -167,7 +169,7 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
     r = Renderer(w)
     template = environment().get_template("writeup.tex.j2")
     text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), activation_tex=_activation_tex)
-    return re.sub(r"\n{3,}", "\n\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
 
 
 def _activation_tex(name: str) -> str:

@@ -191,6 +191,13 @@ class LatexPrinter(_SympyLatexPrinter):
     def _print_MatMul(self, expr: sp.MatMul) -> str:
         return " ".join(paren(self._print(a)) if isinstance(a, sp.MatAdd) else self._print(a) for a in expr.args)
 
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        if isinstance(expr.base, (sp.Indexed, sp.Symbol)) and expr.exp.is_Integer and expr.exp > 1:
+            base = self._print(expr.base)
+            if "^" in base:  # a⁽¹⁾ⱼ squared: (a⁽¹⁾ⱼ)², never a double superscript
+                return f"({base})^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr)
+
     def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
         # ReLU′(h) = H(h) with H(0) = 0: print the convention, not SymPy's θ
         tex = rf"\mathbf{{1}}[{self._print(expr.args[0])} > 0]"
