@@ -55,6 +55,9 @@ _ids = count()
 # -- tokens from expressions -------------------------------------------------------------
 def expr_tokens(expr: sp.Basic, p: LatexPrinter, depth: int = 0) -> list[Token]:
     """An expression as the printer prints it, with break opportunities between terms and factors."""
+    if isinstance(expr, sp.MatrixExpr):
+        # MatAdd and MatMul are Add and Mul too, but their order is the matrix product's: never reorder
+        return [Piece(p.doprint(expr))]
     if isinstance(expr, sp.Add):
         out: list[Token] = []
         for i, term in enumerate(p.ordered_terms(expr)):
