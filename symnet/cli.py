@@ -40,6 +40,45 @@ def cli() -> None:
 
 @cli.command()
 @spec_options
+@click.option("-o", "out", metavar="OUT.tex", default=None, help="Write the LaTeX here (default: standard output).")
+@click.option("--pdf", is_flag=True, help="Also compile OUT.pdf next to OUT.tex (needs pdflatex).")
+@click.option("--values", metavar="VALUES.toml", default=None, help="Add a worked example at these numbers.")
+@click.option("--params", default="all", metavar="all|LIST",
+              help="Parameters whose chain rule is written out, e.g. 'W1[1,1],b2[1]' (default all; "
+                   "samples for nets of more than 50 parameters).")
+@click.option("--momentum", type=float, default=None, metavar="MU", help="Show the update with momentum MU.")
+def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+           out: str | None, pdf: bool, values: str | None, params: str, momentum: float | None) -> None:
+    """Write the derivation up as a LaTeX document (and compile it with --pdf)."""
+    from pathlib import Path
+
+    from .derivation import derive as derive_network
+    from .files import check_writable, write_atomic
+    from .latex import compile_pdf, render_document
+
+    net = load_network(spec, hidden, output_act, loss, bias)
+    if pdf and out is None:
+        raise InputError("--pdf needs -o OUT.tex (the PDF is written next to it)")
+    out_path = Path(out) if out else None
+    if out_path is not None:
+        check_writable(out_path)
+        if pdf:
+            check_writable(out_path.with_suffix(".pdf"))
+    tex = render_document(derive_network(net), values=values, params=params, momentum=momentum)
+    if out_path is None:
+        click.echo(tex, nl=False)
+        return
+    if pdf:
+        # compile first: a document that does not compile leaves neither file behind
+        data = compile_pdf(tex, out_path.with_suffix(".pdf"))
+        write_atomic(out_path, tex)
+        write_atomic(out_path.with_suffix(".pdf"), data)
+    else:
+        write_atomic(out_path, tex)
+
+
+@cli.command()
+@spec_options
 @click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False), metavar="VALUES.toml",
               help="x, y, learning_rate and every W<k>, b<k> (rows = source neurons).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
