@@ -65,6 +65,11 @@ class Verdict:
     true_value: float | None = None
     diagnosis: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    source: str = ""  # the claim as written, when it was given as text
+
+    @property
+    def claim_text(self) -> str:
+        return self.source or text(self.claim)
 
     def __bool__(self) -> bool:
         return self.correct
@@ -82,13 +87,13 @@ class Verdict:
         """A few readable lines: the verdict, the correct expression, and why."""
         lines = []
         if self.correct:
-            lines.append(f"correct: {self.derivative} = {text(self.claim)}")
+            lines.append(f"correct: {self.derivative} = {self.claim_text}")
             how = ("proved symbolically (the difference simplifies to 0) and confirmed"
                    if self.proved else "equal (not proved symbolically in the time allowed)")
             lines.append(f"  {how} at {self.points} random points, {DIGITS} digits")
         else:
             lines.append(f"incorrect: the claim is not {self.derivative}")
-            lines.append(f"  claim:      {text(self.claim)}")
+            lines.append(f"  claim:      {self.claim_text}")
             lines.append(f"  correct:    {text(self.truth)}")
             if self.chain and len(self.chain) > 1:
                 lines.append(f"  chain rule: {self.chain_text}")
@@ -139,7 +144,10 @@ def check(
     batch = batch or M in expr.free_symbols
     if batch and of_s != E:
         raise InputError("m and --batch belong to derivatives of E, the mean over the m samples")
-    return _Check(d, of_s, wrt_s, expr, batch, points, seed, time_limit).verdict()
+    verdict = _Check(d, of_s, wrt_s, expr, batch, points, seed, time_limit).verdict()
+    if isinstance(claim, str):
+        verdict.source = " ".join(claim.split())
+    return verdict
 
 
 def text(expr: sp.Expr) -> str:
@@ -302,26 +310,21 @@ class _Check:
         return False
 
     def _fold(self, expr: sp.Expr) -> sp.Expr:
-        """``expr`` in the highest forward quantities: written out to x and the parameters, then each
-        definition (in forward order) replaced by its symbol — so σ(h2[1]) and yhat become the same."""
-        defs = self.model.definitions
-        forward = [s for s in expr.free_symbols if s in defs]
-        if forward:
-            expr = expr.xreplace({s: self.model.forward_expression(s) for s in forward})
-        for sym, definition in defs.items():
-            expr = expr.xreplace({definition: sym})
-        return expr
+        """``expr`` in the forward quantities wherever it writes one out: σ(h2[1]) becomes yhat,
+        W1[1,1]*x1 + W1[2,1]*x2 + b1[1] becomes h1[1] (also inside a longer sum), bottom-up, so that
+        σ(W2[1,1]σ(…) + …) folds all the way."""
+        return _Folder(self.model.definitions).fold(expr)
 
     def _stage_forward(self) -> sp.Expr:
         """h, a, ŷ as independent symbols: the chain rule's own algebra."""
-        return sp.cancel((self._fold(self.claim) - self.truth).xreplace(self.y_rule))
+        return sp.cancel((self._fold(self.claim) - self._fold(self.truth)).xreplace(self.y_rule))
 
     def _stage_exponentials(self) -> sp.Expr:
         """Activations written out as exponentials of h: σ(−h) = 1 − σ(h), σ′ = e⁻ʰ/(1 + e⁻ʰ)², …"""
         m = self.model
         outputs = {s: df for s, df in m.definitions.items() if s.name.startswith(("a", "yhat"))}
-        diff = (self._fold(self.claim) - self.truth).xreplace(outputs).xreplace(self.y_rule)
-        return sp.cancel(sp.expand(expand_definitions(diff)))
+        diff = (self._fold(self.claim) - self._fold(self.truth)).xreplace(outputs).xreplace(self.y_rule)
+        return sp.cancel(expand_definitions(diff))
 
     def _stage_inputs(self) -> sp.Expr:
         """Everything written down to x, y and the parameters, then simplified."""
@@ -386,6 +389,41 @@ class _Check:
                 return _Diagnosis(self, paths, fp).lines()
         except (_Timeout, _Undefined):
             return []
+
+
+class _Folder:
+    """Replaces written-out forward definitions by their symbols, bottom-up."""
+
+    def __init__(self, definitions: dict[sp.Symbol, sp.Expr]):
+        self.exact = {df: s for s, df in definitions.items()}
+        # sums and products also fold when they contain a definition's terms among others
+        self.partial = [(df.func, set(df.args), s) for s, df in definitions.items()
+                        if isinstance(df, (sp.Add, sp.Mul))]
+        self.memo: dict[sp.Expr, sp.Expr] = {}
+
+    def fold(self, expr: sp.Expr) -> sp.Expr:
+        if expr in self.memo:
+            return self.memo[expr]
+        out = expr
+        if expr.args:
+            out = expr.func(*(self.fold(a) for a in expr.args))
+        if isinstance(out, (sp.Add, sp.Mul)):
+            out = self._partial(out)
+        out = self.exact.get(out, out)
+        self.memo[expr] = out
+        return out
+
+    def _partial(self, node: sp.Expr) -> sp.Expr:
+        changed = True
+        while changed and isinstance(node, (sp.Add, sp.Mul)):
+            changed = False
+            args = set(node.args)
+            for func, terms, sym in self.partial:
+                if func is node.func and terms < args:
+                    node = func(*(args - terms), sym)
+                    changed = True
+                    break
+        return node
 
 
 @dataclass(frozen=True)
@@ -538,8 +576,13 @@ class _Diagnosis:
             short.setdefault(cl.chain[-1].link, []).append((cl.chain[-1].base, amount))
         extra_expr = sp.Mul(*(_claim_base(cl) ** amount for cl, amount in extra)) if extra else None
         whole = [i for i in short if self._entire(path[i], short[i])]
+        ratios = self._ratios(claim, path, missing, extra)
         if len(short) == 1 and whole and extra:
             i = whole[0]
+            if ratios is not None and not any(_close(r, m) or _close(r * m, 1) for r, m in ratios):
+                # a wrong factor with a sign or number of its own: show it with them (-y2/yhat[2])
+                extra_expr *= _rational(ratios[0][0])
+                ratios = None
             line = (f"wrong {path[i].label}: the claim has {text(extra_expr)} where the chain has "
                     f"{text(path[i].expr)}")
             out.append(line + self._hint_weight(extra_expr, path[i].expr))
@@ -552,7 +595,8 @@ class _Diagnosis:
                     out.append(f"incomplete {path[i].describe()}: the claim lacks {text(lacks)}")
             if extra:
                 out.append(f"extra factor {text(extra_expr)}" + self._hint_extra(extra))
-        out += self._constant(claim, path, missing, extra, classes)
+        if ratios is not None:
+            out += self._constant(ratios, classes)
         if not out:
             out.append("the claim's factors are the chain's, but it is not their product")
         return out
@@ -561,19 +605,26 @@ class _Diagnosis:
         _, atoms = _factors(link.expr)
         return len(lacking) == len(atoms)
 
-    def _constant(self, claim: sp.Expr, path: list[_Link], missing: list, extra: list,
-                  classes: list[_Class]) -> list[str]:
-        """A constant left between claim and chain once the factors are put right: a sign, 1/m, ½, …"""
+    def _ratios(self, claim: sp.Expr, path: list[_Link], missing: list,
+                extra: list) -> list[tuple[mpmath.mpf, mpmath.mpf]] | None:
+        """claim / chain at each point once the missing and extra factors are put right, with m there;
+        None unless that is a constant other than 1 (or a multiple of m)."""
         product = sp.Mul(*(link.expr for link in path))
         fixed = claim * sp.Mul(*(cl.chain[-1].base ** a for cl, a in missing)) / sp.Mul(
             *(_claim_base(cl) ** a for cl, a in extra))
         vals, want = self.fp.of(fixed), self.fp.of(product)
         if vals is None or want is None or any(w == 0 for w in want):
-            return []
-        ratio = self.fp.constant([v / w for v, w in zip(vals, want)])
-        if ratio is None or _close(ratio, 1):
-            return []
-        ms = [p[M] for p in self.fp.points]
+            return None
+        ratios = [(v / w, p[M]) for v, w, p in zip(vals, want, self.fp.points)]
+        if _close(ratios[0][0], 1) and all(_close(r, 1) for r, _ in ratios):
+            return None
+        constant = all(_close(r, ratios[0][0]) for r, _ in ratios)
+        in_m = any(all(_close(r, k * m ** e) for r, m in ratios) for k in (1, -1) for e in (1, -1))
+        return ratios if constant or in_m else None
+
+    def _constant(self, ratios: list[tuple[mpmath.mpf, mpmath.mpf]], classes: list[_Class]) -> list[str]:
+        """Name the constant between claim and chain: a sign, a forgotten 1/m, a factor 2, …"""
+        ratio = ratios[0][0]
         flipped = [a for cl in classes for a in cl.claim if a.sign == -1 and a.exp % 2 == 1
                    if not any(b.sign == -1 for b in cl.chain)]
         if _close(ratio, -1):
@@ -583,15 +634,13 @@ class _Diagnosis:
                 want_atom = cl.chain[0].base if cl.chain else -a.base
                 return [f"wrong sign: the claim has {text(a.base)} where the chain has {text(want_atom)}"]
             return ["wrong sign: the claim is the negative of the derivative"]
-        ratios = [v / w for v, w in zip(vals, want)]
         for sign in (1, -1):
-            if all(_close(r, sign * m) for r, m in zip(ratios, ms)):
+            if all(_close(r, sign * m) for r, m in ratios):
                 return [("missing factor 1/m: E is the mean over the m samples, so each sample's term is "
                          "divided by m") + ("; and the sign is wrong" if sign == -1 else "")]
-            if all(_close(r * m, sign) for r, m in zip(ratios, ms)):
+            if all(_close(r * m, sign) for r, m in ratios):
                 return ["extra factor 1/m" + ("; and the sign is wrong" if sign == -1 else "")]
-        known = sp.nsimplify(float(ratio), rational=True, tolerance=1e-12)
-        return [f"off by a constant factor {text(known)}"]
+        return [f"off by a constant factor {text(_rational(ratio))}"]
 
     def _hint_weight(self, got: sp.Expr, want: sp.Expr) -> str:
         g, w = parse_name(getattr(got, "name", "")), parse_name(getattr(want, "name", ""))
@@ -610,9 +659,15 @@ class _Diagnosis:
             return ""
         yhat = set(self.c.model.yhat)
         if any(cl.rep.free_symbols & yhat for cl, _ in extra):
-            return (f" — with {net.output} + {'cross-entropy' if net.loss == 'cce' else 'binary cross-entropy'}"
-                    f" the output delta is yhat - y: the activation's derivative cancels against ∂E/∂yhat")
+            loss = "cross-entropy" if net.loss == "cce" else "binary cross-entropy"
+            what = "the softmax Jacobian" if net.output == "softmax" else "σ′(h) = yhat*(1 - yhat)"
+            return f" — with {net.output} + {loss} the output delta is yhat - y: {what} cancels against ∂E/∂yhat"
         return ""
+
+
+def _rational(v: mpmath.mpf) -> sp.Expr:
+    """A constant as a short fraction when it is one (2, 1/2, -1), else 9 digits."""
+    return sp.nsimplify(float(v), rational=True, tolerance=1e-12) if abs(v) < 1e6 else sp.Float(float(v), 9)
 
 
 def _imbalance(cl: _Class) -> tuple[sp.Expr, sp.Expr]:
@@ -803,7 +858,8 @@ def _quantity(d: Derivation, names: Names, name: str, option: str) -> sp.Symbol:
         return E
     if key in names.symbols and key != "m":
         return names.symbols[key]
-    raise InputError(f"{option} {name!r} is not a quantity of the {d.net.compact} network; it has {names.summary()}")
+    raise InputError(f"{option} {name!r} is not a quantity of the {d.net.compact} network; "
+                     f"it has {names.summary(with_m=False)}")
 
 
 def _paren(expr: sp.Expr) -> str:

@@ -77,7 +77,7 @@ class Names:
             raise InputError(f"unknown name {name!r} in the claim; the {self.net.compact} network has {self.summary()}")
         return sym
 
-    def summary(self) -> str:
+    def summary(self, with_m: bool = True) -> str:
         """The names, by family: ``x1, x2; y; W1[i,j] (i=1..2, j=1..2); b1[j] (j=1..2); …``."""
         net, L = self.net, self.net.depth
         n = net.layers
@@ -91,7 +91,7 @@ class Names:
             hidden = f", a{k}[j]" if k < L else ""
             parts.append(f"b{k}[j], h{k}[j]{hidden} (j=1..{n[k]})")
         parts.append(io(self.model.yhat))
-        return "; ".join(parts) + "; m (the number of samples)"
+        return "; ".join(parts) + ("; m (the number of samples)" if with_m else "")
 
 
 def parse_claim(text: str, names: Names) -> sp.Expr:
@@ -187,8 +187,10 @@ class _Builder:
         return self.names[f"{base}[{','.join(str(p.value) for p in parts)}]"]
 
     def _call(self, node: ast.Call, depth: int) -> sp.Expr:
+        if isinstance(node.func, ast.Attribute):
+            raise InputError(f"attribute access (.) is not allowed in a claim; functions: {', '.join(FUNCTIONS)}")
         if not isinstance(node.func, ast.Name):
-            raise InputError(f"{_describe(node.func)} cannot be called in a claim; functions: {', '.join(FUNCTIONS)}")
+            raise InputError(f"only the functions {', '.join(FUNCTIONS)} can be called in a claim")
         fname = node.func.id
         if fname not in FUNCTIONS:
             raise InputError(f"function {fname!r} is not allowed in a claim; functions: {', '.join(FUNCTIONS)}")
