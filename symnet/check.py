@@ -140,7 +140,8 @@ def check(
             raise InputError(f"unknown name {sorted(map(str, unknown))[0]!r} in the claim; the "
                              f"{d.net.compact} network has {names.summary()}")
     else:
-        expr = parse_claim(latex_to_claim(claim, d.net) if latex else claim, names)
+        claim = latex_to_claim(claim, d.net) if latex else claim
+        expr = parse_claim(claim, names)
     batch = batch or M in expr.free_symbols
     if batch and of_s != E:
         raise InputError("m and --batch belong to derivatives of E, the mean over the m samples")
