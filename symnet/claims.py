@@ -70,6 +70,11 @@ class Names:
                 self.symbols.setdefault(alias, one[0])
         if len(m.yhat) == 1:
             self.symbols.setdefault("h", m.h[net.depth][0])
+        if net.bias == "augmented":
+            # the first article's W⁽ᵏ⁾_{n+1,j}: the bias as the weight of a constant input 1
+            for k in range(1, net.depth + 1):
+                for j, b in enumerate(m.b[k], start=1):
+                    self.symbols[f"W{k}[{net.layers[k - 1] + 1},{j}]"] = b
 
     def __getitem__(self, name: str) -> sp.Symbol:
         sym = self.symbols.get(name)
@@ -499,6 +504,9 @@ class _TexReader:
             self.pos += 1
             power = self.argument()
             return f"{self.call(fname)}**({power})"
+        if tok is not None and tok.text == "'":
+            raise InputError("primes (\\sigma') are not supported; write the derivative out, "
+                             "e.g. \\sigma(h)(1-\\sigma(h))")
         if tok is None or tok.text not in "({[":
             raise InputError(f"\\{fname} needs its argument in parentheses, e.g. \\{fname}(h)")
         self.pos += 1
