@@ -35,6 +35,7 @@ from .spec import Network
 
 DIGITS = 50  # working precision of the numeric comparison
 TOLERANCE = mpmath.mpf(10) ** -30  # relative; 20 digits of headroom for cancellation inside a claim
+_NOISE = mpmath.mpf(10) ** -48
 KINK_MARGIN = 0.05  # a ReLU-type argument closer than this to 0 makes a point unusable
 _FINGERPRINT_POINTS = 4  # points at which factors are compared when matching a claim's factors to the chain's
 
@@ -187,7 +188,13 @@ class _Check:
         if batch:
             self.notes.append("E is the mean over m samples: the claim is one sample's term of the sum over them")
         self.kinks = _kink_arguments(self.claim) | _kink_arguments(self.truth)
+        self.links = self._links()
         self.needed = self._needed_definitions()
+        defs = self.model.definitions
+        self.drawn = set().union(*(defs[s].free_symbols for s in self.needed), self._read) - set(defs)
+        if len(self.drawn) > 2000:
+            # a wide net: each point costs thousands of 50-digit products
+            self.n_points = max(6, min(points, 50_000 // len(self.drawn)))
         for s in self.needed:
             self.kinks |= _kink_arguments(self.model.definitions[s])
         if self.kinks:
@@ -228,7 +235,7 @@ class _Check:
                 claimed = _value(self.claim, env)
             except _Undefined:
                 return agreed, (env, None, true)
-            if abs(claimed - true) > TOLERANCE * max(abs(claimed), abs(true)) + mpmath.mpf(10) ** -45:
+            if not _close(claimed, true):
                 return agreed, (env, claimed, true)
             agreed.append(env)
         if not agreed:
@@ -239,7 +246,10 @@ class _Check:
     def _needed_definitions(self) -> list[sp.Symbol]:
         """The forward quantities the claim and the truth read, and what those read, in forward order."""
         defs = self.model.definitions
-        need, stack = set(), [s for s in (self.claim.free_symbols | self.truth.free_symbols) if s in defs]
+        self._read = self.claim.free_symbols | self.truth.free_symbols
+        for path in self.links or []:
+            self._read |= set().union(*(link.expr.free_symbols for link in path))
+        need, stack = set(), [s for s in self._read if s in defs]
         while stack:
             s = stack.pop()
             if s not in need:
@@ -250,14 +260,22 @@ class _Check:
     def _point(self) -> dict[sp.Symbol, mpmath.mpf] | None:
         """Random parameters, inputs, targets (and m), rounded to two decimals so that a person can
         redo the counterexample by hand; then the forward quantities.  None if a kink is too close."""
-        r, m = self.rng, self.model
+        r, m, net = self.rng, self.model, self.d.net
         env: dict[sp.Symbol, mpmath.mpf] = {}
 
-        def nonzero(lo: float = 0.1, hi: float = 1.5) -> mpmath.mpf:
-            return mpmath.mpf(f"{r.choice((-1, 1)) * r.uniform(lo, hi):.2f}")
+        def nonzero(scale: float = 1.0) -> mpmath.mpf:
+            return mpmath.mpf(f"{r.choice((-1, 1)) * r.uniform(0.1, 1.5) * scale:.2g}")
 
-        for s in [*m.x, *m.params]:
-            env[s] = nonzero()
+        # only what the claim, the truth and the chain read (a 784-input net has 25,000 parameters);
+        # weights scaled by 1/√fan-in past 4 inputs, so that wide layers do not saturate every unit
+        for s in m.x:
+            if s in self.drawn:
+                env[s] = nonzero()
+        for k in range(1, net.depth + 1):
+            scale = min(1.0, 2 / net.layers[k - 1] ** 0.5)
+            for s in [*(w for row in m.W[k] for w in row), *m.b[k]]:
+                if s in self.drawn:
+                    env[s] = nonzero(scale)
         loss = self.d.net.loss
         if loss == "cce":
             while True:
@@ -274,20 +292,28 @@ class _Check:
         env[M] = mpmath.mpf(r.randint(3, 64))
         try:
             for s in self.needed:
-                env[s] = _value(self.model.definitions[s], env)
+                env[s] = self._forward(s, env)
             if any(abs(_value(k, env)) < KINK_MARGIN for k in self.kinks):
                 return None
         except _Undefined:
             return None
         return env
 
+    def _forward(self, s: sp.Symbol, env: dict) -> mpmath.mpf:
+        name = parse_name(s.name)
+        if name.kind == "h":
+            # h = Σ W a + b as one dot product: the bulk of the work in a wide layer
+            k, j = name.layer, name.index[0] - 1
+            m = self.model
+            return mpmath.fdot([env[row[j]] for row in m.W[k]], [env[a] for a in m.a[k - 1]]) + env[m.b[k][j]]
+        return _value(self.model.definitions[s], env)
+
     def _shown(self, env: dict) -> dict[str, float]:
         """The counterexample by name: inputs, targets, parameters, m, then the forward quantities used."""
         used = self.claim.free_symbols | self.truth.free_symbols
         m = self.model
-        base = [*m.x, *m.y, *m.params] if len(m.params) <= 12 else [
-            s for s in [*m.x, *m.y, *m.params] if s in used or any(s in self.model.definitions[q].free_symbols
-                                                                    for q in self.needed)]
+        everything = [*m.x, *m.y, *m.params]
+        base = [s for s in everything if s in env and (len(m.params) <= 12 or s in used)]
         base = base + ([M] if self.batch else [])
         forward = [s for s in self.needed if s in used]
         return {str(s): float(env[s]) for s in base + forward}
@@ -336,7 +362,7 @@ class _Check:
 
     # -- diagnosis -------------------------------------------------------------------------
     def _single_chain(self) -> tuple[tuple[str, sp.Expr], ...]:
-        paths = self._links()
+        paths = self.links
         return tuple((link.label, link.expr) for link in paths[0]) if paths and len(paths) == 1 else ()
 
     def _links(self) -> list[list["_Link"]] | None:
@@ -383,7 +409,7 @@ class _Check:
     def _diagnose(self, points: list[dict]) -> list[str]:
         try:
             with _time_limit(self.time_limit):
-                paths = self._links()
+                paths = self.links
                 if paths is None:
                     return []
                 fp = _Fingerprints(points[:_FINGERPRINT_POINTS])
@@ -733,6 +759,8 @@ def _eval(e: sp.Expr, env: dict, memo: dict) -> mpmath.mpf:
     if e in memo:
         return memo[e]
     if e.is_Symbol:
+        if e not in env:
+            raise _Undefined
         v = env[e]
     elif e.is_Integer:
         v = mpmath.mpf(int(e))
@@ -823,7 +851,8 @@ def _kink_arguments(expr: sp.Expr) -> set[sp.Expr]:
 
 
 def _close(a: mpmath.mpf, b: mpmath.mpf) -> bool:
-    return abs(a - b) <= TOLERANCE * max(abs(a), abs(b)) + mpmath.mpf(10) ** -45
+    """Equal to 30 of the 50 digits; values below 1e-48 are rounding noise of O(1) quantities."""
+    return abs(a - b) <= TOLERANCE * max(abs(a), abs(b)) or max(abs(a), abs(b)) < _NOISE
 
 
 # -- helpers ------------------------------------------------------------------------------------
