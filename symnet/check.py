@@ -20,7 +20,9 @@ import random
 import signal
 import threading
 from contextlib import contextmanager
+from decimal import Decimal
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Iterator
 
 import mpmath
@@ -212,7 +214,7 @@ class _Check:
             return Verdict(True, proved=proved, points=len(points), notes=tuple(self.notes), **common)
         point, claimed, true = counter
         with mpmath.workdps(DIGITS):
-            diagnosis = self._diagnose(points or [point])
+            diagnosis = self._diagnose([point, *points])
         shown = self._shown(point)
         return Verdict(False, proved=False, points=len(points) + 1, counterexample=shown,
                        claimed_value=None if claimed is None else float(claimed), true_value=float(true),
@@ -224,7 +226,8 @@ class _Check:
         tries = 0
         while len(agreed) < self.n_points and tries < 50 * self.n_points:
             tries += 1
-            env = self._point()
+            base = self._draw()
+            env = self._environment(base)
             if env is None:
                 continue
             try:
@@ -235,12 +238,22 @@ class _Check:
                 claimed = _value(self.claim, env)
             except _Undefined:
                 return agreed, (env, None, true)
-            if not _close(claimed, true):
+            if not _close(claimed, true) and not self._close_when_precise(base):
                 return agreed, (env, claimed, true)
             agreed.append(env)
         if not agreed:
             raise InputError("could not find a point where the derivative is defined and away from ReLU kinks")
         return agreed, None
+
+    def _close_when_precise(self, base: dict[sp.Symbol, str]) -> bool:
+        """Whether a disagreement was rounding: a claim that cancels large terms (s⁴⁰ − s⁴⁰ written
+        two ways) loses digits, so the point is recomputed with three times as many before it counts."""
+        with mpmath.workdps(3 * DIGITS):
+            env = self._environment(base)
+            try:
+                return env is not None and _close(_value(self.claim, env), _value(self.truth, env))
+            except _Undefined:
+                return False
 
     # -- random points ---------------------------------------------------------------------
     def _needed_definitions(self) -> list[sp.Symbol]:
@@ -258,38 +271,46 @@ class _Check:
         return [s for s in defs if s in need]
 
     def _point(self) -> dict[sp.Symbol, mpmath.mpf] | None:
-        """Random parameters, inputs, targets (and m), rounded to two decimals so that a person can
-        redo the counterexample by hand; then the forward quantities.  None if a kink is too close."""
-        r, m, net = self.rng, self.model, self.d.net
-        env: dict[sp.Symbol, mpmath.mpf] = {}
+        """A random point at the working precision, or None where a kink is too close."""
+        return self._environment(self._draw())
 
-        def nonzero(scale: float = 1.0) -> mpmath.mpf:
-            return mpmath.mpf(f"{r.choice((-1, 1)) * r.uniform(0.1, 1.5) * scale:.2g}")
+    def _draw(self) -> dict[sp.Symbol, str]:
+        """Random parameters, inputs, targets (and m) as exact decimals of two significant digits, so
+        that a person can redo a counterexample by hand and it can be recomputed at any precision."""
+        r, m, net = self.rng, self.model, self.d.net
+        base: dict[sp.Symbol, str] = {}
+
+        def nonzero(scale: float = 1.0) -> str:
+            return f"{r.choice((-1, 1)) * r.uniform(0.1, 1.5) * scale:.2g}"
 
         # only what the claim, the truth and the chain read (a 784-input net has 25,000 parameters);
         # weights scaled by 1/√fan-in past 4 inputs, so that wide layers do not saturate every unit
         for s in m.x:
             if s in self.drawn:
-                env[s] = nonzero()
+                base[s] = nonzero()
         for k in range(1, net.depth + 1):
             scale = min(1.0, 2 / net.layers[k - 1] ** 0.5)
             for s in [*(w for row in m.W[k] for w in row), *m.b[k]]:
                 if s in self.drawn:
-                    env[s] = nonzero(scale)
-        loss = self.d.net.loss
-        if loss == "cce":
+                    base[s] = nonzero(scale)
+        if net.loss == "cce":
             while True:
                 raw = [r.uniform(0.05, 1) for _ in m.y]
-                parts = [mpmath.mpf(f"{v / sum(raw):.2f}") for v in raw[:-1]]
+                parts = [Decimal(f"{v / sum(raw):.2f}") for v in raw[:-1]]
                 last = 1 - sum(parts)
-                if last > 0.01 and all(p > 0 for p in parts):
+                if last > Decimal("0.01") and all(p > 0 for p in parts):
                     break
-            env.update(zip(m.y, [*parts, last]))
-        elif loss == "bce":
-            env.update((s, mpmath.mpf(f"{r.uniform(0.05, 0.95):.2f}")) for s in m.y)
+            base.update(zip(m.y, map(str, [*parts, last])))
+        elif net.loss == "bce":
+            base.update((s, f"{r.uniform(0.05, 0.95):.2f}") for s in m.y)
         else:
-            env.update((s, nonzero()) for s in m.y)
-        env[M] = mpmath.mpf(r.randint(3, 64))
+            base.update((s, nonzero()) for s in m.y)
+        base[M] = str(r.randint(3, 64))
+        return base
+
+    def _environment(self, base: dict[sp.Symbol, str]) -> dict[sp.Symbol, mpmath.mpf] | None:
+        """The drawn values and the forward quantities at the current precision; None near a kink."""
+        env: dict[sp.Symbol, mpmath.mpf] = {s: mpmath.mpf(v) for s, v in base.items()}
         try:
             for s in self.needed:
                 env[s] = self._forward(s, env)
@@ -395,7 +416,7 @@ class _Check:
         if f.rule == "activation":
             layer = parse_name(wrt.name).layer
             label += f" = {_GLYPH[self.d.net.activations[layer - 1]]}′({wrt})"
-        return _Link(label, f.compact)
+        return _Link(label, f.compact, of=f.of)
 
     def _delta_link(self, h: sp.Symbol) -> "_Link":
         net = self.d.net
@@ -404,7 +425,7 @@ class _Check:
         if self.simplex:
             why += ", targets summing to 1"
         j = parse_name(h.name).index[0]
-        return _Link(f"∂E/∂{h} = δ{net.depth}[{j}] ({why})", self.d.delta(h).expr)
+        return _Link(f"∂E/∂{h} = δ{net.depth}[{j}] ({why})", self.d.delta(h).expr, of=E)
 
     def _diagnose(self, points: list[dict]) -> list[str]:
         try:
@@ -412,7 +433,10 @@ class _Check:
                 paths = self.links
                 if paths is None:
                     return []
-                fp = _Fingerprints(points[:_FINGERPRINT_POINTS])
+                # the agreed points and the counterexample, topped up with fresh ones
+                fresh = (p for p in (self._point() for _ in range(20 * _FINGERPRINT_POINTS)) if p is not None)
+                points = [*points[:_FINGERPRINT_POINTS], *islice(fresh, max(0, _FINGERPRINT_POINTS - len(points)))]
+                fp = _Fingerprints(points)
                 return _Diagnosis(self, paths, fp).lines()
         except (_Timeout, _Undefined):
             return []
@@ -460,6 +484,7 @@ class _Link:
     label: str
     expr: sp.Expr
     why: str = ""
+    of: sp.Symbol | None = None  # the quantity differentiated
 
     def describe(self) -> str:
         value = "" if self.label == text(self.expr) else f" = {text(self.expr)}"
@@ -494,9 +519,6 @@ class _Fingerprints:
             if all(_close(x, sign * y) for x, y in zip(va, vb)):
                 return sign
         return 0
-
-    def constant(self, ratio: list[mpmath.mpf]) -> mpmath.mpf | None:
-        return ratio[0] if all(_close(r, ratio[0]) for r in ratio) else None
 
 
 @dataclass
@@ -533,7 +555,7 @@ class _Diagnosis:
             best = max(range(len(self.paths)), key=lambda i: scores[i])
             assigned.setdefault(best, []).append(t)
         for i, path in enumerate(self.paths):
-            through = ", ".join(str(link.label.split("/∂")[0][1:]) for link in path[1:-1])
+            through = ", ".join(str(link.of) for link in path[1:-1])
             if i not in assigned:
                 out.append(f"missing the path through {through}: "
                            f"{' · '.join(_paren(link.expr) for link in path if link.expr != 1)}")
@@ -549,15 +571,25 @@ class _Diagnosis:
 
     def _terms(self, claim: sp.Expr) -> list[sp.Expr]:
         """The claim as a sum over paths: its terms, with a factored-out sum distributed when its terms
-        go different ways (x1·a1(1 − a1)·(W2[1,1]·δ… + W2[1,2]·δ…))."""
-        if isinstance(claim, sp.Add):
-            return list(claim.args)
-        if isinstance(claim, sp.Mul):
-            for k, f in enumerate(claim.args):
-                if isinstance(f, sp.Add):
-                    rest = sp.Mul(*(claim.args[:k] + claim.args[k + 1:]))
-                    return [t for a in f.args for t in self._terms(rest * a)]
-        return [claim]
+        go different ways (x1·a1(1 − a1)·(W2[1,1]·δ… + W2[1,2]·δ…)); at most 64 terms."""
+        products = [sp.Mul(*(link.expr for link in p)).free_symbols for p in self.paths]
+        branching = set().union(*products) - set.intersection(*products)
+        terms, done = [claim], []
+        while terms:
+            t = terms.pop()
+            if isinstance(t, sp.Add):
+                terms += t.args
+                continue
+            split = next((f for f in sp.Mul.make_args(t) if isinstance(f, sp.Add)
+                          and len({frozenset(a.free_symbols & branching) for a in f.args}) > 1), None)
+            if split is None:
+                done.append(t)
+            else:
+                rest = t / split
+                terms += [rest * a for a in split.args]
+            if len(done) + len(terms) > 64:
+                return [claim]
+        return done[::-1]
 
     def _overlap(self, term: sp.Expr, path: list[_Link]) -> int:
         _, atoms = _factors(term)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,7 +25,6 @@ import sympy as sp
 from .activations import LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .errors import InputError
 from .model import Model
-from .names import parse_name, symbol
 from .spec import Network
 
 MAX_CHARS = 10_000
@@ -109,7 +109,10 @@ def parse_claim(text: str, names: Names) -> sp.Expr:
         raise InputError("the claim is empty")
     _check_nesting(text)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():
+            # "1if x1 else 2" warns on stderr before failing: the one line we print is enough
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         raise InputError(f"the claim is not a valid expression ({e.msg}); allowed: {_ALLOWED}") from None
     except (RecursionError, MemoryError, ValueError):

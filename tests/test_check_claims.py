@@ -174,3 +174,37 @@ def test_layerless_h_needs_a_layer_in_deeper_nets():
     with pytest.raises(InputError, match=r"h_\{1\} needs its layer"):
         latex_to_claim(r"\sigma(h_1)", deep)
     assert latex_to_claim(r"\sigma(h^{(2)}_1)", deep) == "sigma(h2[1])"
+
+
+# -- whatever the text, the answer is an expression or an InputError ---------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TOKENS = ["x1", "x2", "y", "yhat", "W1[1,1]", "b2[1]", "h1[2]", "a1[1]", "m", "sigma(", "exp(", "log(", "sqrt(",
+          "relu(", "(", ")", "[", "]", ",", "+", "-", "*", "/", "**", "^", ".", "0", "1", "2.5", "1e9", "10",
+          "__import__", "'", "lambda", ":", " ", "if", "else", "x1.real", "9" * 30, "{", "}", "@", "=", "\\"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.lists(st.sampled_from(TOKENS), max_size=25).map("".join), st.text(max_size=40)))
+def test_any_text_gives_an_expression_or_one_clear_error(text):
+    try:
+        expr = parse(text)
+    except InputError as e:
+        assert str(e) and "\n" not in str(e)
+    else:
+        assert isinstance(expr, sp.Expr)
+        assert expr.free_symbols <= set(NAMES.symbols.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([r"\hat{y}", "y", "x_1", r"W^{(1)}_{12}", r"\sigma(", r"\frac{", "}{", "}", "(",
+                                 ")", "+", "-", r"\cdot", "^2", "2", r"\left(", r"\right)", "h_1", "e^{", "_",
+                                 "^", "{", r"\sqrt{", "'", "z"]), max_size=20).map(" ".join))
+def test_any_latex_gives_a_claim_or_one_clear_error(tex):
+    try:
+        claim = latex_to_claim(tex, NET)
+        parse(claim)
+    except InputError as e:
+        assert str(e) and "\n" not in str(e)
