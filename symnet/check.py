@@ -599,6 +599,9 @@ class _Diagnosis:
     def _product(self, claim: sp.Expr, path: list[_Link]) -> list[str]:
         """Which factors of one path the claim (a product) lacks, adds or has wrong."""
         coeff, claim_atoms = _factors(claim)
+        if len(claim_atoms) == 1 and isinstance(claim_atoms[0][0], sp.Add) and len(path) > 1:
+            return ["the claim is a sum that does not factor, so it cannot be compared factor by factor "
+                    "with the chain rule's product"]
         classes: list[_Class] = []
 
         def place(atom: _Atom, side: str) -> None:
