@@ -6,8 +6,10 @@
     >>> d.gradient("W2[1,1]")
     a1[1]*yhat*(1 - yhat)*(-y + yhat)
 """
+from .check import Verdict, check
 from .derivation import Chain, Delta, Derivation, Factor, Path, derive
 from .spec import Network, SpecError
 
 __version__ = "0.1.0"
-__all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "derive", "__version__"]
+__all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "Verdict", "check", "derive",
+           "__version__"]

@@ -199,6 +199,33 @@ def _require_matplotlib() -> None:
         raise InputError("--plot needs matplotlib: pip install 'symnet[plot]'") from None
 
 
+@cli.command("check")
+@spec_options
+@click.option("--wrt", required=True, metavar="NAME", help="The variable: a parameter W1[1,1], b2[1], or h1[2], a1[2], yhat, x1.")
+@click.option("--of", "of", default="E", show_default=True, metavar="NAME",
+              help="What is differentiated: E, or an intermediate quantity such as h2[1] (the chain's factors).")
+@click.option("--claim", metavar="EXPR", default=None,
+              help="The hand-derived derivative, e.g. '(yhat - y)*yhat*(1 - yhat)*W2[1,1]*a1[1]*(1 - a1[1])*x1'.")
+@click.option("--claim-latex", metavar="TEX", default=None,
+              help=r"The same in LaTeX, e.g. '(\hat{y}-y)\sigma(h)(1-\sigma(h))x_1'.")
+@click.option("--batch", is_flag=True,
+              help="E is the mean over m samples and the claim is one sample's term (with its 1/m); implied by m.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random points.")
+def check_command(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+                  wrt: str, of: str, claim: str | None, claim_latex: str | None, batch: bool, seed: int) -> None:
+    """Check a hand-derived derivative: exit 0 correct, 1 incorrect (with a counterexample), 2 bad input."""
+    from .check import check
+
+    if (claim is None) == (claim_latex is None):
+        raise InputError("give the claim once: --claim EXPR or --claim-latex TEX")
+    net = load_network(spec, hidden, output_act, loss, bias)
+    verdict = check(net, wrt=wrt, of=of, claim=claim if claim is not None else claim_latex,
+                    latex=claim is None, batch=batch, seed=seed)
+    click.echo(verdict.report())
+    if not verdict.correct:
+        raise VerdictError(f"symnet check: the claim is not {verdict.derivative}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: click does the parsing; we decide what an error looks like (one line)."""
     args = sys.argv[1:] if argv is None else argv
