@@ -107,8 +107,10 @@ class NumPy:
             gW, gb = a[k].T @ delta, delta.sum(axis=0)
             if k:
                 delta = (delta @ p[2 * k].T) * _dact_from_output(acts[k - 1], a[k])
-            p[2 * k] -= lr * gW
-            p[2 * k + 1] -= lr * gb
+            gW *= lr  # in place: one temporary fewer
+            gb *= lr
+            p[2 * k] -= gW
+            p[2 * k + 1] -= gb
 
     def epoch(self):
         for Xb, Yb in self.batches:

@@ -112,12 +112,26 @@ def child_env(threads: int, keep_openblas: bool) -> dict:
     return env
 
 
+def cpu_set(threads: int) -> set[int]:
+    """The CPUs a benchmark process may run on: ``threads`` of them (the last ones this process may use)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return set(allowed[-threads:])
+
+
+def pinned(threads: int):
+    """A ``preexec_fn`` that confines the child (and every thread it starts) to ``threads`` CPUs: the one
+    limit every library obeys, whatever its own thread settings do."""
+    cpus = cpu_set(threads)
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def run_child(workload: str, impl: str, data: Path, epochs: int, threads: int, env: dict, tmp: Path) -> dict:
     out = tmp / f"{workload}-{impl}"
     cmd = [sys.executable, str(HERE / "peers.py"), "--child", "--workload", workload, "--impl", impl,
            "--threads", str(threads), "--epochs", str(epochs), "--data", str(data), "--out", str(out)]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT,
+                              preexec_fn=pinned(threads))
     except subprocess.TimeoutExpired:
         return {"impl": impl, "status": "failed", "reason": f"timed out after {CHILD_TIMEOUT} s"}
     meta = Path(str(out) + ".json")
@@ -180,7 +194,7 @@ def run_workload(name: str, impls: list[str], epochs: int, threads: int, env: di
 def machine_children(threads: int, env: dict) -> dict:
     def run(what):
         proc = subprocess.run([sys.executable, str(HERE / "machine.py"), what], capture_output=True, text=True,
-                              env=env, timeout=600)
+                              env=env, timeout=600, preexec_fn=pinned(threads))
         if proc.returncode:
             return {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -227,7 +241,9 @@ def workload_table(res: dict, peak_gflops: float | None) -> list[str]:
             continue
         med = r["median"]
         gflops = res["flops"] / med / 1e9
-        cells = [r["impl"], _fmt_s(med), f"{_fmt_s(min(r['times']))} – {_fmt_s(max(r['times']))}",
+        kernel_mode = (r.get("info") or {}).get("kernel mode")
+        label = r["impl"] + (f" (kernel: {kernel_mode})" if kernel_mode and r["impl"] == "symnet" else "")
+        cells = [label, _fmt_s(med), f"{_fmt_s(min(r['times']))} – {_fmt_s(max(r['times']))}",
                  _fmt_s(r["warmup"]), _fmt_s(r["setup"]), f"{gflops:.3g}"]
         if wide:
             cells.append(f"{100 * gflops / peak_gflops:.0f} %")
@@ -280,7 +296,8 @@ def machine_lines(mach: dict, threads: int, keep_openblas: bool) -> list[str]:
     blas = mach["blas"]
     lines = [f"- CPU: {mach['cpu']}",
              f"- threads: {threads} for every implementation (OMP/MKL/OPENBLAS/NUMBA_NUM_THREADS, "
-             f"torch.set_num_threads{', XLA --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' if threads == 1 else ''})",
+             f"torch.set_num_threads{', XLA --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' if threads == 1 else ''}), "
+             f"and each process confined to CPU(s) {','.join(map(str, sorted(cpu_set(threads))))} (sched_setaffinity)",
              f"- OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: {'kept as set' if keep_openblas else 'unset for the benchmark processes'}"]
     if "blas" in blas:
         for lib in blas["blas"]:
@@ -373,7 +390,7 @@ def main(argv=None) -> int:
         import pipeline
 
         print("\n== symbolic pipeline", flush=True)
-        pipe = pipeline.measure(env)
+        pipe = pipeline.measure(env, preexec_fn=pinned(args.threads))
     body = []
     if len(results) > 1:
         body += ["## Summary", ""] + summary_lines(results) + [""]

@@ -83,7 +83,7 @@ print("@@RESULT@@" + json.dumps(T))
 """ % {"scalar_max": SCALAR_MAX_PARAMS}
 
 
-def _run(spec: str, opts: dict, stage: str, cache: str, env: dict) -> dict:
+def _run(spec: str, opts: dict, stage: str, cache: str, env: dict, preexec_fn=None) -> dict:
     import site
 
     # every cache a library may use lands in the temporary folder: Numba's, XDG's, and anything under ~
@@ -94,7 +94,7 @@ def _run(spec: str, opts: dict, stage: str, cache: str, env: dict) -> dict:
                HOME=str(home), PYTHONUSERBASE=env.get("PYTHONUSERBASE", site.getuserbase()),
                PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p]))
     proc = subprocess.run([sys.executable, "-c", CHILD, spec, json.dumps(opts), stage], capture_output=True,
-                          text=True, env=env, cwd=cache, timeout=900)
+                          text=True, env=env, cwd=cache, timeout=900, preexec_fn=preexec_fn)
     for line in proc.stdout.splitlines():
         if line.startswith("@@RESULT@@"):
             return json.loads(line[len("@@RESULT@@"):])
@@ -102,15 +102,15 @@ def _run(spec: str, opts: dict, stage: str, cache: str, env: dict) -> dict:
     return {"error": err}
 
 
-def measure(env: dict | None = None) -> list[dict]:
+def measure(env: dict | None = None, preexec_fn=None) -> list[dict]:
     env = dict(os.environ if env is None else env)
     rows = []
     for spec, opts in NETS:
         with tempfile.TemporaryDirectory(prefix="symnet-pipeline-") as cache:
-            first = _run(spec, opts, "first", cache, env)
-            second = _run(spec, opts, "cached", cache, env) if "error" not in first else {}
+            first = _run(spec, opts, "first", cache, env, preexec_fn)
+            second = _run(spec, opts, "cached", cache, env, preexec_fn) if "error" not in first else {}
         with tempfile.TemporaryDirectory(prefix="symnet-pipeline-") as cache:
-            cold = _run(spec, opts, "cold", cache, env) if "error" not in first else {}
+            cold = _run(spec, opts, "cold", cache, env, preexec_fn) if "error" not in first else {}
         rows.append({"net": spec, "opts": opts, "first": first, "cached": second, "cold": cold})
     return rows
 
