@@ -10,4 +10,9 @@ from .derivation import Chain, Delta, Derivation, Factor, Path, derive
 from .spec import Network, SpecError
 
 __version__ = "0.1.0"
-__all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "derive", "__version__"]
+
+from .codegen import generate  # noqa: E402
+from .compile import compile  # noqa: E402,A004
+
+__all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "compile", "derive",
+           "generate", "__version__"]
