@@ -12,7 +12,7 @@ from .spec import Network, SpecError
 __version__ = "0.1.0"
 
 from .codegen import generate  # noqa: E402
-from .compile import compile  # noqa: E402,A004
+from .kernel_cache import compile  # noqa: E402,A004
 
 __all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "compile", "derive",
            "generate", "__version__"]
