@@ -69,16 +69,22 @@ def _loss(W1, b1, W2, b2, X, Y, start, stop):
     return E / B
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2):
     """∂E/∂θ of the rows start..stop-1 into the g arrays; returns E of those rows."""
     B = stop - start
     inv_m = 1.0 / B
     E = 0.0
-    gW1[:] = 0.0
-    gb1[:] = 0.0
-    gW2[:] = 0.0
-    gb2[:] = 0.0
+    for i in range(N0):
+        for j in range(N1):
+            gW1[i, j] = 0.0
+    for j in range(N1):
+        gb1[j] = 0.0
+    for i in range(N1):
+        for j in range(N2):
+            gW2[i, j] = 0.0
+    for j in range(N2):
+        gb2[j] = 0.0
     for r in range(start, stop):
         # layer 1, forward: h1[j] = Σᵢ W1[i,j] a0[i] + b1[j], a1[j] = sigmoid(h1[j])
         h1_1 = W1[0, 0]*X[r, 0] + W1[1, 0]*X[r, 1] + b1[0]
@@ -127,7 +133,60 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
     batches = 0
     for start in range(0, m, batch_size):
         stop = min(start + batch_size, m)
-        total += _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2)
+        # the batch, as in _batch (written out here: a call passing every array costs more than a
+        # small batch)
+        B = stop - start
+        inv_m = 1.0 / B
+        E = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                gW1[i, j] = 0.0
+        for j in range(N1):
+            gb1[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                gW2[i, j] = 0.0
+        for j in range(N2):
+            gb2[j] = 0.0
+        for r in range(start, stop):
+            # layer 1, forward: h1[j] = Σᵢ W1[i,j] a0[i] + b1[j], a1[j] = sigmoid(h1[j])
+            h1_1 = W1[0, 0]*X[r, 0] + W1[1, 0]*X[r, 1] + b1[0]
+            h1_2 = W1[0, 1]*X[r, 0] + W1[1, 1]*X[r, 1] + b1[1]
+            a1_1 = _sigmoid(h1_1)
+            a1_2 = _sigmoid(h1_2)
+
+            # layer 2, forward: h2[j] = Σᵢ W2[i,j] a1[i] + b2[j], a2[j] = sigmoid(h2[j])
+            h2_1 = W2[0, 0]*a1_1 + W2[1, 0]*a1_2 + b2[0]
+            yhat = _sigmoid(h2_1)
+
+            # loss of the sample: (-y + yhat)**2/2
+            E += 0.5*(-Y[r, 0] + yhat)**2
+
+            # δ⁽²⁾ = ∂E/∂h⁽²⁾, the output layer (sigmoid + mse):
+            #   delta2[1] = yhat*(1 - yhat)*(-y + yhat)
+            #   times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too
+            delta2_1 = inv_m*(yhat*(1 - yhat)*(-Y[r, 0] + yhat))
+
+            # δ⁽¹⁾ = ∂E/∂h⁽¹⁾, back through W⁽²⁾:
+            #   delta1[1] = W2[1,1]*a1[1]*delta2[1]*(1 - a1[1])
+            #   delta1[2] = W2[2,1]*a1[2]*delta2[1]*(1 - a1[2])
+            delta1_1 = W2[0, 0]*a1_1*delta2_1*(1 - a1_1)
+            delta1_2 = W2[1, 0]*a1_2*delta2_1*(1 - a1_2)
+
+            # ∂E/∂W⁽²⁾ and ∂E/∂b⁽²⁾: ∂E/∂θ = ∂h/∂θ · δ, e.g. dE/dW2[1,1] = a1[1]*delta2[1]
+            gW2[0, 0] += a1_1*delta2_1
+            gW2[1, 0] += a1_2*delta2_1
+            gb2[0] += delta2_1
+
+            # ∂E/∂W⁽¹⁾ and ∂E/∂b⁽¹⁾: ∂E/∂θ = ∂h/∂θ · δ, e.g. dE/dW1[1,1] = delta1[1]*x1
+            gW1[0, 0] += delta1_1*X[r, 0]
+            gW1[0, 1] += delta1_2*X[r, 0]
+            gW1[1, 0] += delta1_1*X[r, 1]
+            gW1[1, 1] += delta1_2*X[r, 1]
+            gb1[0] += delta1_1
+            gb1[1] += delta1_2
+
+        total += E * inv_m
         batches += 1
         if use_velocity:
             # v ← μ v − α ∂E/∂θ, θ ← θ + v

@@ -120,18 +120,27 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y, start, stop, h1, a1, delta1, h2, a2, del
     return E / B
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _batch(W1, b1, W2, b2, W3, b3, X, Y, start, stop, gW1, gb1, gW2, gb2, gW3, gb3, h1, a1, delta1, h2, a2, delta2, h3, yhat, delta3):
     """∂E/∂θ of the rows start..stop-1 into the g arrays; returns E of those rows."""
     B = stop - start
     inv_m = 1.0 / B
     E = 0.0
-    gW1[:] = 0.0
-    gb1[:] = 0.0
-    gW2[:] = 0.0
-    gb2[:] = 0.0
-    gW3[:] = 0.0
-    gb3[:] = 0.0
+    for i in range(N0):
+        for j in range(N1):
+            gW1[i, j] = 0.0
+    for j in range(N1):
+        gb1[j] = 0.0
+    for i in range(N1):
+        for j in range(N2):
+            gW2[i, j] = 0.0
+    for j in range(N2):
+        gb2[j] = 0.0
+    for i in range(N2):
+        for j in range(N3):
+            gW3[i, j] = 0.0
+    for j in range(N3):
+        gb3[j] = 0.0
     for r in range(start, stop):
         # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
         #                   a1[j] = relu(h1[j])
@@ -234,7 +243,119 @@ def _train_epoch(W1, b1, W2, b2, W3, b3, X, Y, lr, batch_size, momentum, use_vel
     batches = 0
     for start in range(0, m, batch_size):
         stop = min(start + batch_size, m)
-        total += _batch(W1, b1, W2, b2, W3, b3, X, Y, start, stop, gW1, gb1, gW2, gb2, gW3, gb3, h1, a1, delta1, h2, a2, delta2, h3, yhat, delta3)
+        # the batch, as in _batch (written out here: a call passing every array costs more than a
+        # small batch)
+        B = stop - start
+        inv_m = 1.0 / B
+        E = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                gW1[i, j] = 0.0
+        for j in range(N1):
+            gb1[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                gW2[i, j] = 0.0
+        for j in range(N2):
+            gb2[j] = 0.0
+        for i in range(N2):
+            for j in range(N3):
+                gW3[i, j] = 0.0
+        for j in range(N3):
+            gb3[j] = 0.0
+        for r in range(start, stop):
+            # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
+            #                   a1[j] = relu(h1[j])
+            for j in range(N1):
+                acc0 = 0.0
+                for i in range(N0):
+                    acc0 += W1[i, j]*X[r, i]
+                h1[j] = acc0 + b1[j]
+                a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
+
+            # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
+            #                   a2[j] = relu(h2[j])
+            for j in range(N2):
+                acc1 = 0.0
+                for i in range(N1):
+                    acc1 += W2[i, j]*a1[i]
+                h2[j] = acc1 + b2[j]
+                a2[j] = ((h2[j]) if (h2[j] > 0) else (0))
+
+            # layer 3, forward: h3[j] = b3[j] + Sum(W3[i, j]*a2[i], (i, 1, n2))
+            for j in range(N3):
+                acc2 = 0.0
+                for i in range(N2):
+                    acc2 += W3[i, j]*a2[i]
+                h3[j] = acc2 + b3[j]
+
+            # layer 3, softmax: exp(h3[j])/Sum(exp(h3[l]), (l, 1, n3))
+            #   as exp(h3[j] - lse3), lse3 = log Σ exp(h3[l]) shifted by their max (no overflow)
+            hmax3 = h3[0]
+            for l in range(1, N3):
+                hmax3 = max(hmax3, h3[l])
+            acc3 = 0.0
+            for l in range(N3):
+                acc3 += np.exp(-hmax3 + h3[l])
+            lse3 = hmax3 + np.log(acc3)
+            for j in range(N3):
+                yhat[j] = np.exp(-lse3 + h3[j])
+
+            # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n3))
+            #   from the logits: Sum(-(-lse3 + h3[q])*y[q], (q, 1, n3))
+            acc6 = 0.0
+            for q in range(N3):
+                acc6 += -(-lse3 + h3[q])*Y[r, q]
+            E += acc6
+
+            # δ⁽³⁾ⱼ = ∂E/∂h⁽³⁾ⱼ, the output layer (softmax + cce): delta3[j] = -y[j] + yhat[j]
+            #   (with Sum(y[q], (q, 1, n3)) = 1: one-hot targets)
+            #   times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too
+            for j in range(N3):
+                delta3[j] = inv_m*(-Y[r, j] + yhat[j])
+
+            # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, back through W⁽³⁾: delta2[j] = Heaviside(h2[j], 0)*Sum(W3[j, l]*delta3[l], (l, 1, n3))
+            for j in range(N2):
+                acc4 = 0.0
+                for l in range(N3):
+                    acc4 += W3[j, l]*delta3[l]
+                delta2[j] = acc4*((0) if (h2[j] <= 0) else (1))
+
+            # δ⁽¹⁾ⱼ = ∂E/∂h⁽¹⁾ⱼ, back through W⁽²⁾: delta1[j] = Heaviside(h1[j], 0)*Sum(W2[j, l]*delta2[l], (l, 1, n2))
+            for j in range(N1):
+                acc5 = 0.0
+                for l in range(N2):
+                    acc5 += W2[j, l]*delta2[l]
+                delta1[j] = acc5*((0) if (h1[j] <= 0) else (1))
+
+            # ∂E/∂W⁽³⁾ᵢⱼ: dE/dW3[i, j] = a2[i]*delta3[j]
+            for i in range(N2):
+                for j in range(N3):
+                    gW3[i, j] += a2[i]*delta3[j]
+
+            # ∂E/∂b⁽³⁾ⱼ: dE/db3[j] = delta3[j]
+            for j in range(N3):
+                gb3[j] += delta3[j]
+
+            # ∂E/∂W⁽²⁾ᵢⱼ: dE/dW2[i, j] = a1[i]*delta2[j]
+            for i in range(N1):
+                for j in range(N2):
+                    gW2[i, j] += a1[i]*delta2[j]
+
+            # ∂E/∂b⁽²⁾ⱼ: dE/db2[j] = delta2[j]
+            for j in range(N2):
+                gb2[j] += delta2[j]
+
+            # ∂E/∂W⁽¹⁾ᵢⱼ: dE/dW1[i, j] = delta1[j]*x[i]
+            for i in range(N0):
+                for j in range(N1):
+                    gW1[i, j] += delta1[j]*X[r, i]
+
+            # ∂E/∂b⁽¹⁾ⱼ: dE/db1[j] = delta1[j]
+            for j in range(N1):
+                gb1[j] += delta1[j]
+
+        total += E * inv_m
         batches += 1
         if use_velocity:
             # v ← μ v − α ∂E/∂θ, θ ← θ + v
