@@ -22,7 +22,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .activations import ACTIVATION_CLASSES, Activation
 
 #: activations evaluated by a helper of the generated module (a stable form of the definition)
-HELPERS = {"sigmoid": "_sigmoid", "softplus": "_softplus"}
+HELPERS = {"sigmoid": "_sigmoid", "tanh": "_tanh", "softplus": "_softplus"}
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -83,8 +83,6 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Activation(self, expr: Activation) -> str:
         if expr.name in HELPERS:
             return f"{HELPERS[expr.name]}({self._print(expr.args[0])})"
-        if expr.name == "tanh":
-            return self._print(sp.tanh(expr.args[0]))
         # the piecewise-linear ones print as their definition: z if z > 0 else slope*z
         return self._print(_floats(expr.expand_definition()))
 

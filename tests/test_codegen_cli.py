@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 import symnet
-from symnet.activations import Sigmoid, Softplus
+from symnet.activations import Sigmoid, Softplus, Tanh
 from symnet.cli import main
 from symnet.codegen import generate
 from symnet.regenerate import ARTICLES, GENERATED, kernel_files, regenerate
@@ -131,10 +131,10 @@ def test_shifted_log_sum_exp_and_softmax_from_lse_are_identities():
 
 
 def test_stable_helpers_match_the_activation_definitions_everywhere():
-    kernel = symnet.compile(symnet.Network.parse("1-1", hidden="softplus", output="softplus"), "loops")
+    kernel = symnet.compile(symnet.Network.parse("1-1-1", hidden="tanh", output="softplus"), "loops")
     z = sp.Symbol("z", real=True)
-    for value in (-800.0, -40.0, -1.0, 0.0, 1e-3, 3.0, 40.0, 800.0):
-        sigmoid = float(Sigmoid.definition(z).evalf(60, subs={z: value}))
-        softplus = float(Softplus.definition(z).evalf(60, subs={z: value}))
-        assert kernel._sigmoid(value) == pytest.approx(sigmoid, rel=1e-15, abs=1e-300)
-        assert kernel._softplus(value) == pytest.approx(softplus, rel=1e-15, abs=1e-300)
+    values = [-800.0, -40.0, -1.0, -0.5, -1e-9, 0.0, 1e-300, 1e-3, 0.49, 0.51, 3.0, 19.0, 40.0, 800.0]
+    for value in values + list(np.random.default_rng(0).normal(0, 2, 50)):
+        for name, cls in (("sigmoid", Sigmoid), ("tanh", Tanh), ("softplus", Softplus)):
+            exact = float(cls.definition(z).evalf(60, subs={z: value}))
+            assert getattr(kernel, f"_{name}")(value) == pytest.approx(exact, rel=4e-16, abs=1e-100), (name, value)
