@@ -34,7 +34,7 @@ def _forward(W1, b1, W2, b2, X, start, stop, out):
     """ŷ of the rows start..stop-1 of X into out."""
     B = stop - start
     for r in range(start, stop):
-        # layer 1, forward: h1[j] = Σᵢ W1[i,j] a0[i] + b1[j], a1[j] = sigmoid(h1[j])
+        # layer 1, forward: h1[j] = Σᵢ W1[i,j] x[i] + b1[j], a1[j] = sigmoid(h1[j])
         h1_1 = W1[0, 0]*X[r, 0] + W1[1, 0]*X[r, 1] + b1[0]
         h1_2 = W1[0, 1]*X[r, 0] + W1[1, 1]*X[r, 1] + b1[1]
         a1_1 = _sigmoid(h1_1)
@@ -54,7 +54,7 @@ def _loss(W1, b1, W2, b2, X, Y, start, stop):
     B = stop - start
     E = 0.0
     for r in range(start, stop):
-        # layer 1, forward: h1[j] = Σᵢ W1[i,j] a0[i] + b1[j], a1[j] = sigmoid(h1[j])
+        # layer 1, forward: h1[j] = Σᵢ W1[i,j] x[i] + b1[j], a1[j] = sigmoid(h1[j])
         h1_1 = W1[0, 0]*X[r, 0] + W1[1, 0]*X[r, 1] + b1[0]
         h1_2 = W1[0, 1]*X[r, 0] + W1[1, 1]*X[r, 1] + b1[1]
         a1_1 = _sigmoid(h1_1)
@@ -86,7 +86,7 @@ def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2):
     for j in range(N2):
         gb2[j] = 0.0
     for r in range(start, stop):
-        # layer 1, forward: h1[j] = Σᵢ W1[i,j] a0[i] + b1[j], a1[j] = sigmoid(h1[j])
+        # layer 1, forward: h1[j] = Σᵢ W1[i,j] x[i] + b1[j], a1[j] = sigmoid(h1[j])
         h1_1 = W1[0, 0]*X[r, 0] + W1[1, 0]*X[r, 1] + b1[0]
         h1_2 = W1[0, 1]*X[r, 0] + W1[1, 1]*X[r, 1] + b1[1]
         a1_1 = _sigmoid(h1_1)
@@ -149,7 +149,7 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
         for j in range(N2):
             gb2[j] = 0.0
         for r in range(start, stop):
-            # layer 1, forward: h1[j] = Σᵢ W1[i,j] a0[i] + b1[j], a1[j] = sigmoid(h1[j])
+            # layer 1, forward: h1[j] = Σᵢ W1[i,j] x[i] + b1[j], a1[j] = sigmoid(h1[j])
             h1_1 = W1[0, 0]*X[r, 0] + W1[1, 0]*X[r, 1] + b1[0]
             h1_2 = W1[0, 1]*X[r, 0] + W1[1, 1]*X[r, 1] + b1[1]
             a1_1 = _sigmoid(h1_1)

@@ -28,28 +28,32 @@ def _forward(W1, b1, W2, b2, X, start, stop, out, h1, a1, delta1, h2, yhat, delt
         # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
         #                   a1[j] = relu(h1[j])
         for j in range(N1):
-            acc0 = 0.0
-            for i in range(N0):
-                acc0 += W1[i, j]*X[r, i]
-            h1[j] = acc0 + b1[j]
+            h1[j] = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                h1[j] += W1[i, j]*X[r, i]
+        for j in range(N1):
+            h1[j] = b1[j] + h1[j]
             a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
         # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
         for j in range(N2):
-            acc1 = 0.0
-            for i in range(N1):
-                acc1 += W2[i, j]*a1[i]
-            h2[j] = acc1 + b2[j]
+            h2[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                h2[j] += W2[i, j]*a1[i]
+        for j in range(N2):
+            h2[j] = b2[j] + h2[j]
 
         # layer 2, softmax: exp(h2[j])/Sum(exp(h2[l]), (l, 1, n2))
         #   as exp(h2[j] - lse2), lse2 = log Σ exp(h2[l]) shifted by their max (no overflow)
         hmax2 = h2[0]
         for l in range(1, N2):
             hmax2 = max(hmax2, h2[l])
-        acc2 = 0.0
+        acc0 = 0.0
         for l in range(N2):
-            acc2 += np.exp(-hmax2 + h2[l])
-        lse2 = hmax2 + np.log(acc2)
+            acc0 += np.exp(-hmax2 + h2[l])
+        lse2 = hmax2 + np.log(acc0)
         for j in range(N2):
             yhat[j] = np.exp(-lse2 + h2[j])
 
@@ -67,37 +71,41 @@ def _loss(W1, b1, W2, b2, X, Y, start, stop, h1, a1, delta1, h2, yhat, delta2):
         # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
         #                   a1[j] = relu(h1[j])
         for j in range(N1):
-            acc0 = 0.0
-            for i in range(N0):
-                acc0 += W1[i, j]*X[r, i]
-            h1[j] = acc0 + b1[j]
+            h1[j] = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                h1[j] += W1[i, j]*X[r, i]
+        for j in range(N1):
+            h1[j] = b1[j] + h1[j]
             a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
         # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
         for j in range(N2):
-            acc1 = 0.0
-            for i in range(N1):
-                acc1 += W2[i, j]*a1[i]
-            h2[j] = acc1 + b2[j]
+            h2[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                h2[j] += W2[i, j]*a1[i]
+        for j in range(N2):
+            h2[j] = b2[j] + h2[j]
 
         # layer 2, softmax: exp(h2[j])/Sum(exp(h2[l]), (l, 1, n2))
         #   as exp(h2[j] - lse2), lse2 = log Σ exp(h2[l]) shifted by their max (no overflow)
         hmax2 = h2[0]
         for l in range(1, N2):
             hmax2 = max(hmax2, h2[l])
-        acc2 = 0.0
+        acc0 = 0.0
         for l in range(N2):
-            acc2 += np.exp(-hmax2 + h2[l])
-        lse2 = hmax2 + np.log(acc2)
+            acc0 += np.exp(-hmax2 + h2[l])
+        lse2 = hmax2 + np.log(acc0)
         for j in range(N2):
             yhat[j] = np.exp(-lse2 + h2[j])
 
         # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n2))
         #   from the logits: Sum(-(-lse2 + h2[q])*y[q], (q, 1, n2))
-        acc4 = 0.0
+        acc1 = 0.0
         for q in range(N2):
-            acc4 += -(-lse2 + h2[q])*Y[r, q]
-        E += acc4
+            acc1 += -(-lse2 + h2[q])*Y[r, q]
+        E += acc1
     return E / B
 
 
@@ -121,37 +129,41 @@ def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2, h1, a1, delta1
         # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
         #                   a1[j] = relu(h1[j])
         for j in range(N1):
-            acc0 = 0.0
-            for i in range(N0):
-                acc0 += W1[i, j]*X[r, i]
-            h1[j] = acc0 + b1[j]
+            h1[j] = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                h1[j] += W1[i, j]*X[r, i]
+        for j in range(N1):
+            h1[j] = b1[j] + h1[j]
             a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
         # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
         for j in range(N2):
-            acc1 = 0.0
-            for i in range(N1):
-                acc1 += W2[i, j]*a1[i]
-            h2[j] = acc1 + b2[j]
+            h2[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                h2[j] += W2[i, j]*a1[i]
+        for j in range(N2):
+            h2[j] = b2[j] + h2[j]
 
         # layer 2, softmax: exp(h2[j])/Sum(exp(h2[l]), (l, 1, n2))
         #   as exp(h2[j] - lse2), lse2 = log Σ exp(h2[l]) shifted by their max (no overflow)
         hmax2 = h2[0]
         for l in range(1, N2):
             hmax2 = max(hmax2, h2[l])
-        acc2 = 0.0
+        acc0 = 0.0
         for l in range(N2):
-            acc2 += np.exp(-hmax2 + h2[l])
-        lse2 = hmax2 + np.log(acc2)
+            acc0 += np.exp(-hmax2 + h2[l])
+        lse2 = hmax2 + np.log(acc0)
         for j in range(N2):
             yhat[j] = np.exp(-lse2 + h2[j])
 
         # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n2))
         #   from the logits: Sum(-(-lse2 + h2[q])*y[q], (q, 1, n2))
-        acc4 = 0.0
+        acc1 = 0.0
         for q in range(N2):
-            acc4 += -(-lse2 + h2[q])*Y[r, q]
-        E += acc4
+            acc1 += -(-lse2 + h2[q])*Y[r, q]
+        E += acc1
 
         # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, the output layer (softmax + cce): delta2[j] = -y[j] + yhat[j]
         #   (with Sum(y[q], (q, 1, n2)) = 1: one-hot targets)
@@ -161,10 +173,10 @@ def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2, h1, a1, delta1
 
         # δ⁽¹⁾ⱼ = ∂E/∂h⁽¹⁾ⱼ, back through W⁽²⁾: delta1[j] = Heaviside(h1[j], 0)*Sum(W2[j, l]*delta2[l], (l, 1, n2))
         for j in range(N1):
-            acc3 = 0.0
+            acc2 = 0.0
             for l in range(N2):
-                acc3 += W2[j, l]*delta2[l]
-            delta1[j] = acc3*((0) if (h1[j] <= 0) else (1))
+                acc2 += W2[j, l]*delta2[l]
+            delta1[j] = acc2*((0) if (h1[j] <= 0) else (1))
 
         # ∂E/∂W⁽²⁾ᵢⱼ: dE/dW2[i, j] = a1[i]*delta2[j]
         for i in range(N1):
@@ -213,37 +225,41 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
             # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
             #                   a1[j] = relu(h1[j])
             for j in range(N1):
-                acc0 = 0.0
-                for i in range(N0):
-                    acc0 += W1[i, j]*X[r, i]
-                h1[j] = acc0 + b1[j]
+                h1[j] = 0.0
+            for i in range(N0):
+                for j in range(N1):
+                    h1[j] += W1[i, j]*X[r, i]
+            for j in range(N1):
+                h1[j] = b1[j] + h1[j]
                 a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
             # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
             for j in range(N2):
-                acc1 = 0.0
-                for i in range(N1):
-                    acc1 += W2[i, j]*a1[i]
-                h2[j] = acc1 + b2[j]
+                h2[j] = 0.0
+            for i in range(N1):
+                for j in range(N2):
+                    h2[j] += W2[i, j]*a1[i]
+            for j in range(N2):
+                h2[j] = b2[j] + h2[j]
 
             # layer 2, softmax: exp(h2[j])/Sum(exp(h2[l]), (l, 1, n2))
             #   as exp(h2[j] - lse2), lse2 = log Σ exp(h2[l]) shifted by their max (no overflow)
             hmax2 = h2[0]
             for l in range(1, N2):
                 hmax2 = max(hmax2, h2[l])
-            acc2 = 0.0
+            acc0 = 0.0
             for l in range(N2):
-                acc2 += np.exp(-hmax2 + h2[l])
-            lse2 = hmax2 + np.log(acc2)
+                acc0 += np.exp(-hmax2 + h2[l])
+            lse2 = hmax2 + np.log(acc0)
             for j in range(N2):
                 yhat[j] = np.exp(-lse2 + h2[j])
 
             # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n2))
             #   from the logits: Sum(-(-lse2 + h2[q])*y[q], (q, 1, n2))
-            acc4 = 0.0
+            acc1 = 0.0
             for q in range(N2):
-                acc4 += -(-lse2 + h2[q])*Y[r, q]
-            E += acc4
+                acc1 += -(-lse2 + h2[q])*Y[r, q]
+            E += acc1
 
             # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, the output layer (softmax + cce): delta2[j] = -y[j] + yhat[j]
             #   (with Sum(y[q], (q, 1, n2)) = 1: one-hot targets)
@@ -253,10 +269,10 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
 
             # δ⁽¹⁾ⱼ = ∂E/∂h⁽¹⁾ⱼ, back through W⁽²⁾: delta1[j] = Heaviside(h1[j], 0)*Sum(W2[j, l]*delta2[l], (l, 1, n2))
             for j in range(N1):
-                acc3 = 0.0
+                acc2 = 0.0
                 for l in range(N2):
-                    acc3 += W2[j, l]*delta2[l]
-                delta1[j] = acc3*((0) if (h1[j] <= 0) else (1))
+                    acc2 += W2[j, l]*delta2[l]
+                delta1[j] = acc2*((0) if (h1[j] <= 0) else (1))
 
             # ∂E/∂W⁽²⁾ᵢⱼ: dE/dW2[i, j] = a1[i]*delta2[j]
             for i in range(N1):

@@ -29,37 +29,43 @@ def _forward(W1, b1, W2, b2, W3, b3, X, start, stop, out, h1, a1, delta1, h2, a2
         # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
         #                   a1[j] = relu(h1[j])
         for j in range(N1):
-            acc0 = 0.0
-            for i in range(N0):
-                acc0 += W1[i, j]*X[r, i]
-            h1[j] = acc0 + b1[j]
+            h1[j] = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                h1[j] += W1[i, j]*X[r, i]
+        for j in range(N1):
+            h1[j] = b1[j] + h1[j]
             a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
         # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
         #                   a2[j] = relu(h2[j])
         for j in range(N2):
-            acc1 = 0.0
-            for i in range(N1):
-                acc1 += W2[i, j]*a1[i]
-            h2[j] = acc1 + b2[j]
+            h2[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                h2[j] += W2[i, j]*a1[i]
+        for j in range(N2):
+            h2[j] = b2[j] + h2[j]
             a2[j] = ((h2[j]) if (h2[j] > 0) else (0))
 
         # layer 3, forward: h3[j] = b3[j] + Sum(W3[i, j]*a2[i], (i, 1, n2))
         for j in range(N3):
-            acc2 = 0.0
-            for i in range(N2):
-                acc2 += W3[i, j]*a2[i]
-            h3[j] = acc2 + b3[j]
+            h3[j] = 0.0
+        for i in range(N2):
+            for j in range(N3):
+                h3[j] += W3[i, j]*a2[i]
+        for j in range(N3):
+            h3[j] = b3[j] + h3[j]
 
         # layer 3, softmax: exp(h3[j])/Sum(exp(h3[l]), (l, 1, n3))
         #   as exp(h3[j] - lse3), lse3 = log Σ exp(h3[l]) shifted by their max (no overflow)
         hmax3 = h3[0]
         for l in range(1, N3):
             hmax3 = max(hmax3, h3[l])
-        acc3 = 0.0
+        acc0 = 0.0
         for l in range(N3):
-            acc3 += np.exp(-hmax3 + h3[l])
-        lse3 = hmax3 + np.log(acc3)
+            acc0 += np.exp(-hmax3 + h3[l])
+        lse3 = hmax3 + np.log(acc0)
         for j in range(N3):
             yhat[j] = np.exp(-lse3 + h3[j])
 
@@ -77,46 +83,52 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y, start, stop, h1, a1, delta1, h2, a2, del
         # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
         #                   a1[j] = relu(h1[j])
         for j in range(N1):
-            acc0 = 0.0
-            for i in range(N0):
-                acc0 += W1[i, j]*X[r, i]
-            h1[j] = acc0 + b1[j]
+            h1[j] = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                h1[j] += W1[i, j]*X[r, i]
+        for j in range(N1):
+            h1[j] = b1[j] + h1[j]
             a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
         # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
         #                   a2[j] = relu(h2[j])
         for j in range(N2):
-            acc1 = 0.0
-            for i in range(N1):
-                acc1 += W2[i, j]*a1[i]
-            h2[j] = acc1 + b2[j]
+            h2[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                h2[j] += W2[i, j]*a1[i]
+        for j in range(N2):
+            h2[j] = b2[j] + h2[j]
             a2[j] = ((h2[j]) if (h2[j] > 0) else (0))
 
         # layer 3, forward: h3[j] = b3[j] + Sum(W3[i, j]*a2[i], (i, 1, n2))
         for j in range(N3):
-            acc2 = 0.0
-            for i in range(N2):
-                acc2 += W3[i, j]*a2[i]
-            h3[j] = acc2 + b3[j]
+            h3[j] = 0.0
+        for i in range(N2):
+            for j in range(N3):
+                h3[j] += W3[i, j]*a2[i]
+        for j in range(N3):
+            h3[j] = b3[j] + h3[j]
 
         # layer 3, softmax: exp(h3[j])/Sum(exp(h3[l]), (l, 1, n3))
         #   as exp(h3[j] - lse3), lse3 = log Σ exp(h3[l]) shifted by their max (no overflow)
         hmax3 = h3[0]
         for l in range(1, N3):
             hmax3 = max(hmax3, h3[l])
-        acc3 = 0.0
+        acc0 = 0.0
         for l in range(N3):
-            acc3 += np.exp(-hmax3 + h3[l])
-        lse3 = hmax3 + np.log(acc3)
+            acc0 += np.exp(-hmax3 + h3[l])
+        lse3 = hmax3 + np.log(acc0)
         for j in range(N3):
             yhat[j] = np.exp(-lse3 + h3[j])
 
         # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n3))
         #   from the logits: Sum(-(-lse3 + h3[q])*y[q], (q, 1, n3))
-        acc6 = 0.0
+        acc1 = 0.0
         for q in range(N3):
-            acc6 += -(-lse3 + h3[q])*Y[r, q]
-        E += acc6
+            acc1 += -(-lse3 + h3[q])*Y[r, q]
+        E += acc1
     return E / B
 
 
@@ -145,46 +157,52 @@ def _batch(W1, b1, W2, b2, W3, b3, X, Y, start, stop, gW1, gb1, gW2, gb2, gW3, g
         # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
         #                   a1[j] = relu(h1[j])
         for j in range(N1):
-            acc0 = 0.0
-            for i in range(N0):
-                acc0 += W1[i, j]*X[r, i]
-            h1[j] = acc0 + b1[j]
+            h1[j] = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                h1[j] += W1[i, j]*X[r, i]
+        for j in range(N1):
+            h1[j] = b1[j] + h1[j]
             a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
         # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
         #                   a2[j] = relu(h2[j])
         for j in range(N2):
-            acc1 = 0.0
-            for i in range(N1):
-                acc1 += W2[i, j]*a1[i]
-            h2[j] = acc1 + b2[j]
+            h2[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                h2[j] += W2[i, j]*a1[i]
+        for j in range(N2):
+            h2[j] = b2[j] + h2[j]
             a2[j] = ((h2[j]) if (h2[j] > 0) else (0))
 
         # layer 3, forward: h3[j] = b3[j] + Sum(W3[i, j]*a2[i], (i, 1, n2))
         for j in range(N3):
-            acc2 = 0.0
-            for i in range(N2):
-                acc2 += W3[i, j]*a2[i]
-            h3[j] = acc2 + b3[j]
+            h3[j] = 0.0
+        for i in range(N2):
+            for j in range(N3):
+                h3[j] += W3[i, j]*a2[i]
+        for j in range(N3):
+            h3[j] = b3[j] + h3[j]
 
         # layer 3, softmax: exp(h3[j])/Sum(exp(h3[l]), (l, 1, n3))
         #   as exp(h3[j] - lse3), lse3 = log Σ exp(h3[l]) shifted by their max (no overflow)
         hmax3 = h3[0]
         for l in range(1, N3):
             hmax3 = max(hmax3, h3[l])
-        acc3 = 0.0
+        acc0 = 0.0
         for l in range(N3):
-            acc3 += np.exp(-hmax3 + h3[l])
-        lse3 = hmax3 + np.log(acc3)
+            acc0 += np.exp(-hmax3 + h3[l])
+        lse3 = hmax3 + np.log(acc0)
         for j in range(N3):
             yhat[j] = np.exp(-lse3 + h3[j])
 
         # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n3))
         #   from the logits: Sum(-(-lse3 + h3[q])*y[q], (q, 1, n3))
-        acc6 = 0.0
+        acc1 = 0.0
         for q in range(N3):
-            acc6 += -(-lse3 + h3[q])*Y[r, q]
-        E += acc6
+            acc1 += -(-lse3 + h3[q])*Y[r, q]
+        E += acc1
 
         # δ⁽³⁾ⱼ = ∂E/∂h⁽³⁾ⱼ, the output layer (softmax + cce): delta3[j] = -y[j] + yhat[j]
         #   (with Sum(y[q], (q, 1, n3)) = 1: one-hot targets)
@@ -194,17 +212,17 @@ def _batch(W1, b1, W2, b2, W3, b3, X, Y, start, stop, gW1, gb1, gW2, gb2, gW3, g
 
         # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, back through W⁽³⁾: delta2[j] = Heaviside(h2[j], 0)*Sum(W3[j, l]*delta3[l], (l, 1, n3))
         for j in range(N2):
-            acc4 = 0.0
+            acc2 = 0.0
             for l in range(N3):
-                acc4 += W3[j, l]*delta3[l]
-            delta2[j] = acc4*((0) if (h2[j] <= 0) else (1))
+                acc2 += W3[j, l]*delta3[l]
+            delta2[j] = acc2*((0) if (h2[j] <= 0) else (1))
 
         # δ⁽¹⁾ⱼ = ∂E/∂h⁽¹⁾ⱼ, back through W⁽²⁾: delta1[j] = Heaviside(h1[j], 0)*Sum(W2[j, l]*delta2[l], (l, 1, n2))
         for j in range(N1):
-            acc5 = 0.0
+            acc3 = 0.0
             for l in range(N2):
-                acc5 += W2[j, l]*delta2[l]
-            delta1[j] = acc5*((0) if (h1[j] <= 0) else (1))
+                acc3 += W2[j, l]*delta2[l]
+            delta1[j] = acc3*((0) if (h1[j] <= 0) else (1))
 
         # ∂E/∂W⁽³⁾ᵢⱼ: dE/dW3[i, j] = a2[i]*delta3[j]
         for i in range(N2):
@@ -267,46 +285,52 @@ def _train_epoch(W1, b1, W2, b2, W3, b3, X, Y, lr, batch_size, momentum, use_vel
             # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
             #                   a1[j] = relu(h1[j])
             for j in range(N1):
-                acc0 = 0.0
-                for i in range(N0):
-                    acc0 += W1[i, j]*X[r, i]
-                h1[j] = acc0 + b1[j]
+                h1[j] = 0.0
+            for i in range(N0):
+                for j in range(N1):
+                    h1[j] += W1[i, j]*X[r, i]
+            for j in range(N1):
+                h1[j] = b1[j] + h1[j]
                 a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
 
             # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
             #                   a2[j] = relu(h2[j])
             for j in range(N2):
-                acc1 = 0.0
-                for i in range(N1):
-                    acc1 += W2[i, j]*a1[i]
-                h2[j] = acc1 + b2[j]
+                h2[j] = 0.0
+            for i in range(N1):
+                for j in range(N2):
+                    h2[j] += W2[i, j]*a1[i]
+            for j in range(N2):
+                h2[j] = b2[j] + h2[j]
                 a2[j] = ((h2[j]) if (h2[j] > 0) else (0))
 
             # layer 3, forward: h3[j] = b3[j] + Sum(W3[i, j]*a2[i], (i, 1, n2))
             for j in range(N3):
-                acc2 = 0.0
-                for i in range(N2):
-                    acc2 += W3[i, j]*a2[i]
-                h3[j] = acc2 + b3[j]
+                h3[j] = 0.0
+            for i in range(N2):
+                for j in range(N3):
+                    h3[j] += W3[i, j]*a2[i]
+            for j in range(N3):
+                h3[j] = b3[j] + h3[j]
 
             # layer 3, softmax: exp(h3[j])/Sum(exp(h3[l]), (l, 1, n3))
             #   as exp(h3[j] - lse3), lse3 = log Σ exp(h3[l]) shifted by their max (no overflow)
             hmax3 = h3[0]
             for l in range(1, N3):
                 hmax3 = max(hmax3, h3[l])
-            acc3 = 0.0
+            acc0 = 0.0
             for l in range(N3):
-                acc3 += np.exp(-hmax3 + h3[l])
-            lse3 = hmax3 + np.log(acc3)
+                acc0 += np.exp(-hmax3 + h3[l])
+            lse3 = hmax3 + np.log(acc0)
             for j in range(N3):
                 yhat[j] = np.exp(-lse3 + h3[j])
 
             # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n3))
             #   from the logits: Sum(-(-lse3 + h3[q])*y[q], (q, 1, n3))
-            acc6 = 0.0
+            acc1 = 0.0
             for q in range(N3):
-                acc6 += -(-lse3 + h3[q])*Y[r, q]
-            E += acc6
+                acc1 += -(-lse3 + h3[q])*Y[r, q]
+            E += acc1
 
             # δ⁽³⁾ⱼ = ∂E/∂h⁽³⁾ⱼ, the output layer (softmax + cce): delta3[j] = -y[j] + yhat[j]
             #   (with Sum(y[q], (q, 1, n3)) = 1: one-hot targets)
@@ -316,17 +340,17 @@ def _train_epoch(W1, b1, W2, b2, W3, b3, X, Y, lr, batch_size, momentum, use_vel
 
             # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, back through W⁽³⁾: delta2[j] = Heaviside(h2[j], 0)*Sum(W3[j, l]*delta3[l], (l, 1, n3))
             for j in range(N2):
-                acc4 = 0.0
+                acc2 = 0.0
                 for l in range(N3):
-                    acc4 += W3[j, l]*delta3[l]
-                delta2[j] = acc4*((0) if (h2[j] <= 0) else (1))
+                    acc2 += W3[j, l]*delta3[l]
+                delta2[j] = acc2*((0) if (h2[j] <= 0) else (1))
 
             # δ⁽¹⁾ⱼ = ∂E/∂h⁽¹⁾ⱼ, back through W⁽²⁾: delta1[j] = Heaviside(h1[j], 0)*Sum(W2[j, l]*delta2[l], (l, 1, n2))
             for j in range(N1):
-                acc5 = 0.0
+                acc3 = 0.0
                 for l in range(N2):
-                    acc5 += W2[j, l]*delta2[l]
-                delta1[j] = acc5*((0) if (h1[j] <= 0) else (1))
+                    acc3 += W2[j, l]*delta2[l]
+                delta1[j] = acc3*((0) if (h1[j] <= 0) else (1))
 
             # ∂E/∂W⁽³⁾ᵢⱼ: dE/dW3[i, j] = a2[i]*delta3[j]
             for i in range(N2):

@@ -34,11 +34,11 @@ MODES = ("auto", "unrolled", "indexed")
 LAYOUTS = ("unrolled", "loops", "gemm")
 DTYPES = ("float64", "float32")
 
-#: auto: unrolled up to this many parameters (compile time grows ~n^1.8; see ``choose_layout``)
+#: auto: unrolled up to this many parameters (its compile time grows with them; see ``choose_layout``)
 UNROLLED_MAX_PARAMS = 60
 #: indexed: per-sample loops while every layer is at most this wide and the net this small, then gemm
 LOOPS_MAX_WIDTH = 16
-LOOPS_MAX_PARAMS = 400
+LOOPS_MAX_PARAMS = 300
 
 LAYOUT_NOTES = {
     "unrolled": "unrolled: straight-line code per sample from the scalar form, after sympy.cse",
@@ -50,10 +50,24 @@ LAYOUT_NOTES = {
 def choose_layout(net: Network, mode: str = "auto") -> str:
     """The layout ``mode`` stands for on this network.
 
-    Measured (benchmarks/kernels.py, 2 cores): unrolled code compiles in ~1 s up to ~60 parameters
-    and is the fastest per sample there; its compile time then grows quickly (16-16-4: 40 s), while
-    loop kernels compile in about the same time at any width.  Per-sample loops beat batch products
-    on narrow layers; from 64-32-10 on, gemm wins.
+    Measured with ``benchmarks/kernels.py --crossover`` (2 shared cores; compile = the first
+    ``train_epoch`` in a fresh process; ns per sample at batch 1 / 32):
+
+    ======== ====== ===================== ===================== =====================
+    net      params unrolled              loops                 gemm
+    ======== ====== ===================== ===================== =====================
+    2-8-3        51 2.1 s,  86 / 70       1.2 s,  98 / 84       1.7 s, 551 / 92
+    4-8-3        67 2.6 s,  94 / 76       1.4 s, 114 / 95       3.1 s, 556 / 91
+    2-16-3       99 3.7 s, 134 / 101      1.3 s, 155 / 122      1.7 s, 569 / 109
+    8-16-4      212 8.7 s, 384 / 312      1.4 s, 431 / 363      2.0 s, 821 / 289
+    16-16-4     340 19 s,  500 / 370      1.5 s, 561 / 439      2.1 s, 902 / 279
+    ======== ====== ===================== ===================== =====================
+
+    Unrolled code runs 10–25 % faster than loops but its compile time grows with the parameter
+    count (about n^1.3 here; 64-32-10 would take minutes), so auto takes it up to 60 parameters,
+    where it compiles in about 2 s.  Indexed code compiles in 1–2 s at any width; per-sample loops
+    win at small batches and narrow layers, batch matrix products (gemm) from 16-wide layers at
+    batch 32 and everywhere wider.
     """
     if mode not in MODES + LAYOUTS[1:]:
         raise InputError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
@@ -155,11 +169,9 @@ def _sup(k: int) -> str:
     return "⁽" + str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) + "⁾"
 
 
-def _helpers(net: Network) -> list[str]:
-    used = {a for a in net.activations} | {"sigmoid" if a == "softplus" else a for a in net.activations}
-    if net.loss == "bce" and net.output == "sigmoid":
-        used.add("softplus")  # cross-entropy from the logit: log σ(z) = −softplus(−z)
-    return [helper for name, helper in HELPERS.items() if name in used]
+def _helpers(printer: KernelPrinter) -> list[str]:
+    """The helper functions the printed code calls, in a fixed order."""
+    return [helper for helper in HELPERS.values() if helper in printer.helpers]
 
 
 def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -> list[str]:
@@ -211,6 +223,7 @@ class _Indexed:
         if self.batch and self.net.output == "softmax":
             workspace.append((f"lse{L}", "(rows,)"))
         forward = [b for k in range(1, L + 1) for b in self.forward(k)]
+        loss = self.loss()
         backward = [self.output_delta()] + [self.hidden_delta(k) for k in range(L - 1, 0, -1)]
         backward += [b for k in range(L, 0, -1) for b in self.gradients(k)]
         yhat = str(base("a", L, L).label)
@@ -219,14 +232,17 @@ class _Indexed:
                       self.loops(("j", f"N{L}")))
         zero = [g for g in _names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else _names("g", L)
         return Kernel(self.net, "gemm" if self.batch else "loops", self.dtype, not self.batch, workspace,
-                      forward, [self.loss()], backward, [store], zero, _helpers(self.net))
+                      forward, [loss], backward, [store], zero, _helpers(self.printer))
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, k: int) -> list[Block]:
         rule, act = self.rules[k - 1], self.net.activations[k - 1]
         h, a = rule.h.lhs, base("a", k, self.L)[j]
         comment = [f"layer {k}, forward: {sp.sstr(h)} = {sp.sstr(rule.h.rhs)}"]
-        products, h_rhs = self._products(rule.h.rhs, str(h.base.label)) if self.batch else ([], rule.h.rhs)
+        if self.batch:
+            products, h_rhs = self._products(rule.h.rhs, str(h.base.label))
+        else:
+            products, h_rhs = self._axpy(rule.h.rhs, str(h.base.label), f"N{k}")
         body = self.emit.assign(self.printer.doprint(h), h_rhs)
         if act == "softmax":
             return [Block(comment, body, self.loops(("j", f"N{k}")), products), self.softmax(k)]
@@ -298,7 +314,7 @@ class _Indexed:
         if self.batch:
             product = self._outer(rule.dW.rhs, f"gW{k}")
             w_block = (Block(dW + ["  summed over the batch: one matrix product"], [], [], [product]) if product else
-                       Block(dW, [f"gW{k}[i, j] += {self.printer.doprint(rule.dW.rhs)}"],
+                       Block(dW, self.emit.assign(f"gW{k}[i, j]", rule.dW.rhs, "+="),
                              self.loops(("i", f"N{k - 1}"), ("j", f"N{k}"))))
             if not product:
                 self.accumulated.append(f"gW{k}")
@@ -331,6 +347,25 @@ class _Indexed:
             else:
                 right, free = f"{w.base.label}.T", w.indices[0]
             lines.append(f"np.dot({self._view(str(v.base.label))}, {right}, {out}[:B])")
+            replace[s] = sp.IndexedBase(out, real=True)[free]
+        return lines, expr.xreplace(replace)
+
+    def _axpy(self, expr: sp.Expr, out: str, width: str) -> tuple[list[str], sp.Expr]:
+        """Per sample, Σᵢ W[i, j]·v[i] for every j as rows of W added into out (i outer, j inner):
+        the inner loop runs along W's rows, so it vectorises; the sum is then ``out[j]``."""
+        lines, replace = [], {}
+        for s in [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]:
+            var, _, hi = s.limits[0]
+            ws = [f for f in sp.Mul.make_args(s.function)
+                  if isinstance(f, sp.Indexed) and str(f.base.label).startswith("W")]
+            if len(ws) != 1 or ws[0].indices[0] != var:
+                continue  # not a product with W's rows: the loops print it as a sum
+            free = ws[0].indices[1]
+            target = self.printer.doprint(sp.IndexedBase(out, real=True)[free])
+            lines += [f"for {free} in range({width}):", f"    {target} = 0.0",
+                      f"for {var} in range({self.emit.extents[hi]}):",
+                      f"    for {free} in range({width}):",
+                      f"        {target} += {self.printer.doprint(s.function)}"]
             replace[s] = sp.IndexedBase(out, real=True)[free]
         return lines, expr.xreplace(replace)
 
@@ -390,18 +425,20 @@ class _Unrolled:
     def kernel(self) -> Kernel:
         L, m = self.L, self.m
         forward = [self.forward(k) for k in range(1, L + 1)]
+        loss = self.loss()
         backward = [self.output_delta()] + [self.hidden_delta(k) for k in range(L - 1, 0, -1)]
         backward += [self.gradients(k) for k in range(L, 0, -1)]
         store = Block(["ŷ of the sample into out"],
                       [f"out[r, {n}] = {self.printer.doprint(p)}" for n, p in enumerate(m.yhat)])
-        return Kernel(self.net, "unrolled", self.dtype, True, [], forward, [self.loss()], backward, [store],
-                      _names("g", L), _helpers(self.net))
+        return Kernel(self.net, "unrolled", self.dtype, True, [], forward, [loss], backward, [store],
+                      _names("g", L), _helpers(self.printer))
 
     def forward(self, k: int) -> Block:
         m, p = self.m, self.printer
         act = self.net.activations[k - 1]
         body = [f"{p.doprint(h)} = {p.doprint(m.definitions[h])}" for h in m.h[k]]
-        comment = [f"layer {k}, forward: h{k}[j] = Σᵢ W{k}[i,j] a{k - 1}[i] + b{k}[j], a{k}[j] = {act}(h{k}[j])"]
+        source = "x" if k == 1 else f"a{k - 1}"
+        comment = [f"layer {k}, forward: h{k}[j] = Σᵢ W{k}[i,j] {source}[i] + b{k}[j], a{k}[j] = {act}(h{k}[j])"]
         if act == "softmax":
             hmax, lse = sp.Symbol(f"hmax{k}", real=True), sp.Symbol(f"lse{k}", real=True)
             p.names.update({hmax: hmax.name, lse: lse.name})

@@ -44,6 +44,7 @@ class KernelPrinter(PythonCodePrinter):
         self.names = dict(names or {})
         self.arrays = dict(arrays or {})
         self.index_names = set(index_names)
+        self.helpers: set[str] = set()  # the module's helper functions this printer has called
 
     def doprint(self, expr: sp.Expr, assign_to: None = None) -> str:
         return super().doprint(_floats(expr), assign_to)
@@ -82,6 +83,7 @@ class KernelPrinter(PythonCodePrinter):
     # -- functions -----------------------------------------------------------------------
     def _print_Activation(self, expr: Activation) -> str:
         if expr.name in HELPERS:
+            self.helpers.add(HELPERS[expr.name])
             return f"{HELPERS[expr.name]}({self._print(expr.args[0])})"
         # the piecewise-linear ones print as their definition: z if z > 0 else slope*z
         return self._print(_floats(expr.expand_definition()))

@@ -11,7 +11,7 @@ import symnet
 from symnet.activations import Sigmoid, Softplus, Tanh
 from symnet.cli import main
 from symnet.codegen import generate
-from symnet.regenerate import ARTICLES, GENERATED, kernel_files, regenerate
+from symnet.regenerate import ARTICLES, kernel_files, regenerate
 from symnet.stable import LOG_RULES, shifted_log_sum_exp, softmax_from_lse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,20 +83,20 @@ def test_generated_kernels_are_fresh(tmp_path):
     written = regenerate(tmp_path)
     assert {p.name for p in written} >= {f"{a.name}.py" for a in ARTICLES}
     for path in written:
-        committed = GENERATED / path.name
+        committed = ROOT / "generated" / path.name
         assert committed.is_file(), f"generated/{path.name} is missing: run python -m symnet.regenerate"
         assert committed.read_bytes() == path.read_bytes(), \
             f"generated/{path.name} is stale: run python -m symnet.regenerate"
 
 
 def test_each_article_kernel_says_how_to_regenerate_it():
-    for path, text in kernel_files(GENERATED).items():
+    for path, text in kernel_files(ROOT / "generated").items():
         article = next(a for a in ARTICLES if f"{a.name}.py" == path.name)
         assert f"symnet codegen {article.net.describe()} -o generated/{path.name} --mode auto" in text
 
 
 def test_first_articles_kernel_trains_the_first_articles_network():
-    kernel = symnet.kernel_cache.load(GENERATED / "article1.py")
+    kernel = symnet.kernel_cache.load(ROOT / "generated" / "article1.py")
     params = kernel.init_params(0)
     X, Y = np.array([[0.05, 0.10]]), np.array([[0.01]])
     before = kernel.loss(params, X, Y)
