@@ -16,7 +16,8 @@ from .files import write_atomic
 from .spec import Network
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATED = ROOT / "generated"
+# generated/ of the source checkout; from an installed package, of the current directory
+GENERATED = (ROOT if (ROOT / "pyproject.toml").is_file() else Path.cwd()) / "generated"
 
 
 @dataclass(frozen=True)

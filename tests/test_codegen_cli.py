@@ -138,3 +138,18 @@ def test_stable_helpers_match_the_activation_definitions_everywhere():
         for name, cls in (("sigmoid", Sigmoid), ("tanh", Tanh), ("softplus", Softplus)):
             exact = float(cls.definition(z).evalf(60, subs={z: value}))
             assert getattr(kernel, f"_{name}")(value) == pytest.approx(exact, rel=4e-16, abs=1e-100), (name, value)
+
+
+def test_the_kernel_cache_lives_where_the_environment_says(monkeypatch, tmp_path):
+    from symnet.kernel_cache import cache_dir, kernel_path
+
+    monkeypatch.setenv("SYMNET_CACHE", str(tmp_path / "k"))
+    assert cache_dir() == tmp_path / "k"
+    monkeypatch.delenv("SYMNET_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "symnet"
+    net = symnet.Network.parse("2-2-1")
+    # keyed by spec and options: another dtype or mode is another file, the same ones the same file
+    assert kernel_path(net, "auto", "float64") == kernel_path(net, "auto", "float64")
+    assert len({kernel_path(net, "auto", "float64"), kernel_path(net, "auto", "float32"),
+                kernel_path(net, "indexed", "float64"), kernel_path(symnet.Network.parse("2-3-1"))}) == 4
