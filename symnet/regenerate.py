@@ -52,12 +52,17 @@ def kernel_files(into: Path) -> dict[Path, str]:
     return files
 
 
+def all_files(into: Path) -> dict[Path, str]:
+    """Every artefact of generated/: the kernels (the write-ups join them here)."""
+    return kernel_files(into)
+
+
 def regenerate(into: str | Path = GENERATED) -> list[Path]:
     """Write every generated file under ``into``; returns the paths written."""
     into = Path(into)
     into.mkdir(parents=True, exist_ok=True)
     written = []
-    for path, text in kernel_files(into).items():
+    for path, text in all_files(into).items():
         write_atomic(path, text)
         written.append(path)
     return written
