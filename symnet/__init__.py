@@ -11,5 +11,9 @@ from .derivation import Chain, Delta, Derivation, Factor, Path, derive
 from .spec import Network, SpecError
 
 __version__ = "0.1.0"
-__all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "Verdict", "check", "derive",
-           "__version__"]
+
+from .codegen import generate  # noqa: E402
+from .kernel_cache import compile  # noqa: E402,A004
+
+__all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "Verdict", "check", "compile",
+           "derive", "generate", "__version__"]

@@ -79,6 +79,25 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
 
 @cli.command()
 @spec_options
+@click.option("-o", "out", metavar="OUT.py", required=True, help="Where to write the kernel module.")
+@click.option("--mode", type=click.Choice(("auto", "unrolled", "indexed")), default="auto", show_default=True,
+              help="unrolled: straight-line code per sample (small nets); indexed: loops or batch matrix "
+                   "products from the layer form; auto: unrolled where it compiles quickly and runs faster.")
+@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True)
+def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+            out: str, mode: str, dtype: str) -> None:
+    """Write a Numba training kernel module for SPEC (init_params, forward, loss, gradients, train_epoch)."""
+    from .codegen import choose_layout, generate
+    from .files import check_writable, write_atomic
+
+    net = load_network(spec, hidden, output_act, loss, bias)
+    check_writable(out)
+    write_atomic(out, generate(net, mode, dtype, output=out))
+    click.echo(f"wrote {out}: {net.describe()}, {choose_layout(net, mode)} layout, {dtype}")
+
+
+@cli.command()
+@spec_options
 @click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False), metavar="VALUES.toml",
               help="x, y, learning_rate and every W<k>, b<k> (rows = source neurons).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -224,6 +243,29 @@ def check_command(spec: str, hidden: str | None, output_act: str | None, loss: s
     click.echo(verdict.report())
     if not verdict.correct:
         raise VerdictError(f"symnet check: the claim is not {verdict.derivative}")
+
+
+@cli.command()
+@spec_options
+@click.option("--mode", type=click.Choice(("auto", "unrolled", "indexed")), default="auto", show_default=True)
+@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True)
+@click.option("--tol", type=float, default=None, help="Largest relative error accepted (default 1e-6; 1e-2 for float32).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the point checked.")
+def gradcheck(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+              mode: str, dtype: str, tol: float | None, seed: int) -> None:
+    """Check the generated kernel's gradients against central finite differences of its loss."""
+    from .kernel_cache import compile as compile_kernel
+    from .verify import gradcheck as check
+
+    net = load_network(spec, hidden, output_act, loss, bias)
+    tol = tol if tol is not None else (1e-6 if dtype == "float64" else 1e-2)
+    result = check(compile_kernel(net, mode, dtype), seed=seed)
+    checked = sum(a.size for a in result.analytic)
+    line = (f"gradcheck {net.describe()} ({mode}, {dtype}): max relative error {result.max_relative_error:.2e}"
+            f" over {checked} of {net.n_params} parameters (tolerance {tol:.0e})")
+    if not result.max_relative_error <= tol:
+        raise VerdictError(f"{line}: FAILED")
+    click.echo(f"{line}: ok")
 
 
 def main(argv: list[str] | None = None) -> int:

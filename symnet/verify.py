@@ -106,3 +106,69 @@ def kink_distance(derivation: Derivation, params: list[np.ndarray], X: np.ndarra
     Y = np.zeros((np.shape(X)[0], net.layers[-1]))
     values = Evaluator(derivation).evaluate(params, X, Y)
     return min(float(np.min(np.abs(values[h]))) for k in kinked for h in derivation.model.h[k])
+
+
+def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
+              margin: float = 0.05) -> Comparison:
+    """A generated kernel module's ``gradients`` against central finite differences of its ``loss``.
+
+    The point: the module's own initial weights with biases drawn at random (so their gradients are
+    not trivially alike), m random inputs and valid targets (one-hot for cce, in [0, 1] for bce),
+    redrawn until every ReLU-type pre-activation lies ``margin`` away from its kink.  Nets with more
+    than ``max_entries`` parameters are checked on that many entries drawn at random, each array
+    represented.  Float32 kernels are differenced with a larger step (their loss is rounded at 1e-7).
+    """
+    rng = np.random.default_rng(seed)
+    shapes = [np.shape(p) for p in module.init_params(seed)]
+    float32 = np.dtype(module.DTYPE) == np.float32
+    for _ in range(200):
+        params = [np.asarray(p, dtype=float) for p in module.init_params(seed)]
+        for p in params[1::2]:
+            p[...] = rng.normal(0.0, 0.5, p.shape)
+        X = rng.normal(0.0, 1.0, (m, module.LAYERS[0]))
+        Y = _targets(module.LOSS, module.LAYERS[-1], m, rng)
+        if _kink_distance(module.ACTIVATIONS, params, X) > margin:
+            break
+    else:
+        raise ValueError("no point away from the ReLU kinks; try another seed")
+    entries = _entries(shapes, max_entries, rng)
+    analytic = [g.reshape(-1)[idx] for g, idx in zip(module.gradients(params, X, Y), entries)]
+
+    def loss_at(values: list[np.ndarray]) -> float:
+        moved = [p.copy() for p in params]
+        for p, idx, v in zip(moved, entries, values):
+            p.reshape(-1)[idx] = v
+        return float(module.loss(moved, X, Y))
+
+    start = [p.reshape(-1)[idx].copy() for p, idx in zip(params, entries)]
+    numeric = finite_differences(loss_at, start, step=5e-2 if float32 else 2e-3)
+    return Comparison([np.asarray(a, dtype=float) for a in analytic], numeric)
+
+
+def _targets(loss: str, K: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    if loss == "cce":
+        return np.eye(K)[rng.integers(0, K, m)]
+    if loss == "bce":
+        return rng.uniform(0.0, 1.0, (m, K))
+    return rng.normal(0.0, 1.0, (m, K))
+
+
+def _kink_distance(activations: tuple[str, ...], params: list[np.ndarray], X: np.ndarray) -> float:
+    """min |h| over the layers whose activation has a kink at 0, by a plain NumPy forward pass."""
+    from .activations import ACTIVATION_CLASSES
+
+    a, closest = X, float("inf")
+    for k, act in enumerate(activations):
+        h = a @ params[2 * k] + params[2 * k + 1]
+        if act in ("relu", "leaky_relu"):
+            closest = min(closest, float(np.min(np.abs(h))))
+        a = ACTIVATION_CLASSES[act].numpy(h) if act in ACTIVATION_CLASSES else h  # identity; softmax is last
+    return closest
+
+
+def _entries(shapes: list[tuple[int, ...]], most: int, rng: np.random.Generator) -> list[np.ndarray]:
+    sizes = [int(np.prod(s)) for s in shapes]
+    if sum(sizes) <= most:
+        return [np.arange(n) for n in sizes]
+    per_array = max(1, most // len(sizes))
+    return [np.sort(rng.choice(n, min(n, per_array), replace=False)) for n in sizes]
