@@ -1,18 +1,20 @@
-"""Regenerate ``generated/``: every committed artefact from the four reference articles, in one command.
+"""Regenerate ``generated/``: the write-up (.tex) and the kernel (.py) of each reference article's network.
 
     python -m symnet.regenerate [--into DIR]
 
-CI regenerates into a temporary folder and compares bytes, so a change to the generator that is not
-followed by this command fails the build.
+The tests regenerate into a temporary folder and compare bytes, so a change to the derivation, the
+printers or the templates that is not followed by this command fails CI.
 """
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .codegen import generate
+from .derivation import derive
 from .files import write_atomic
+from .latex import render_document
 from .spec import Network
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,50 +24,51 @@ GENERATED = (ROOT if (ROOT / "pyproject.toml").is_file() else Path.cwd()) / "gen
 
 @dataclass(frozen=True)
 class Article:
-    """One reference article's network, and the options of its artefacts."""
+    """One reference article's network and what its write-up shows."""
 
     name: str
     net: Network
-    options: dict = field(default_factory=dict)
+    values: str | None = None  # a values file in generated/, for the write-up's worked example
+    momentum: float | None = None
 
 
 ARTICLES = [
-    # 1: the worked example, 2-2-1 with sigmoids and ½ squared error
-    Article("article1", Network.parse("2-2-1", hidden="sigmoid", output="sigmoid", loss="mse")),
+    # 1: 2-2-1 sigmoid network, bias as the last row of W, ½ squared error, with the classic numbers
+    Article("article1_2-2-1", Network.parse("2-2-1", hidden="sigmoid", output="sigmoid", loss="mse",
+                                            bias="augmented"), values="article1_2-2-1.values.toml"),
     # 2: linear → ReLU → softmax with the negative log-likelihood
-    Article("article2", Network.parse("4-8-3", hidden="relu", output="softmax", loss="cce")),
-    # 3: ReLU + softmax with cross-entropy, trained with momentum in its write-up
-    Article("article3", Network.parse("2-16-3", hidden="relu", output="softmax", loss="cce")),
+    Article("article2_linear_relu_softmax", Network.parse("4-8-3", hidden="relu", output="softmax", loss="cce")),
+    # 3: ReLU + softmax with cross-entropy, trained with momentum
+    Article("article3_relu_softmax_momentum", Network.parse("2-16-3", hidden="relu", output="softmax", loss="cce"),
+            momentum=0.9),
     # 4: two hidden ReLU layers and a softmax output
-    Article("article4", Network.parse("2-8-8-3", hidden="relu", output="softmax", loss="cce")),
+    Article("article4_two_relu_softmax", Network.parse("2-8-8-3", hidden="relu", output="softmax", loss="cce")),
 ]
 
 
-def kernel_files(into: Path) -> dict[Path, str]:
-    """What ``generated/`` holds, by path under ``into``."""
-    files = {}
-    for article in ARTICLES:
-        mode = article.options.get("mode", "auto")
-        dtype = article.options.get("dtype", "float64")
-        name = f"{article.name}.py"
-        files[into / name] = generate(article.net, mode, dtype, output=f"generated/{name}")
-    return files
+def writeup(article: Article, values_dir: Path = GENERATED) -> str:
+    values = values_dir / article.values if article.values else None
+    return render_document(derive(article.net), values=values, momentum=article.momentum)
+
+
+def kernel(article: Article) -> str:
+    return generate(article.net, "auto", "float64", output=f"generated/{article.name}.py")
 
 
 def all_files(into: Path) -> dict[Path, str]:
-    """Every artefact of generated/: the kernels (the write-ups join them here)."""
-    return kernel_files(into)
+    """Every artefact of generated/, by its path under ``into`` (values files are inputs, not listed)."""
+    files = {}
+    for article in ARTICLES:
+        files[into / f"{article.name}.tex"] = writeup(article)
+        files[into / f"{article.name}.py"] = kernel(article)
+    return files
 
 
 def regenerate(into: str | Path = GENERATED) -> list[Path]:
     """Write every generated file under ``into``; returns the paths written."""
     into = Path(into)
     into.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path, text in all_files(into).items():
-        write_atomic(path, text)
-        written.append(path)
-    return written
+    return [write_atomic(path, text) for path, text in all_files(into).items()]
 
 
 def main(argv: list[str] | None = None) -> None:

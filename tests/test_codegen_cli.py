@@ -11,7 +11,7 @@ import symnet
 from symnet.activations import Sigmoid, Softplus, Tanh
 from symnet.cli import main
 from symnet.codegen import generate
-from symnet.regenerate import ARTICLES, kernel_files, regenerate
+from symnet.regenerate import ARTICLES, kernel, regenerate
 from symnet.stable import LOG_RULES, shifted_log_sum_exp, softmax_from_lse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,10 +78,10 @@ def test_float32_gradcheck_uses_a_float32_tolerance(capsys):
 
 
 # -- generated/ -----------------------------------------------------------------------------------
-def test_generated_kernels_are_fresh(tmp_path):
-    """generated/ is what `python -m symnet.regenerate` writes today, byte for byte."""
+def test_generated_files_are_fresh(tmp_path):
+    """generated/ is what `python -m symnet.regenerate` writes today, byte for byte: kernels and write-ups."""
     written = regenerate(tmp_path)
-    assert {p.name for p in written} >= {f"{a.name}.py" for a in ARTICLES}
+    assert {p.name for p in written} == {f"{a.name}{ext}" for a in ARTICLES for ext in (".py", ".tex")}
     for path in written:
         committed = ROOT / "generated" / path.name
         assert committed.is_file(), f"generated/{path.name} is missing: run python -m symnet.regenerate"
@@ -90,14 +90,14 @@ def test_generated_kernels_are_fresh(tmp_path):
 
 
 def test_each_article_kernel_says_how_to_regenerate_it():
-    for path, text in kernel_files(ROOT / "generated").items():
-        article = next(a for a in ARTICLES if f"{a.name}.py" == path.name)
-        assert f"symnet codegen {article.net.describe()} -o generated/{path.name} --mode auto" in text
+    for article in ARTICLES:
+        name = f"{article.name}.py"
+        assert f"symnet codegen {article.net.describe()} -o generated/{name} --mode auto" in kernel(article)
 
 
 def test_first_articles_kernel_trains_the_first_articles_network(tmp_path):
     copy = tmp_path / "article1.py"  # Numba's cache goes beside the module: not into generated/
-    copy.write_bytes((ROOT / "generated" / "article1.py").read_bytes())
+    copy.write_bytes((ROOT / "generated" / "article1_2-2-1.py").read_bytes())
     kernel = symnet.kernel_cache.load(copy)
     params = kernel.init_params(0)
     X, Y = np.array([[0.05, 0.10]]), np.array([[0.01]])

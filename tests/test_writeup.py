@@ -13,7 +13,7 @@ import pytest
 
 import symnet
 from symnet.cli import main
-from symnet.regenerate_writeups import GENERATED, write_writeups
+from symnet.regenerate import GENERATED
 
 ROOT = Path(__file__).resolve().parent.parent
 VALUES = GENERATED / "article1_2-2-1.values.toml"
@@ -164,16 +164,6 @@ def test_stdout_without_o(capsys):
     out = capsys.readouterr().out
     assert out.startswith("%") or out.startswith(r"\documentclass")
     assert out.rstrip().endswith(r"\end{document}")
-
-
-def test_generated_writeups_are_up_to_date(tmp_path):
-    written = write_writeups(tmp_path)
-    assert len(written) == 4
-    for path in written:
-        committed = GENERATED / path.name
-        assert committed.exists(), f"{committed} is missing: run python -m symnet.regenerate_writeups"
-        assert path.read_bytes() == committed.read_bytes(), (
-            f"{committed.name} is stale: run python -m symnet.regenerate_writeups")
 
 
 def test_templates_load_from_the_checkout_and_as_package_data():

@@ -16,7 +16,7 @@ import pytest
 
 import symnet
 from symnet.cli import main
-from symnet.regenerate_writeups import GENERATED
+from symnet.regenerate import GENERATED
 
 HAVE_TEX = shutil.which("pdflatex") is not None
 if not HAVE_TEX and not os.environ.get("CI"):
