@@ -178,7 +178,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
         parts.append(f"test loss {last.test_loss:.6g}")
     else:
         parts.append(f"train loss {last.loss:.6g}")
-    parts.append(f"{trained.seconds_per_epoch:.4g} s/epoch (compile {trained.compile_seconds:.2f} s)")
+    parts.append(f"{trained.seconds_per_epoch:.4g} s/epoch (start-up and compile {trained.compile_seconds:.2f} s)")
     if save:
         trained.save(save)
         parts.append(f"saved {save}")

@@ -39,7 +39,9 @@ class Trained:
 
     @property
     def seconds_per_epoch(self) -> float:
-        return float(np.mean([e.seconds for e in self.history])) if self.history else 0.0
+        """Median epoch time after the first, whose time includes Numba's just-in-time compile."""
+        times = [e.seconds for e in self.history]
+        return float(np.median(times[1:] if len(times) > 1 else times)) if times else 0.0
 
     def save(self, path: str | Path) -> Path:
         """An .npz with W1, b1, … and the spec, preprocessing and class names to predict with."""
@@ -107,11 +109,18 @@ def train(
         t = time.perf_counter()
         loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, momentum, velocity))
         seconds = time.perf_counter() - t
+        if epoch == 1:
+            t = time.perf_counter()
         train_acc = accuracy(kernel.forward(params, X_train), Y_train) if classify else None
         test_loss = float(kernel.loss(params, X_test, Y_test)) if len(X_test) else None
         test_acc = accuracy(kernel.forward(params, X_test), Y_test) if classify and len(X_test) else None
+        if epoch == 1:
+            trained.compile_seconds += time.perf_counter() - t  # forward and loss compiled on first use
         record = Epoch(epoch, loss, train_acc, test_loss, test_acc, seconds)
         trained.history.append(record)
+        if epoch == 2:
+            # the first epoch compiled train_epoch, forward and loss on first use; charge that to compiling
+            trained.compile_seconds += max(trained.history[0].seconds - seconds, 0.0)
         if on_epoch:
             on_epoch(record)
     return trained
