@@ -73,8 +73,10 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
         data = compile_pdf(tex, out_path.with_suffix(".pdf"))
         write_atomic(out_path, tex)
         write_atomic(out_path.with_suffix(".pdf"), data)
+        click.echo(f"wrote {out_path} and {out_path.with_suffix('.pdf')}: {net.describe()}")
     else:
         write_atomic(out_path, tex)
+        click.echo(f"wrote {out_path}: {net.describe()} (compile it with --pdf, or pdflatex)")
 
 
 @cli.command()
