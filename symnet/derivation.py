@@ -22,6 +22,7 @@ import sympy as sp
 
 from .activations import Activation, Lemma, lemma
 from .errors import UnknownName
+from .printing import chain_product, latex
 from .model import Model
 from .names import Name, parse_name, symbol
 from .spec import Network
@@ -47,6 +48,10 @@ class Factor:
         """The unevaluated ∂of/∂wrt, for printing."""
         return sp.Derivative(self.of, self.wrt, evaluate=False)
 
+    def _repr_latex_(self) -> str:
+        forms = dict.fromkeys(latex(e) for e in (self.value, self.compact))  # one form when they agree
+        return f"$\\displaystyle {latex(self.derivative)} = {' = '.join(forms)}$"
+
 
 @dataclass(frozen=True)
 class Path:
@@ -69,6 +74,9 @@ class Delta:
     terms: sp.Expr
     expr: sp.Expr
     assumption: sp.Eq | None = None  # Σⱼ yⱼ = 1 for softmax + cce
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {latex(self.symbol)} = {latex(self.expr)}$"
 
 
 class Chain:
@@ -109,6 +117,12 @@ class Chain:
 
     def __repr__(self) -> str:
         return f"<Chain dE/d{self.param} = {self.via_delta}>"
+
+    def _repr_latex_(self) -> str:
+        lhs = latex(sp.Derivative(E, self.param, evaluate=False))
+        factors = chain_product([f.derivative for f in self.paths[0].factors]) if self.paths and len(self.paths) == 1 else None
+        middle = f" = {factors}" if factors else ""
+        return f"$\\displaystyle {lhs}{middle} = {latex(self.result)}$"
 
 
 class Derivation:
@@ -253,10 +267,7 @@ class Derivation:
         return render_document(self, **options)
 
     def _repr_latex_(self) -> str:
-        c = self.chain(self.model.params[0])
-        from .printing import latex
-
-        return f"$\\displaystyle \\frac{{\\partial E}}{{\\partial {latex(c.param)}}} = {latex(c.result)}$"
+        return self.chain(self.model.params[0])._repr_latex_()
 
     def __repr__(self) -> str:
         return f"<Derivation of {self.net.describe()}: {self.net.n_params} parameters>"

@@ -55,6 +55,13 @@ class LayerRule:
     db: sp.Eq
     assumption: sp.Eq | None
 
+    def _repr_latex_(self) -> str:
+        from .printing import latex
+
+        rows = [self.delta, self.dW, self.db]
+        return "$\\displaystyle \\begin{aligned}" + r" \\ ".join(
+            f"{latex(r.lhs)} &= {latex(r.rhs)}" for r in rows) + "\\end{aligned}$"
+
 
 def collapse(expr: sp.Expr) -> sp.Expr:
     """Evaluate every Sum over a Kronecker delta (Σᵢ Wᵢₗ aᵢ δᵢⱼ → Wⱼₗ)."""

@@ -137,3 +137,13 @@ def test_big_nets_derive_lazily_and_quickly():
     d.layer_rule(1)
     assert d.chain("W1[1,1]").via_delta == S("x1") * S("delta1[1]")
     assert time.perf_counter() - t < 120  # a guard against hours, not a benchmark
+
+
+def test_objects_show_themselves_as_latex_in_notebooks(article_net):
+    chain = article_net.chain("W1[1,1]")
+    tex = chain._repr_latex_()
+    assert tex.startswith("$\\displaystyle \\frac{\\partial E}{\\partial W^{(1)}_{11}}")
+    assert "\\frac{\\partial \\hat{y}}{\\partial h^{(2)}_{1}}" in tex
+    assert chain.paths[0].factors[0]._repr_latex_() == "$\\displaystyle \\frac{\\partial E}{\\partial \\hat{y}} = \\hat{y} - y$"
+    assert "\\delta^{(1)}_{1}" in article_net.delta("h1[1]")._repr_latex_()
+    assert "\\sum_{l=1}^{n_{2}}" in article_net.layer_rule(1)._repr_latex_()
