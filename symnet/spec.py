@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import re
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .files import read_toml
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax")
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
@@ -97,14 +94,7 @@ class Network:
     def from_toml(cls, path: str | Path) -> "Network":
         """Read ``layers = [2, 2, 1]``, ``hidden``, ``output``, ``loss``, ``bias`` from a TOML file."""
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpecError(f"spec file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise SpecError(f"cannot read spec file {path}: {e}") from None
-        except tomllib.TOMLDecodeError as e:
-            raise SpecError(f"spec file {path} is not valid TOML: {e}") from None
+        data = read_toml(path, "spec file", SpecError)
         unknown = sorted(set(data) - set(TOML_KEYS))
         if unknown:
             raise SpecError(

@@ -15,13 +15,10 @@ import sympy as sp
 
 from .derivation import E, Delta, Derivation, Factor
 from .errors import InputError
+from .files import read_toml
 from .numeric import Evaluator
 from .spec import Network
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 SIGNIFICANT = 9
 
@@ -47,16 +44,7 @@ VALUE_KEYS = ("x", "y", "learning_rate", "momentum")
 
 def load_values(path: str | Path, net: Network) -> Values:
     """Read VALUES.toml (``x``, ``y``, ``learning_rate``, ``W1`` rows = source neurons, ``b1``, …)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"values file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read values file {path}: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"values file {path} is not valid TOML: {e}") from None
-    return values_from_dict(data, net, source=str(path))
+    return values_from_dict(read_toml(path, "values file"), net, source=str(path))
 
 
 def values_from_dict(data: dict, net: Network, source: str = "values") -> Values:
