@@ -47,6 +47,9 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NU
                "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 OPENBLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 CHILD_TIMEOUT = 900
+#: the analysis of the results (what limits each workload, what would close a missed target): appended to
+#: RESULTS.md by --write-results; written by hand from the profile tables, so it is kept in its own file
+NOTES = HERE / "NOTES.md"
 
 
 # -- the child: one implementation, one workload ---------------------------------------------------
@@ -337,13 +340,14 @@ def parse_args(argv=None):
                     help="a workload (repeat for several; default: all)")
     ap.add_argument("--impl", action="append", choices=list(IMPLEMENTATIONS),
                     help="an implementation (repeat for several; default: all)")
-    ap.add_argument("--threads", type=int, choices=(1, 2), default=2,
-                    help="threads for every implementation (default 2)")
+    ap.add_argument("--threads", type=int, choices=(1, 2), action="append",
+                    help="threads for every implementation (default 2; repeat for both: --threads 1 --threads 2)")
     ap.add_argument("--epochs", type=int, default=0,
                     help="timed epochs after the warm-up epoch (>= 5; default per workload: "
                          + ", ".join(f"{w.name} {w.epochs}" for w in WORKLOADS.values()) + ")")
     ap.add_argument("--no-pipeline", action="store_true", help="skip the symbolic pipeline timing")
     ap.add_argument("--no-roofline", action="store_true", help="skip the matmul roofline")
+    ap.add_argument("--no-profile", action="store_true", help="skip the profile of symnet's epoch")
     ap.add_argument("--keep-openblas-env", action="store_true",
                     help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the benchmark processes")
     ap.add_argument("--write-results", action="store_true", help="write benchmarks/RESULTS.md")
@@ -353,11 +357,97 @@ def parse_args(argv=None):
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        args.workload, args.impl = args.workload[0], args.impl[0]
+        args.workload, args.impl, args.threads = args.workload[0], args.impl[0], args.threads[0]
         return args
     if args.epochs and args.epochs < 5:
         ap.error("--epochs must be at least 5 (the median of at least 5 timed epochs)")
     return args
+
+
+def target_lines(results: list[dict], threads: int, peak: float | None, profiles: dict) -> list[str]:
+    """Each target of issue 7 at this thread count: met or missed, and by how much."""
+    lines = []
+    for res in results:
+        rows = res["rows"]
+        peers = [r for r in rows if r["status"] == "ok" and r["impl"] not in SYMNET and r["agrees"]]
+        sym = next((r for r in rows if r["impl"] == "symnet" and r["status"] == "ok" and r["agrees"]), None)
+        if not peers or not sym:
+            continue
+        best = min(peers, key=lambda r: r["median"])
+        name, target = res["workload"], TARGETS[res["workload"]]
+        ratio = best["median"] / sym["median"]
+        verdict = "met" if ratio >= target else (
+            f"**missed** by {(target / ratio - 1) * 100:.0f} % (needs ≤ {_fmt_s(best['median'] / target)} / epoch)")
+        lines.append(f"| {name} | {threads} | ≥ {target}× the fastest peer ({best['impl']}) | {ratio:.2f}× | {verdict} |")
+        if name == "wide" and peak:
+            share = res["flops"] / sym["median"] / 1e9 / peak
+            floor = res["flops"] / peak / 1e9
+            verdict = "met" if share >= WIDE_ROOFLINE_TARGET else f"**missed** by {(WIDE_ROOFLINE_TARGET - share) * 100:.0f} points"
+            lines.append(f"| wide | {threads} | ≥ {WIDE_ROOFLINE_TARGET:.0%} of the matmul roofline "
+                         f"({peak:.1f} GFLOP/s: {_fmt_s(floor)} / epoch) | {share:.0%} | {verdict} |")
+            prof = profiles.get("wide", {})
+            if ratio < target and prof.get("products"):
+                lines.append(f"| | | | | why: the epoch's matrix products alone take {_fmt_s(prof['products'])} "
+                             f"({res['flops'] / prof['products'] / 1e9:.0f} GFLOP/s, {prof['products'] / sym['median']:.0%} "
+                             f"of symnet's epoch; the roofline alone is {_fmt_s(floor)}): {target}× "
+                             f"{best['impl']} needs {_fmt_s(best['median'] / target)} |")
+    return lines
+
+
+def run_threads(args, threads: int, workloads: list[str], impls: list[str]) -> dict:
+    """Every selected workload and implementation at one thread count, the roofline and symnet's profile."""
+    env = child_env(threads, args.keep_openblas_env)
+    load_before = os.getloadavg()
+    print(f"\n# {threads} thread(s)", flush=True)
+    if load_before[0] > 0.5:
+        print(f"warning: the machine is busy (load average {load_before[0]:.2f} over the last minute); "
+              "timings will be noisy — run on a quiet machine for numbers to publish", flush=True)
+    mach = machine_children(threads, env) if not args.no_roofline else {}
+    if mach:
+        print("\n".join(machine_lines(mach, threads, args.keep_openblas_env)), flush=True)
+    peak = mach.get("peak", {}).get("gflops") if mach else None
+    results = []
+    with tempfile.TemporaryDirectory(prefix="symnet-bench-") as tmp:
+        for name in workloads:
+            print(f"\n== {WORKLOADS[name].describe()}", flush=True)
+            results.append(run_workload(name, impls, args.epochs, threads, env, Path(tmp),
+                                        log=lambda s: print(s, flush=True)))
+    profiles = {}
+    if "symnet" in impls and not args.no_profile:
+        import profile as epoch_profile
+
+        print("\n== where symnet's epoch goes", flush=True)
+        for name in workloads:
+            profiles[name] = epoch_profile.measure(name, threads, env, pinned(threads))
+    body = [f"# {threads} thread(s)", ""]
+    if len(results) > 1:
+        body += ["## Summary", ""] + summary_lines(results) + [""]
+    body += ["## Training: seconds per epoch", ""]
+    for res in results:
+        body += workload_table(res, peak)
+    if profiles:
+        import profile as epoch_profile
+
+        body += ["## Where symnet's epoch goes", "",
+                 "symnet's `train_epoch` against the same epoch's matrix products alone (the same BLAS calls, "
+                 "shapes and batch rows, from `@njit` code; `benchmarks/profile.py`), median of 10 epochs, "
+                 "one process per workload. \"The rest\" is everything the kernel adds to its BLAS calls: bias, "
+                 "activation and derivative passes, softmax and loss, bias gradients, the SGD update, the call "
+                 "from Python.", ""]
+        body += epoch_profile.table(list(profiles.values())) + [""]
+    if mach:
+        body += ["## Matmul roofline: float64 GFLOP/s for wide's shapes (one 128-row batch, 784-256-10)", "",
+                 "Best of 30 blocks of 10 calls into a preallocated output, each BLAS in its own process, "
+                 f"{threads} thread(s).", ""]
+        body += roofline_table(mach)
+        if peak:
+            body += ["", f"Roofline used for wide's % column: **{mach['peak']['gflops']:.1f} GFLOP/s** "
+                         f"({mach['peak']['library']})."]
+        body.append("")
+    load = f"load average {load_before[0]:.2f} before the run, {os.getloadavg()[0]:.2f} after (1 min)"
+    body += [f"Machine load during the {threads}-thread run: {load}.", ""]
+    return {"threads": threads, "machine": mach, "results": results, "profiles": profiles, "body": body,
+            "targets": target_lines(results, threads, peak, profiles), "env": env}
 
 
 def main(argv=None) -> int:
@@ -367,58 +457,40 @@ def main(argv=None) -> int:
         return 0
     workloads = args.workload or list(WORKLOADS)
     impls = args.impl or list(IMPLEMENTATIONS)
-    env = child_env(args.threads, args.keep_openblas_env)
+    thread_counts = sorted(set(args.threads or [2]))
     started = time.perf_counter()
     date = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    print(f"symnet vs peers — {date}, {args.threads} thread(s), float64, plain SGD", flush=True)
-    load_before = os.getloadavg()
-    if load_before[0] > 0.5:
-        print(f"warning: the machine is busy (load average {load_before[0]:.2f} over the last minute); "
-              "timings will be noisy — run on a quiet machine for numbers to publish", flush=True)
-    mach = machine_children(args.threads, env) if not args.no_roofline else {}
-    if mach:
-        print("\n".join(machine_lines(mach, args.threads, args.keep_openblas_env)), flush=True)
-    peak = mach.get("peak", {}).get("gflops") if mach else None
-    results = []
-    with tempfile.TemporaryDirectory(prefix="symnet-bench-") as tmp:
-        for name in workloads:
-            print(f"\n== {WORKLOADS[name].describe()}", flush=True)
-            results.append(run_workload(name, impls, args.epochs, args.threads, env, Path(tmp),
-                                        log=lambda s: print(s, flush=True)))
+    print(f"symnet vs peers — {date}, {' and '.join(map(str, thread_counts))} thread(s), float64, plain SGD",
+          flush=True)
+    runs = [run_threads(args, n, workloads, impls) for n in thread_counts]
     pipe = None
     if not args.no_pipeline and any(i in SYMNET for i in impls):
         import pipeline
 
         print("\n== symbolic pipeline", flush=True)
-        pipe = pipeline.measure(env, preexec_fn=pinned(args.threads))
+        pipe = pipeline.measure(runs[0]["env"], preexec_fn=pinned(thread_counts[0]))
     body = []
-    if len(results) > 1:
-        body += ["## Summary", ""] + summary_lines(results) + [""]
-    body += ["## Training: seconds per epoch", ""]
-    for res in results:
-        body += workload_table(res, peak)
-    if mach:
-        body += ["## Matmul roofline: float64 GFLOP/s for wide's shapes (one 128-row batch, 784-256-10)", "",
-                 "Best of 30 blocks of 10 calls into a preallocated output, each BLAS in its own process, "
-                 f"{args.threads} thread(s).", ""]
-        body += roofline_table(mach)
-        if peak:
-            body += ["", f"Roofline used for wide's % column: **{mach['peak']['gflops']:.1f} GFLOP/s** "
-                         f"({mach['peak']['library']})."]
-        body.append("")
+    targets = [line for run in runs for line in run["targets"]]
+    if targets:
+        body += ["## Targets (issue 7)", "",
+                 "Ratios in one run, float64, the same thread count for everyone: the fastest peer's seconds per "
+                 "epoch over symnet's (> 1: symnet is faster).", "",
+                 "| workload | threads | target | measured | verdict |", "|---|---:|---|---:|---|"] + targets + [""]
+    for run in runs:
+        body += run["body"]
     if pipe is not None:
         import pipeline
 
-        body += ["## Symbolic pipeline (seconds)", ""] + pipeline.table(pipe) + [""]
+        body += ["## Symbolic pipeline (seconds)", "", f"{thread_counts[0]} thread(s).", ""] + pipeline.table(pipe) + [""]
     elapsed = time.perf_counter() - started
-    load = f"load average {load_before[0]:.2f} before the run, {os.getloadavg()[0]:.2f} after (1 min)"
-    body += [f"Machine load: {load}."]
     print("\n" + "\n".join(body))
     print(f"(whole run: {elapsed / 60:.1f} min)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"date": date, "threads": args.threads, "machine": mach,
-                                               "results": results, "pipeline": pipe}, indent=1, default=str))
+        Path(args.json).write_text(json.dumps({"date": date, "runs": [{k: v for k, v in r.items() if k not in ("body", "env")}
+                                                                      for r in runs], "pipeline": pipe},
+                                              indent=1, default=str))
     if args.write_results:
+        results = [res for run in runs for res in run["results"]]
         missing = [r["impl"] for res in results for r in res["rows"]
                    if r["impl"] == "symnet" and r["status"] != "ok"]
         if "symnet" not in impls or missing:
@@ -431,11 +503,13 @@ def main(argv=None) -> int:
                   f"on {date} (whole run {elapsed / 60:.1f} min). Float64, plain SGD, same data, same initial "
                   "weights, same batch order (no shuffling, last partial batch included) for everyone; each "
                   "implementation in its own process. Not part of the test suite.", "", "## Machine", ""]
-        text = "\n".join(header + (machine_lines(mach, args.threads, args.keep_openblas_env) if mach else [])
-                         + [""] + body) + "\n"
+        mach = runs[-1]["machine"]
+        notes = NOTES.read_text(encoding="utf-8").strip().splitlines() + [""] if NOTES.exists() else []
+        text = "\n".join(header + (machine_lines(mach, thread_counts[-1], args.keep_openblas_env) if mach else [])
+                         + [""] + body + notes) + "\n"
         (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
         print(f"wrote {HERE / 'RESULTS.md'}")
-    return 0 if all(r.get("agrees", True) for res in results for r in res["rows"]) else 1
+    return 0 if all(r.get("agrees", True) for run in runs for res in run["results"] for r in res["rows"]) else 1
 
 
 if __name__ == "__main__":

@@ -399,6 +399,22 @@ def gradients(params, X, Y) -> list:
     return grads
 
 
+_BUFFERS: dict = {}
+
+
+def _epoch_buffers(rows: int) -> tuple:
+    """A velocity of zeros (read, never written, without momentum), the gradients and the workspace
+    for batches of ``rows`` rows: made on the first epoch and reused by the next ones, whose every
+    batch overwrites them before reading (an epoch of a small net then allocates nothing)."""
+    buffers = _BUFFERS.get(rows)
+    if buffers is None:
+        if len(_BUFFERS) >= 4:
+            _BUFFERS.clear()
+        buffers = _BUFFERS[rows] = ([np.zeros(shape, dtype=DTYPE) for shape in SHAPES],
+                                    [np.empty(shape, dtype=DTYPE) for shape in SHAPES], _workspace(rows))
+    return buffers
+
+
 def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> float:
     """One epoch of SGD over the batches of X, Y in order (the last one may be partial).
 
@@ -410,10 +426,10 @@ def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> fl
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     use_velocity = velocity is not None or momentum != 0.0
+    zero_velocity, grads, work = _epoch_buffers(min(batch_size, X.shape[0]))
     if velocity is None:
-        velocity = [np.zeros(shape, dtype=DTYPE) for shape in SHAPES]
-    velocity = _params(velocity, "velocity", in_place=True)
-    grads = [np.empty(shape, dtype=DTYPE) for shape in SHAPES]
-    work = _workspace(min(batch_size, X.shape[0]))
+        velocity = [np.zeros(shape, dtype=DTYPE) for shape in SHAPES] if use_velocity else zero_velocity
+    else:
+        velocity = _params(velocity, "velocity", in_place=True)
     return float(_train_epoch(*params, X, Y, float(lr), batch_size, float(momentum), use_velocity,
                               *velocity, *grads, *work))

@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .codeprinter import HELPERS, Emitter, KernelPrinter
+from .codeprinter import EXP_HELPER, HELPERS, Emitter, KernelPrinter
 from .derivation import Derivation
 from .errors import InputError
 from .layer_form import base, i, j, l, layer_rule, q, width
 from .model import per_sample_loss
 from .names import parse_name
 from .spec import Network, SpecError
-from .stable import loss_from_logits, shifted_log_sum_exp, softmax_from_lse, softmax_total
+from .stable import (loss_from_logits, odd_from_nonnegative, shifted_log_sum_exp, sigmoid_from_exp, softmax_from_lse,
+                     softmax_total, tanh_from_expm1, vector_exp)
 from .templating import python_environment, tidy_python
 
 MODES = ("auto", "unrolled", "indexed")
@@ -105,6 +106,15 @@ class Kernel:
     store: list[Block]  # yhat of sample r (or of the batch) into `out`
     zero_each_batch: list[str]  # gradient arrays accumulated over the batch (the others are overwritten)
     helpers: list[str]
+    #: gemm: the branch-free e^x and activations that let the loops over a batch vectorise
+    vector: dict | None = None
+
+    @property
+    def jit_options(self) -> str:
+        """Numba options of the kernels.  Vectorised loops need Numba's NumPy error model (no
+        ZeroDivisionError branch in every division); ``contract`` lets LLVM fuse a·b + c into one
+        fused multiply-add, which rounds once instead of twice and changes nothing else."""
+        return ', error_model="numpy", fastmath={"contract"}' if self.vector else ""
 
 
 def generate(net: Network | str, mode: str = "auto", dtype: str = "float64", *, output: str = "OUT.py") -> str:
@@ -171,7 +181,24 @@ def _sup(k: int) -> str:
 
 def _helpers(printer: KernelPrinter) -> list[str]:
     """The helper functions the printed code calls, in a fixed order."""
-    return [helper for helper in HELPERS.values() if helper in printer.helpers]
+    return [helper for helper in [*HELPERS.values(), EXP_HELPER] if helper in printer.helpers]
+
+
+def _vector_math() -> dict:
+    """The printed pieces of the branch-free e^x, e^x − 1, tanh and σ (:func:`symnet.stable.vector_exp`):
+    the constants, e^r − 1 as a polynomial in r, and the activations in e^{−|z|} and e^{−2|z|} − 1."""
+    v = vector_exp()
+    z, t = sp.Symbol("z", real=True), sp.Symbol("t", real=True)
+    em1, e = sp.Symbol("em1", real=True), sp.Symbol("e", positive=True)
+    printer = KernelPrinter(names={v.r: "r", z: "z", em1: "em1", e: "e", t: "t"})
+    tanh = tanh_from_expm1(em1)
+    return dict(
+        log2e=repr(v.log2e), ln2_hi=repr(v.ln2_hi), ln2_lo=repr(v.ln2_lo), degree=v.degree,
+        bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial),
+        tanh_rule=f"tanh z = {sp.sstr(tanh)} for z >= 0 with em1 = e^(-2z) - 1, tanh(-z) = -tanh z",
+        tanh=printer.doprint(odd_from_nonnegative(sp.tanh, z, tanh)),
+        sigmoid=printer.doprint(sigmoid_from_exp(e, z)),
+    )
 
 
 def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -> list[str]:
@@ -205,7 +232,7 @@ class _Indexed:
         extents = {width(n): f"N{n}" for n in range(self.L + 1)}
         self.printer = KernelPrinter(
             names={sp.Symbol("inv_m"): "inv_m", **{w: c for w, c in extents.items()}},
-            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")},
+            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch,
         )
         self.emit = Emitter(self.printer, extents)
         self.accumulated: list[str] = []  # batch layout: gradients summed by loops, not set by a product
@@ -232,7 +259,8 @@ class _Indexed:
                       self.loops(("j", f"N{L}")))
         zero = [g for g in _names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else _names("g", L)
         return Kernel(self.net, "gemm" if self.batch else "loops", self.dtype, not self.batch, workspace,
-                      forward, [loss], backward, [store], zero, _helpers(self.printer))
+                      forward, [loss], backward, [store], zero, _helpers(self.printer),
+                      _vector_math() if self.batch else None)
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, k: int) -> list[Block]:

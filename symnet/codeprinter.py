@@ -23,6 +23,8 @@ from .activations import ACTIVATION_CLASSES, Activation
 
 #: activations evaluated by a helper of the generated module (a stable form of the definition)
 HELPERS = {"sigmoid": "_sigmoid", "tanh": "_tanh", "softplus": "_softplus"}
+#: the exponential as a helper, in kernels whose loops should vectorise (``vector=True``)
+EXP_HELPER = "_exp"
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -32,6 +34,10 @@ class KernelPrinter(PythonCodePrinter):
     ``h1_2``); ``arrays`` maps an ``IndexedBase`` label to a function of the printed indices
     (``h1`` → ``lambda idx: f"H1[r, {idx[0]}]"`` in a batch layout).  A symbol that is in neither is
     an error: nothing reaches the generated module that the generator did not name.
+
+    ``vector``: the code runs in loops over whole blocks of a batch, which LLVM vectorises only when
+    they call no library function; e^x then prints as the module's branch-free ``_exp`` (and the
+    activations' helpers are its branch-free forms, see :func:`symnet.stable.vector_exp`).
     """
 
     printmethod = "_numbacode"
@@ -39,8 +45,9 @@ class KernelPrinter(PythonCodePrinter):
 
     def __init__(self, names: dict[sp.Symbol, str] | None = None,
                  arrays: dict[str, Callable[[list[str]], str]] | None = None,
-                 index_names: set[sp.Symbol] = frozenset()):
+                 index_names: set[sp.Symbol] = frozenset(), vector: bool = False):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
+        self.vector = vector
         self.names = dict(names or {})
         self.arrays = dict(arrays or {})
         self.index_names = set(index_names)
@@ -87,6 +94,12 @@ class KernelPrinter(PythonCodePrinter):
             return f"{HELPERS[expr.name]}({self._print(expr.args[0])})"
         # the piecewise-linear ones print as their definition: z if z > 0 else slope*z
         return self._print(_floats(expr.expand_definition()))
+
+    def _print_exp(self, expr: sp.exp) -> str:
+        if not self.vector:
+            return super()._print_exp(expr)
+        self.helpers.add(EXP_HELPER)
+        return f"{EXP_HELPER}({self._print(expr.args[0])})"
 
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
         # Heaviside(z, H0) with the derivation's H0 (ReLU'(0) = 0) as a conditional

@@ -1,0 +1,151 @@
+"""Where symnet's epoch goes: the whole epoch against its matrix products alone.
+
+    python benchmarks/profile.py [--workload NAME] [--threads 1|2]     # or as part of: python benchmarks/peers.py
+
+For a workload whose kernel is in the gemm layout, one process (pinned to ``threads`` CPUs, like the peers)
+times, as the median of 10 epochs after a warm-up:
+- ``epoch``: symnet's ``train_epoch`` (``symnet.compile(net, mode="auto")``);
+- ``matrix products``: the same epoch's BLAS calls alone — the same shapes, the same order, the same batch
+  rows of X, from ``@njit`` code into preallocated outputs exactly as the kernel calls them — and their rate;
+- ``the rest`` = epoch − matrix products: everything a kernel adds to its BLAS calls (bias, activation
+  and its derivative, softmax and loss, bias gradients, the SGD update, the call from Python);
+- the element counts of each elementwise pass, so the rest can be read per element.
+The unrolled kernel of ``seed`` has no matrix product: its epoch is all "rest" (per-sample straight-line code).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for p in (str(HERE), str(ROOT)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from workloads import WORKLOADS, epoch_flops, initial_params, make_data  # noqa: E402
+
+
+def _products():
+    import numba
+
+    @numba.njit(cache=False)
+    def products(X, Ws, hs, ds, gs, batch_size):
+        """The gemm kernel's matrix products of one epoch: forward h_k = a_{k-1} W_k, backward
+        δ_{k-1} = δ_k W_kᵀ (k ≥ 2), gradients ∂E/∂W_k = a_{k-1}ᵀ δ_k."""
+        m = X.shape[0]
+        L = len(Ws)
+        for start in range(0, m, batch_size):
+            stop = min(start + batch_size, m)
+            B = stop - start
+            np.dot(X[start:stop], Ws[0], hs[0][:B])
+            for k in range(1, L):
+                np.dot(hs[k - 1][:B], Ws[k], hs[k][:B])
+            for k in range(L - 1, 0, -1):
+                np.dot(ds[k][:B], Ws[k].T, ds[k - 1][:B])
+            for k in range(L - 1, 0, -1):
+                np.dot(hs[k - 1][:B].T, ds[k][:B], gs[k])
+            np.dot(X[start:stop].T, ds[0][:B], gs[0])
+
+    return products
+
+
+def measure_here(name: str, epochs: int = 10) -> dict:
+    import numba  # noqa: F401
+    from numba.typed import List
+
+    import symnet
+
+    w = WORKLOADS[name]
+    X, Y = make_data(w)
+    net = symnet.Network.parse(w.spec, hidden=",".join(w.hidden), output=w.output, loss=w.loss)
+    kernel = symnet.compile(net, mode="auto", dtype="float64")
+    layout = symnet.codegen.choose_layout(net, "auto")
+    params = [p.copy() for p in initial_params(w)]
+    kernel.train_epoch(params, X, Y, w.lr, w.batch_size)
+
+    def timed(f) -> float:
+        times = []
+        for _ in range(epochs):
+            t = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    out = {"workload": name, "layout": layout, "epoch": timed(lambda: kernel.train_epoch(params, X, Y, w.lr,
+                                                                                         w.batch_size))}
+    sizes = w.layers
+    elements = len(X) * sum(sizes[1:])
+    out["elements"] = elements  # h, a, δ: one entry per sample and neuron
+    if layout == "gemm":
+        b = w.batch_size
+        Ws = List([np.random.default_rng(0).random((a, c)) * 0.01 for a, c in zip(sizes, sizes[1:])])
+        hs = List([np.empty((b, n)) for n in sizes[1:]])
+        ds = List([np.empty((b, n)) for n in sizes[1:]])
+        gs = List([np.empty((a, c)) for a, c in zip(sizes, sizes[1:])])
+        products = _products()
+        products(X, Ws, hs, ds, gs, b)
+        out["products"] = timed(lambda: products(X, Ws, hs, ds, gs, b))
+        out["flops"] = epoch_flops(w, len(X))
+    return out
+
+
+def measure(name: str, threads: int, env: dict | None = None, preexec_fn=None) -> dict:
+    """``measure_here`` in a child process with the benchmark's environment and CPU set."""
+    proc = subprocess.run([sys.executable, str(Path(__file__)), "--child", "--workload", name,
+                           "--threads", str(threads)], capture_output=True, text=True, env=env,
+                          timeout=900, preexec_fn=preexec_fn)
+    if proc.returncode:
+        return {"workload": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _ms(x: float) -> str:
+    return f"{x * 1e3:.3g} ms" if x >= 1e-3 else f"{x * 1e6:.3g} µs"
+
+
+def table(profiles: list[dict]) -> list[str]:
+    lines = ["| workload | layout | epoch | matrix products | their GFLOP/s | the rest | rest per h/a/δ element | "
+             "products' share |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for p in profiles:
+        if "error" in p:
+            lines.append(f"| {p['workload']} | failed: {p['error']} | | | | | | |")
+            continue
+        prod = p.get("products")
+        rest = p["epoch"] - (prod or 0.0)
+        lines.append(
+            f"| {p['workload']} | {p['layout']} | {_ms(p['epoch'])} | {_ms(prod) if prod else '—'} | "
+            f"{p['flops'] / prod / 1e9:.1f} |" if prod else
+            f"| {p['workload']} | {p['layout']} | {_ms(p['epoch'])} | — | — |")
+        lines[-1] += (f" {_ms(rest)} | {rest / p['elements'] * 1e9:.2f} ns | "
+                      f"{(prod or 0.0) / p['epoch'] * 100:.0f} % |")
+    return lines
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workload", action="append", choices=list(WORKLOADS))
+    ap.add_argument("--threads", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure_here(args.workload[0])))
+        return 0
+    import peers
+
+    env = peers.child_env(args.threads, keep_openblas=False)
+    profiles = [measure(n, args.threads, env, peers.pinned(args.threads)) for n in args.workload or list(WORKLOADS)]
+    print("\n".join(table(profiles)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
