@@ -80,11 +80,17 @@ def child(args) -> None:
         trainer.epoch()
         result["warmup"] = time.perf_counter() - t
         times = []
-        for _ in range(args.epochs):
-            gc.collect()
-            t = time.perf_counter()
-            trainer.epoch()
-            times.append(time.perf_counter() - t)
+        # as timeit does: collect once, then no collector pauses inside the timed epochs (a collect
+        # before each epoch evicts the caches, which costs a 55 µs epoch as much as the epoch itself)
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(args.epochs):
+                t = time.perf_counter()
+                trainer.epoch()
+                times.append(time.perf_counter() - t)
+        finally:
+            gc.enable()
         result.update(status="ok", times=times, info=getattr(trainer, "info", {}))
         np.savez(args.out + ".npz", *[np.asarray(p, dtype=np.float64) for p in trainer.params()])
     try:
@@ -414,7 +420,7 @@ def run_threads(args, threads: int, workloads: list[str], impls: list[str]) -> d
                                         log=lambda s: print(s, flush=True)))
     profiles = {}
     if "symnet" in impls and not args.no_profile:
-        import profile as epoch_profile
+        import epoch_profile
 
         print("\n== where symnet's epoch goes", flush=True)
         for name in workloads:
@@ -426,11 +432,11 @@ def run_threads(args, threads: int, workloads: list[str], impls: list[str]) -> d
     for res in results:
         body += workload_table(res, peak)
     if profiles:
-        import profile as epoch_profile
+        import epoch_profile
 
         body += ["## Where symnet's epoch goes", "",
                  "symnet's `train_epoch` against the same epoch's matrix products alone (the same BLAS calls, "
-                 "shapes and batch rows, from `@njit` code; `benchmarks/profile.py`), median of 10 epochs, "
+                 "shapes and batch rows, from `@njit` code; `benchmarks/epoch_profile.py`), median of 10 epochs, "
                  "one process per workload. \"The rest\" is everything the kernel adds to its BLAS calls: bias, "
                  "activation and derivative passes, softmax and loss, bias gradients, the SGD update, the call "
                  "from Python.", ""]
