@@ -140,6 +140,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     """Train SPEC on a data set with its generated kernel."""
     from . import data as datasets
     from .files import check_writable
+    from .train import check_inputs
     from .train import train as run_training
 
     net = load_network(spec, hidden, output_act, loss, bias)
@@ -149,6 +150,8 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     if plot:
         _require_matplotlib()
     dataset = datasets.load(data_source, label=label, samples=samples, seed=seed)
+    check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                 test_fraction=test_fraction)  # before the progress bar: an error is then one line
     bar = None
     if not quiet:
         from tqdm import tqdm

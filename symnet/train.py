@@ -63,6 +63,21 @@ def accuracy(outputs: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(Y, axis=1)))
 
 
+def check_inputs(net: Network, data: Dataset, *, epochs: int, lr: float, batch_size: int, momentum: float,
+                 test_fraction: float) -> np.ndarray:
+    """Everything about a run that can be wrong before it starts; returns the encoded targets."""
+    for name, value, ok in (("--epochs", epochs, epochs >= 1), ("--batch-size", batch_size, batch_size >= 1),
+                            ("--lr", lr, np.isfinite(lr) and lr > 0),
+                            ("--momentum", momentum, 0 <= momentum < 1),
+                            ("--test-fraction", test_fraction, 0 <= test_fraction < 1)):
+        if not ok:
+            rule = {"--lr": "a positive number", "--momentum": "in [0, 1)",
+                    "--test-fraction": "in [0, 1)"}.get(name, "a whole number >= 1")
+            raise InputError(f"{name} must be {rule}, got {value}")
+    check_features(data, net)
+    return encode_targets(data, net)
+
+
 def train(
     net: Network,
     data: Dataset,
@@ -80,14 +95,8 @@ def train(
     """Train ``net`` on ``data`` with its compiled kernel; the same seed gives the same numbers."""
     from . import compile as compile_kernel
 
-    for name, value, ok in (("--epochs", epochs, epochs >= 1), ("--batch-size", batch_size, batch_size >= 1),
-                            ("--lr", lr, np.isfinite(lr) and lr > 0),
-                            ("--momentum", momentum, 0 <= momentum < 1)):
-        if not ok:
-            rule = {"--lr": "a positive number", "--momentum": "in [0, 1)"}.get(name, "a whole number >= 1")
-            raise InputError(f"{name} must be {rule}, got {value}")
-    check_features(data, net)
-    Y = encode_targets(data, net)
+    Y = check_inputs(net, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                     test_fraction=test_fraction)
     train_rows, test_rows = split(len(data.X), test_fraction, seed)
     if len(train_rows) == 0:
         raise InputError(f"data set {data.name} has no rows left to train on")

@@ -137,3 +137,15 @@ def test_missing_scikit_learn_names_the_extra(tmp_path):
 def test_unwritable_save_path_fails_before_training(tmp_path, capsys):
     code, _, err = run(capsys, "train", "2-3-1", "--data", "xor", "--save", tmp_path / "no" / "such" / "dir.npz")
     assert code == 2 and "directory" in err and "does not exist" in err
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--epochs", "0"], "--epochs must be a whole number >= 1, got 0"),
+    (["--lr", "-1"], "--lr must be a positive number"),
+    (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
+    (["--test-fraction", "1"], "--test-fraction must be in [0, 1)"),
+])
+def test_bad_options_are_one_line_even_with_the_progress_bar(capsys, option, message):
+    code, out, err = run(capsys, "train", "2-3-1", "--data", "xor", *option)
+    assert code == 2 and out == ""
+    assert err.startswith(f"symnet: {message}") and err.count("\n") == 1
