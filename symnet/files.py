@@ -14,6 +14,8 @@ def check_writable(path: str | Path) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise InputError(f"output path {path} is a directory; give a file name")
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"cannot write {path}: {parent} is not a directory")
     if not parent.is_dir():
         raise InputError(f"cannot write {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):

@@ -14,6 +14,7 @@ import numpy as np
 import sympy as sp
 
 from .derivation import E, Delta, Derivation, Factor
+from . import update
 from .errors import InputError
 from .files import read_toml
 from .numeric import Evaluator
@@ -157,7 +158,7 @@ class WorkedExample:
         for p in self.derivation.model.params:
             before = float(self._env[p])
             g = self.num(self.derivation.chain(p).via_delta)
-            out.append(Update(p, before, g, before - lr * g))
+            out.append(Update(p, before, g, update.step(before, g, lr).after))
         return out
 
     def value(self, sym: str | sp.Symbol) -> float:

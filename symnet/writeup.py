@@ -19,6 +19,7 @@ import sympy as sp
 
 from .activations import ACTIVATION_CLASSES, Activation, Lemma
 from .derivation import E, Delta, Derivation, Factor
+from . import update
 from .errors import InputError
 from .layer_form import LayerRule, _loss, base, width
 from .names import parse_name
@@ -622,10 +623,8 @@ def _delta_layer(d: Derivation, k: int) -> DeltaLayer:
 
 def _update(d: Derivation, momentum: float | None) -> UpdateSection:
     i, j = sp.symbols("i j", integer=True, positive=True)
-    alpha, mu = sp.Symbol("alpha", positive=True), sp.Symbol("mu", nonnegative=True)
     W, b = sp.IndexedBase("Wk")[i, j], sp.IndexedBase("bk")[j]
-    rules = [eqn(W, W - alpha * sp.Derivative(E, W, evaluate=False), rel=r"\leftarrow"),
-             eqn(b, b - alpha * sp.Derivative(E, b, evaluate=False), rel=r"\leftarrow")]
+    rules = [eqn(p, update.rules(p, sp.Derivative(E, p, evaluate=False))["sgd"], rel=r"\leftarrow") for p in (W, b)]
     theta, v = sp.Symbol("theta", real=True), sp.Symbol("v", real=True)
     m_, s = sp.Symbol("m", integer=True, positive=True), sp.Symbol("s", integer=True, positive=True)
     Es = sp.IndexedBase("E")[s]
@@ -634,8 +633,8 @@ def _update(d: Derivation, momentum: float | None) -> UpdateSection:
                        evaluate=False))
     mom = []
     if momentum is not None:
-        mom = [eqn(v, mu * v - alpha * sp.Derivative(E, theta, evaluate=False), rel=r"\leftarrow"),
-               eqn(theta, theta + v, rel=r"\leftarrow")]
+        rule = update.rules(theta, sp.Derivative(E, theta, evaluate=False), v)
+        mom = [eqn(v, rule["velocity"], rel=r"\leftarrow"), eqn(theta, rule["with_velocity"], rel=r"\leftarrow")]
     return UpdateSection(rules, batch, mom, momentum)
 
 
@@ -665,6 +664,7 @@ def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol
     updates = []
     for u in ex.updates:
         if u.param in shown:
-            v = -lr * u.gradient if mu is not None else None  # from rest, the first velocity is −α∇E
-            updates.append((u.param, u.before, u.gradient, v, u.after))
+            # from rest (v = 0) momentum's first step lands where plain SGD's does
+            moved = update.step(u.before, u.gradient, lr, mu)
+            updates.append((u.param, u.before, u.gradient, moved.velocity, moved.after))
     return WorkedSection(ex, given, forward, ex.error, numbers, deltas, updates, lr, mu, truncated)

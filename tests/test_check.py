@@ -254,7 +254,7 @@ def test_symbolic_work_is_bounded_by_the_time_limit(article_net):
     claim = f"{ARTICLE_CHAIN} + {s}**40 - ({s}*(1 + x1) - {s}*x1)**40"
     start = time.perf_counter()
     v = check(article_net, wrt="W1[1,1]", claim=claim, time_limit=1)
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 30  # unbounded, this would run for hours
     assert v.correct and not v.proved
     assert "symbolic simplification stopped after 1 s" in v.notes
 

@@ -74,7 +74,7 @@ def test_a_forgotten_one_over_m_with_batch(capsys):
 def test_bad_input_exits_2_with_one_line(capsys, args, message):
     start = time.perf_counter()
     code, out, err = run(capsys, "2-2-1", *args)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 10  # a guard against hangs, not a timing
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
     assert "Traceback" not in err

@@ -64,3 +64,15 @@ def test_bad_values_name_the_array_and_the_expected_shape(change, message):
     with pytest.raises(InputError) as err:
         values_from_dict(data, d.net)
     assert message in str(err.value)
+
+
+def test_update_rules_are_the_design_cards():
+    from symnet import update
+
+    assert update.step(0.4, 0.08, 0.5).after == pytest.approx(0.4 - 0.5 * 0.08, rel=1e-15)
+    # momentum from rest: v = −α g, and θ lands where plain SGD puts it
+    first = update.step(0.4, 0.08, 0.5, momentum=0.9)
+    assert first.velocity == pytest.approx(-0.04) and first.after == pytest.approx(0.36)
+    second = update.step(first.after, 0.02, 0.5, momentum=0.9, v=first.velocity)
+    assert second.velocity == pytest.approx(0.9 * -0.04 - 0.5 * 0.02)
+    assert second.after == pytest.approx(0.36 + second.velocity)

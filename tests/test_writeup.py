@@ -3,7 +3,6 @@ the worked example's numbers, bad input, and that generated/ is up to date.  Com
 test_writeup_compile.py."""
 import math
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,8 @@ import pytest
 import symnet
 from symnet.cli import main
 from symnet.regenerate import GENERATED
+
+from .test_worked import numpy_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 VALUES = GENERATED / "article1_2-2-1.values.toml"
@@ -53,20 +54,6 @@ def test_augmented_bias_is_the_extra_row_of_W(article1_tex):
     separate = symnet.derive("2-2-1").latex()
     assert r"h^{(1)}_{1} &= W^{(1)}_{11} x_{1} + W^{(1)}_{21} x_{2} + b^{(1)}_{1}" in separate
     assert "W^{(1)}_{31}" not in separate
-
-
-def numpy_reference(v):
-    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    x, y = np.array(v["x"]), np.array(v["y"])
-    W1, b1, W2, b2 = (np.array(v[k], dtype=float) for k in ("W1", "b1", "W2", "b2"))
-    h1 = x @ W1 + b1
-    a1 = sig(h1)
-    h2 = a1 @ W2 + b2
-    yhat = sig(h2)
-    E = 0.5 * np.sum((yhat - y) ** 2)
-    d2 = (yhat - y) * yhat * (1 - yhat)
-    d1 = (W2 @ d2) * a1 * (1 - a1)
-    return h1, a1, h2, yhat, E, [np.outer(x, d1), d1, np.outer(a1, d2), d2]
 
 
 def g9(v: float) -> str:
@@ -146,17 +133,22 @@ def test_bad_values_file_is_one_line_exit_2_no_file(tmp_path, capsys, content, m
 def test_unwritable_output_is_one_line_exit_2(tmp_path, capsys):
     rc, err = run_cli(["derive", "2-2-1", "-o", str(tmp_path / "no" / "such" / "dir.tex")], capsys)
     assert rc == 2 and "does not exist" in err and err.count("\n") == 1
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("")
+    rc, err = run_cli(["derive", "2-2-1", "-o", str(a_file / "out.tex")], capsys)
+    assert rc == 2 and "is not a directory" in err and err.count("\n") == 1
+
+
+def test_output_without_write_permission_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    # root may write anywhere, so the permission answer is what the check sees, not a chmod
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user who can write anywhere")
-        rc, err = run_cli(["derive", "2-2-1", "-o", str(locked / "out.tex")], capsys)
-        assert rc == 2 and "permission denied" in err
-        assert list(locked.iterdir()) == []
-    finally:
-        locked.chmod(stat.S_IRWXU)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == locked and mode == os.W_OK
+                        else real_access(p, mode))
+    rc, err = run_cli(["derive", "2-2-1", "-o", str(locked / "out.tex")], capsys)
+    assert rc == 2 and "permission denied" in err and err.count("\n") == 1
+    assert list(locked.iterdir()) == []
 
 
 def test_stdout_without_o(capsys):
