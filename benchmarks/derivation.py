@@ -22,7 +22,7 @@ CHILD = """
 import sys, time
 t0 = time.perf_counter()
 import symnet
-from symnet.layer_form import layer_rule
+from symnet.derivation.layer_form import layer_rule
 t1 = time.perf_counter()
 net = symnet.Network.parse({spec!r}, **{opts!r})
 if {scalar}:

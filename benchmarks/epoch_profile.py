@@ -68,7 +68,7 @@ def measure_here(name: str, epochs: int = 10) -> dict:
     X, Y = make_data(w)
     net = symnet.Network.parse(w.spec, hidden=",".join(w.hidden), output=w.output, loss=w.loss)
     kernel = symnet.compile(net, mode="auto", dtype="float64")
-    layout = symnet.codegen.choose_layout(net, "auto")
+    layout = symnet.emit.numba.builder.choose_layout(net, "auto")
     params = [p.copy() for p in initial_params(w)]
     kernel.train_epoch(params, X, Y, w.lr, w.batch_size)
 

@@ -85,7 +85,7 @@ def crossover(layouts: list[str]) -> None:
     print(f"{'network':<10} {'params':>6}  " + "  ".join(f"{m + ' compile':>16} {'ns/sample':>9}" for m in layouts)
           + "  auto")
     import symnet
-    from symnet.codegen import choose_layout
+    from symnet.emit.numba.builder import choose_layout
 
     for spec, opts in CROSSOVER:
         net = symnet.Network.parse(spec, **opts)
@@ -109,7 +109,7 @@ def workloads(names: list[str], mode: str) -> None:
     print(f"{'workload':<8} {'network':<20} {'layout':<9} {'batch':>5} {'s/epoch':>10} {'compile s':>9} "
           f"{'generate s':>10}")
     import symnet
-    from symnet.codegen import choose_layout
+    from symnet.emit.numba.builder import choose_layout
 
     for name in names:
         spec, opts, batch, lr = WORKLOADS[name]

@@ -38,7 +38,7 @@ import numpy as np
 T = {}
 t = time.perf_counter()
 import symnet
-from symnet.layer_form import layer_rule
+from symnet.derivation.layer_form import layer_rule
 T["import"] = time.perf_counter() - t
 spec, opts, stage = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 net = symnet.Network.parse(spec, **opts)

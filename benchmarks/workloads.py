@@ -92,7 +92,7 @@ def make_data(w: Workload) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _moons(m: int, rng: np.random.Generator, noise: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Two interleaved half circles, alternating labels (the same construction as ``symnet.data``)."""
+    """Two interleaved half circles, alternating labels (the same construction as ``symnet.train.data``)."""
     labels = np.arange(m) % 2
     angle = np.pi * rng.uniform(0, 1, m)
     X = np.where(labels[:, None] == 0,

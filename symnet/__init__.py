@@ -5,15 +5,21 @@
     >>> d = symnet.derive(net)
     >>> d.gradient("W2[1,1]")
     a1[1]*yhat*(1 - yhat)*(-y + yhat)
+
+The package is the pipeline (README.md, "Architecture"): ``spec`` → ``derivation`` → ``numeric`` →
+``emit`` (LaTeX, Numba) and ``verify`` (claims) → ``train`` → ``cli``.
 """
-from .check import Verdict, check
-from .derivation import Chain, Delta, Derivation, Factor, Path, derive
-from .spec import Network, SpecError
+from symnet.version import __version__  # noqa: F401
 
-__version__ = "0.1.0"
+from symnet.derivation.chains import Chain, Delta, Derivation, Factor, Path, derive  # noqa: E402
+from symnet.emit.latex import notebook as _notebook  # noqa: E402
+from symnet.emit.latex.render import render_document as latex  # noqa: E402
+from symnet.emit.numba.builder import generate  # noqa: E402
+from symnet.emit.numba.cache import compile  # noqa: E402,A004
+from symnet.spec import Network, SpecError  # noqa: E402
+from symnet.verify.verdict import Verdict, check  # noqa: E402
 
-from .codegen import generate  # noqa: E402
-from .kernel_cache import compile  # noqa: E402,A004
+_notebook.register()
 
 __all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "Verdict", "check", "compile",
-           "derive", "generate", "__version__"]
+           "derive", "generate", "latex", "__version__"]

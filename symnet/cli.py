@@ -10,9 +10,9 @@ from typing import Callable
 
 import click
 
-from . import __version__
-from .errors import InputError, VerdictError
-from .spec import ACTIVATIONS, BIAS_NOTATIONS, LOSSES, Network
+from symnet.version import __version__
+from symnet.errors import InputError, VerdictError
+from symnet.spec import ACTIVATIONS, BIAS_NOTATIONS, LOSSES, Network
 
 
 def spec_options(f: Callable) -> Callable:
@@ -52,9 +52,9 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
     """Write the derivation up as a LaTeX document (and compile it with --pdf)."""
     from pathlib import Path
 
-    from .derivation import derive as derive_network
-    from .files import check_writable, write_atomic
-    from .latex import compile_pdf, render_document
+    from symnet.derivation.chains import derive as derive_network
+    from symnet.files import check_writable, write_atomic
+    from symnet.emit.latex.render import compile_pdf, render_document
 
     net = load_network(spec, hidden, output_act, loss, bias)
     if pdf and out is None:
@@ -89,8 +89,8 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
 def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
             out: str, mode: str, dtype: str) -> None:
     """Write a Numba training kernel module for SPEC (init_params, forward, loss, gradients, train_epoch)."""
-    from .codegen import choose_layout, generate
-    from .files import check_writable, write_atomic
+    from symnet.emit.numba.builder import choose_layout, generate
+    from symnet.files import check_writable, write_atomic
 
     net = load_network(spec, hidden, output_act, loss, bias)
     check_writable(out)
@@ -106,9 +106,9 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 def example(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
             values_path: str, as_json: bool) -> None:
     """The numbers of a hand calculation: forward pass, chain factors, gradients, one update."""
-    from . import example as report
-    from .derivation import Derivation
-    from .worked import WorkedExample, load_values
+    from symnet.numeric import example as report
+    from symnet.derivation.chains import Derivation
+    from symnet.numeric.worked import WorkedExample, load_values
 
     net = load_network(spec, hidden, output_act, loss, bias)
     values = load_values(values_path, net)
@@ -138,10 +138,10 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
           seed: int, test_fraction: float, standardize: bool, samples: int, plot: str | None,
           save: str | None, quiet: bool) -> None:
     """Train SPEC on a data set with its generated kernel."""
-    from . import data as datasets
-    from .files import check_writable
-    from .train import check_inputs
-    from .train import train as run_training
+    from symnet.train import data as datasets
+    from symnet.files import check_writable
+    from symnet.train.loop import check_inputs
+    from symnet.train.loop import train as run_training
 
     net = load_network(spec, hidden, output_act, loss, bias)
     for path in (plot, save):
@@ -188,7 +188,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
         trained.save(save)
         parts.append(f"saved {save}")
     if plot:
-        from .plot import plot_history
+        from symnet.train.plot import plot_history
 
         plot_history(trained, plot)
         parts.append(f"plot {plot}")
@@ -203,11 +203,11 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
               help="Write the predictions here (CSV); default standard output.")
 def predict(saved: str, data_source: str, label: str | None, out: str | None) -> None:
     """Predict with parameters saved by 'symnet train --save'."""
-    from .predict import predict_file
+    from symnet.train.predict import predict_file
 
     text, summary = predict_file(saved, data_source, label=label)
     if out:
-        from .files import write_atomic
+        from symnet.files import write_atomic
 
         write_atomic(out, text)
     else:
@@ -238,7 +238,7 @@ def _require_matplotlib() -> None:
 def check_command(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
                   wrt: str, of: str, claim: str | None, claim_latex: str | None, batch: bool, seed: int) -> None:
     """Check a hand-derived derivative: exit 0 correct, 1 incorrect (with a counterexample), 2 bad input."""
-    from .check import check
+    from symnet.verify.verdict import check
 
     if (claim is None) == (claim_latex is None):
         raise InputError("give the claim once: --claim EXPR or --claim-latex TEX")
@@ -259,8 +259,8 @@ def check_command(spec: str, hidden: str | None, output_act: str | None, loss: s
 def gradcheck(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
               mode: str, dtype: str, tol: float | None, seed: int) -> None:
     """Check the generated kernel's gradients against central finite differences of its loss."""
-    from .kernel_cache import compile as compile_kernel
-    from .verify import gradcheck as check
+    from symnet.emit.numba.cache import compile as compile_kernel
+    from symnet.numeric.finite_differences import gradcheck as check
 
     net = load_network(spec, hidden, output_act, loss, bias)
     tol = tol if tol is not None else (1e-6 if dtype == "float64" else 1e-2)

@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from symnet.errors import InputError
 
 
 def check_writable(path: str | Path) -> Path:

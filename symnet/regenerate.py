@@ -11,11 +11,11 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from .codegen import generate
-from .derivation import derive
-from .files import write_atomic
-from .latex import render_document
-from .spec import Network
+from symnet.emit.numba.builder import generate
+from symnet.derivation.chains import derive
+from symnet.files import write_atomic
+from symnet.emit.latex.render import render_document
+from symnet.spec import Network
 
 ROOT = Path(__file__).resolve().parent.parent
 # generated/ of the source checkout; from an installed package, of the current directory

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from symnet import Network, derive
-from symnet.verify import kink_distance, random_point
+from symnet.numeric.finite_differences import kink_distance, random_point
 
 # every (output, loss) pair the spec accepts
 OUTPUT_LOSSES = [

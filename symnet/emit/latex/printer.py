@@ -1,0 +1,334 @@
+"""Printers that write the derivation in the articles' notation.
+
+``LatexPrinter`` reads a symbol's plain-text name (``W1[1,1]``) and prints W^{(1)}_{11}; indexed
+arrays of the layer form (``W1[i, j]``) print the same way; derivatives print as ∂E/∂W^{(1)}_{11};
+and :func:`chain_product` prints a product in the order given (chain order), not SymPy's.
+
+Products and sums are ordered the way the articles read them rather than alphabetically: a product's
+factors follow the chain from the error down to the input (ŷ − y before ŷ(1 − ŷ) before W⁽²⁾ before
+a⁽¹⁾(1 − a⁽¹⁾) before x), a quantity sits right before its (1 − quantity), a sum puts its positive
+terms first (ŷ − y, not −y + ŷ) and the bias last (W₁₁x₁ + W₂₁x₂ + b₁).  The same ordering is exposed
+as :meth:`LatexPrinter.ordered_terms` and :meth:`LatexPrinter.mul_parts` so that the line breaker in
+:mod:`symnet.emit.latex.layout` splits an expression exactly where the printer would print its parts.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.core.sorting import default_sort_key
+from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
+
+from symnet.derivation.activations import Activation
+from symnet.derivation.names import parse_name
+
+_BASE_LATEX = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": r"\delta"}
+_VECTOR_LATEX = {"x": r"\mathbf{x}", "y": r"\mathbf{y}", "yhat": r"\hat{\mathbf{y}}", "h": r"\mathbf{h}",
+                 "a": r"\mathbf{a}", "b": r"\mathbf{b}", "delta": r"\boldsymbol{\delta}", "W": "W"}
+_LABEL = re.compile(r"^(W|b|h|a|delta)([0-9]+|[a-z])$")
+#: a stand-in for "no layer": later than every real layer in the chain order
+_FAR = 100
+
+
+def paren(tex: str) -> str:
+    """Parentheses that grow only around something tall (a fraction, a sum, a matrix)."""
+    if any(tall in tex for tall in (r"\frac", r"\sum", r"\begin", r"\left")):
+        return rf"\left({tex}\right)"
+    return f"({tex})"
+
+
+def _indices(idx: tuple) -> str:
+    parts = [str(i) for i in idx]
+    sep = "," if any(len(p) > 1 for p in parts) else ""
+    return sep.join(parts)
+
+
+def _kind_layer(atom: sp.Basic) -> tuple[str | None, int | None]:
+    """The kind (W, b, h, a, delta, x, y, yhat, E) and layer of a symbol or indexed quantity."""
+    if isinstance(atom, sp.Indexed):
+        label = str(atom.base.label)
+        m = _LABEL.match(label)
+        if m:
+            return m[1], int(m[2]) if m[2].isdigit() else None
+        return (label if label in ("x", "y", "yhat") else None), None
+    if isinstance(atom, sp.Symbol):
+        name = parse_name(atom.name)
+        if name is not None:
+            return name.kind, name.layer
+    return None, None
+
+
+def chain_level(atom: sp.Basic) -> int:
+    """Where a quantity sits along the chain from E down to x: the order a product's factors print in.
+
+    ∂E/∂ŷ reads y and ŷ, ∂ŷ/∂h⁽ᴸ⁾ reads ŷ and h⁽ᴸ⁾, ∂h⁽ᴸ⁾/∂a⁽ᴸ⁻¹⁾ is W⁽ᴸ⁾, ∂a⁽ᴸ⁻¹⁾/∂h⁽ᴸ⁻¹⁾ reads
+    a⁽ᴸ⁻¹⁾, …, ∂h⁽¹⁾/∂W⁽¹⁾ is x: so y < ŷ < (h, a, δ)⁽ᴸ⁾ < W⁽ᴸ⁾ < (h, a, δ)⁽ᴸ⁻¹⁾ < … < W⁽¹⁾ < x.
+    Layers count from a far-away top, so the order needs no knowledge of the network's depth.
+    """
+    kind, layer = _kind_layer(atom)
+    if kind in ("E",):
+        return -1
+    if kind == "y":
+        return 0
+    if kind == "yhat":
+        return 1
+    if kind in ("W", "b"):
+        return 2 * (_FAR - (layer or 1)) + 2
+    if kind in ("h", "a", "delta"):
+        return 2 * (_FAR - (layer or 1)) + 1
+    if kind == "x":
+        return 2 * _FAR + 1
+    return 3 * _FAR
+
+
+def _quantities(expr: sp.Basic) -> list[sp.Basic]:
+    found = list(expr.atoms(sp.Indexed))
+    inside = {s for i in found for s in i.free_symbols}
+    return found + [s for s in expr.free_symbols if s not in inside]
+
+
+def _is_bias(expr: sp.Basic) -> bool:
+    return any(_kind_layer(q)[0] == "b" for q in _quantities(expr)) and all(
+        _kind_layer(q)[0] == "b" for q in _quantities(expr))
+
+
+@dataclass(frozen=True)
+class MulParts:
+    """A product as the printer lays it out: sign, a rational coefficient, numerator and denominator
+    factors in reading order."""
+
+    negative: bool
+    coeff: sp.Rational
+    numer: list[sp.Expr]
+    denom: list[sp.Expr]
+
+
+class LatexPrinter(_SympyLatexPrinter):
+    """SymPy's LaTeX printer with the articles' names and reading order for the network's quantities.
+
+    Settings beyond SymPy's: ``bias_rows`` maps a layer k to the row n_{k-1} + 1 of W⁽ᵏ⁾ that holds the
+    bias in the augmented notation (b⁽ᵏ⁾ⱼ then prints as W⁽ᵏ⁾_{n+1,j}); ``augmented_indexed`` prints the
+    layer form's b⁽ᵏ⁾ⱼ as W⁽ᵏ⁾_{n_{k-1}+1, j}.
+    """
+
+    _default_settings = {**_SympyLatexPrinter._default_settings, "bias_rows": None, "augmented_indexed": False}
+
+    def __init__(self, settings: dict | None = None):
+        super().__init__({"mul_symbol": None, **(settings or {})})
+
+    # -- names ------------------------------------------------------------------------
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        name = parse_name(expr.name)
+        if name is None:
+            return super()._print_Symbol(expr, style=style)
+        rows = self._settings["bias_rows"]
+        if name.kind == "b" and rows and name.layer in rows:
+            return f"W^{{({name.layer})}}_{{{_indices((rows[name.layer], name.index[0]))}}}"
+        if name.kind in _BASE_LATEX:
+            return f"{_BASE_LATEX[name.kind]}^{{({name.layer})}}_{{{_indices(name.index)}}}"
+        head = {"yhat": r"\hat{y}", "x": "x", "y": "y", "E": "E"}[name.kind]
+        return f"{head}_{{{name.index[0]}}}" if name.index else head
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        label = str(expr.base.label)
+        idx = _indices(tuple(self._print(i) for i in expr.indices))
+        m = _LABEL.match(label)
+        if m:
+            kind, layer = m[1], m[2]
+            if kind == "b" and self._settings["augmented_indexed"]:
+                below = f"{int(layer) - 1}" if layer.isdigit() else f"{layer}-1"
+                return f"W^{{({layer})}}_{{n_{{{below}}}+1,{idx}}}"
+            return f"{_BASE_LATEX[kind]}^{{({layer})}}_{{{idx}}}"
+        head = {"yhat": r"\hat{y}", "x": "x", "y": "y"}.get(label, label)
+        return f"{head}_{{{idx}}}"
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol, sup: str = "") -> str:
+        """Vectors bold (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form of the feed-forward."""
+        name = str(expr.name)
+        m = _LABEL.match(name)
+        kind, layer = (m[1], m[2]) if m else (name, None)
+        head = _VECTOR_LATEX.get(kind, name)
+        marks = ([f"({layer})"] if layer else []) + ([sup] if sup else [])
+        return head + (f"^{{{''.join(marks)}}}" if marks else "")
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        if isinstance(expr.arg, sp.MatrixSymbol):
+            return self._print_MatrixSymbol(expr.arg, sup=r"\top")
+        return rf"\left({self._print(expr.arg)}\right)^{{\top}}"
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        (var, count), = expr.variable_count
+        inner = expr.expr
+        den = self._print(var)
+        power = f"^{{{count}}}" if count > 1 else ""
+        if isinstance(inner, Activation) and inner.args[0] == var and count == 1:
+            # f′(h): the articles' σ′(h)
+            return rf"{inner.latex_name}'{paren(den)}"
+        if isinstance(inner, (sp.Symbol, sp.Indexed)):
+            return rf"\frac{{\partial{power} {self._print(inner)}}}{{\partial {den}{power}}}"
+        body = self._print(inner)
+        if isinstance(inner, (sp.Add, sp.Mul)) or inner.is_Pow:
+            body = paren(body)
+        return f"{self.derivative_operator(var, count)} {body}"
+
+    def derivative_operator(self, var: sp.Basic, count: int = 1) -> str:
+        """∂/∂var, the operator in front of an expression it differentiates."""
+        power = f"^{{{count}}}" if count > 1 else ""
+        return rf"\frac{{\partial{power}}}{{\partial {self._print(var)}{power}}}"
+
+    def _print(self, expr, **kwargs) -> str:
+        # activations carry their own _latex hook; print them here so their parentheses follow ours
+        if isinstance(expr, Activation):
+            head = expr.latex_name + (f"^{{{kwargs['exp']}}}" if kwargs.get("exp") else "")
+            return head + paren(super()._print(expr.args[0]))
+        return super()._print(expr, **kwargs)
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        terms = sorted(expr.args, key=lambda t: isinstance(t, sp.MatrixSymbol) and str(t.name).startswith("b"))
+        return " + ".join(self._print(t) for t in terms)
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        return " ".join(paren(self._print(a)) if isinstance(a, sp.MatAdd) else self._print(a) for a in expr.args)
+
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        if isinstance(expr.base, (sp.Indexed, sp.Symbol)) and expr.exp.is_Integer and expr.exp > 1:
+            base = self._print(expr.base)
+            if "^" in base:  # a⁽¹⁾ⱼ squared: (a⁽¹⁾ⱼ)², never a double superscript
+                return f"({base})^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr)
+
+    def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
+        # ReLU′(h) = H(h) with H(0) = 0: print the convention, not SymPy's θ
+        tex = rf"\mathbf{{1}}[{self._print(expr.args[0])} > 0]"
+        return f"{tex}^{{{exp}}}" if exp else tex
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: str | None = None) -> str:
+        i, j = (self._print(a) for a in expr.args)
+        tex = rf"\delta_{{{i}{j}}}"
+        return f"\\left({tex}\\right)^{{{exp}}}" if exp else tex
+
+    # -- reading order ----------------------------------------------------------------
+    def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:
+        """A sum's terms: SymPy's order, then positive terms before negative ones, the bias last."""
+        terms = list(self._as_ordered_terms(expr, order=None))
+        return sorted(terms, key=lambda t: (bool(t.could_extract_minus_sign()), _is_bias(t)))
+
+    def factor_key(self, factor: sp.Expr) -> tuple:
+        base = factor.base if factor.is_Pow else factor
+        level = min((chain_level(q) for q in _quantities(base)), default=3 * _FAR)
+        return (level, isinstance(base, (sp.Add, sp.Sum)), default_sort_key(base))
+
+    def mul_parts(self, expr: sp.Expr) -> MulParts:
+        """The sign, coefficient and reading-ordered factors of a product.
+
+        A negative coefficient is folded into a factor that reads better negated (−ŷ(ŷ − 1) prints as
+        ŷ(1 − ŷ), −σ/(σ − 1) as σ/(1 − σ)).
+        """
+        coeff, rest = expr.as_coeff_Mul()
+        factors = list(sp.Mul.make_args(rest))
+        if coeff < 0:
+            for k, f in enumerate(factors):
+                base, e = (f.base, f.exp) if f.is_Pow else (f, sp.S.One)
+                if isinstance(base, sp.Add) and e.is_integer and e % 2 == 1 and _reads_better_negated(base):
+                    factors[k] = sp.Pow(_negate(base), e, evaluate=False) if e != 1 else _negate(base)
+                    coeff = -coeff
+                    break
+        numer, denom = [], []
+        for f in factors:
+            if f.is_Pow and f.exp.is_number and f.exp.is_negative:
+                denom.append(f.base if f.exp == -1 else sp.Pow(f.base, -f.exp, evaluate=False))
+            else:
+                numer.append(f)
+        numer.sort(key=self.factor_key)
+        denom.sort(key=self.factor_key)
+        negative = bool(coeff < 0)
+        return MulParts(negative, abs(sp.Rational(coeff)) if coeff.is_Rational else abs(coeff), numer, denom)
+
+    def factor_tex(self, factor: sp.Expr, last: bool) -> str:
+        """One factor of a product, in parentheses where a neighbour would run into it."""
+        tex = self._print(factor)
+        if isinstance(factor, sp.Add) or (isinstance(factor, sp.Sum) and not last) or (
+                isinstance(factor, sp.Piecewise) and not last):
+            return paren(tex)
+        if isinstance(factor, sp.Mul) and factor.could_extract_minus_sign():
+            return paren(tex)
+        return tex
+
+    def product_tex(self, factors: list[sp.Expr]) -> str:
+        if not factors:
+            return "1"
+        return " ".join(self.factor_tex(f, i == len(factors) - 1) for i, f in enumerate(factors))
+
+    def _fraction_part(self, factors: list[sp.Expr]) -> str:
+        # a lone sum over or under a fraction bar needs no parentheses
+        return self._print(factors[0]) if len(factors) == 1 else self.product_tex(factors)
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        tex = ""
+        for i, term in enumerate(self.ordered_terms(expr)):
+            if i == 0:
+                if term.could_extract_minus_sign():
+                    tex, term = "- ", -term
+            elif term.could_extract_minus_sign():
+                tex, term = tex + " - ", -term
+            else:
+                tex += " + "
+            term_tex = self._print(term)
+            if isinstance(term, sp.Add):
+                term_tex = paren(term_tex)
+            tex += term_tex
+        return tex
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        if not isinstance(expr, sp.Mul):
+            return super()._print_Mul(expr)
+        parts = self.mul_parts(expr)
+        sign = "- " if parts.negative else ""
+        p, q = (parts.coeff.p, parts.coeff.q) if parts.coeff.is_Rational else (parts.coeff, 1)
+        if parts.denom or (q != 1 and not parts.numer):
+            num = self._fraction_part(([sp.Integer(p)] if p != 1 else []) + parts.numer)
+            den = self._fraction_part(([sp.Integer(q)] if q != 1 else []) + parts.denom)
+            return rf"{sign}\frac{{{num}}}{{{den}}}"
+        head = ""
+        if q != 1:
+            head = rf"\frac{{{p}}}{{{q}}} "
+        elif p != 1 or not parts.numer:
+            head = f"{self._print(parts.coeff)} "
+        return (sign + head + self.product_tex(parts.numer)).rstrip()
+
+
+def _reads_better_negated(add: sp.Add) -> bool:
+    """Whether −(sum) has fewer minus signs than the sum (s − 1 → 1 − s; 1 − s stays)."""
+    negs = [t for t in add.args if t.could_extract_minus_sign()]
+    if 2 * len(negs) != len(add.args):
+        return 2 * len(negs) > len(add.args)
+    return any(t.is_Number for t in negs)  # a tie: s − 1 reads better as 1 − s
+
+
+def _negate(add: sp.Add) -> sp.Expr:
+    return sp.Add(*(-t for t in add.args))
+
+
+_printer = LatexPrinter()
+
+
+def printer(**settings: object) -> LatexPrinter:
+    return LatexPrinter(settings) if settings else _printer
+
+
+def latex(expr: sp.Basic, **settings: object) -> str:
+    """The LaTeX of an expression in the articles' notation."""
+    return printer(**settings).doprint(expr)
+
+
+def chain_product(factors: list[sp.Basic], **settings: object) -> str:
+    """A product printed in the given order — the chain rule's order, ∂E/∂ŷ first."""
+    p = printer(**settings)
+    parts = []
+    for f in factors:
+        tex = p.doprint(f)
+        if isinstance(f, sp.Add) or (isinstance(f, sp.Mul) and f.could_extract_minus_sign()):
+            tex = rf"\left({tex}\right)"
+        parts.append(tex)
+    return r" \, ".join(parts)

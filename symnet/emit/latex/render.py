@@ -1,0 +1,192 @@
+"""The LaTeX emitter: the write-up's steps (:mod:`symnet.emit.latex.document`) through Jinja2 templates.
+
+Templates hold words and layout; every formula reaches them already printed by
+:class:`symnet.emit.latex.printer.LatexPrinter` and broken into lines by :mod:`symnet.emit.latex.layout`.
+:func:`compile_pdf` turns the document into a PDF in a temporary directory.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+
+from symnet.emit.templates import latex_environment
+from symnet.errors import InputError
+from symnet.emit.latex.printer import LatexPrinter
+from symnet.emit.latex.layout import Row, align_rows, expr_tokens, product_tokens, sum_tokens, Piece, group
+from symnet.numeric.worked import Values, fmt, load_values
+from symnet.emit.latex.document import Eqn, Math, Ordered, Terms, WriteUp, build, parse_params
+
+TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
+
+
+class TexError(InputError):
+    """The TeX engine is missing or the document did not compile (exit status 2, one line)."""
+
+
+# -- printing the steps ----------------------------------------------------------------------
+class Renderer:
+    """Filters the templates use: ``tex`` (inline), ``rows`` (an align* body), ``num`` (a number)."""
+
+    def __init__(self, w: WriteUp):
+        self.settings = {"bias_rows": w.bias_rows or None, "augmented_indexed": bool(w.bias_rows)}
+        self.p = LatexPrinter(self.settings)
+
+    def tex(self, expr: Math) -> str:
+        return "".join(_plain(t) for t in self.tokens(expr))
+
+    def tokens(self, m: Math) -> list:
+        if isinstance(m, Terms):
+            return sum_tokens([self._term(t) for t in m.terms], m.more)
+        if isinstance(m, Ordered):
+            return product_tokens(list(m.factors), self.p)
+        if isinstance(m, sp.Eq):
+            return [Piece(self.p.doprint(m))]
+        return expr_tokens(m, self.p)
+
+    def _term(self, t: Math) -> list:
+        toks = self.tokens(t)
+        if isinstance(t, sp.Add):
+            return group(toks)
+        return toks
+
+    def rows(self, eqns: Eqn | list[Eqn]) -> str:
+        """Equations as the body of an ``align*``: relations aligned, long sides broken."""
+        eqns = [eqns] if isinstance(eqns, Eqn) else eqns
+        rows = []
+        for e in eqns:
+            lhs, last = self.tex(e.lhs), None
+            for rel, form in e.forms:
+                tokens = self.tokens(form)
+                # a step that only reorders or respaces the one before it says nothing new
+                key = re.sub(r"\\,|\s|\\left|\\right", "", "".join(_plain(t) for t in tokens))
+                if key == last:
+                    continue
+                rows.append(Row(lhs if last is None else "", rel, tokens))
+                last = key
+        return align_rows(rows)
+
+    def chain_numbers(self, chains: list) -> str:
+        """∂E/∂θ = the factors' numbers multiplied along each path = the gradient, one row per parameter."""
+        rows = []
+        for param, paths, g in chains:
+            lhs = self.tex(sp.Derivative(sp.Symbol("E", real=True), param, evaluate=False))
+            if paths:
+                products = [[Piece(r" \cdot ".join(self.num(v) for _, v in path))] for path in paths]
+                rows.append(Row(lhs, "=", sum_tokens(products)))
+                rows.append(Row("", "=", [Piece(self.num(g))]))
+            else:
+                rows.append(Row(lhs, "=", [Piece(self.num(g))]))
+        return align_rows(rows)
+
+    def matrix(self, mat: sp.Matrix) -> str:
+        return LatexPrinter({**self.settings, "mat_str": "pmatrix", "mat_delim": ""}).doprint(mat)
+
+    @staticmethod
+    def num(v: float) -> str:
+        """A number to 9 significant digits, powers of ten written out."""
+        text = fmt(v)
+        m = re.fullmatch(r"(-?[0-9.]+)e([+-])0*([0-9]+)", text)
+        if m:
+            sign = "-" if m[2] == "-" else ""
+            return rf"{m[1]} \times 10^{{{sign}{m[3]}}}"
+        return text
+
+
+def _plain(t) -> str:
+    from symnet.emit.latex.layout import Break, Close, Open
+    if isinstance(t, Piece):
+        return t.tex
+    if isinstance(t, Break):
+        return t.op
+    return r"\left(" if isinstance(t, Open) else r"\right)"
+
+
+def _figure_view(w: WriteUp, r: Renderer) -> dict:
+    f = w.figure
+    tallest = max(n.row for n in f.nodes) + 1
+    # the columns share the text width (15 cm of 16) however deep the network
+    dx = round(min(4.2, 14.5 / max(1, len(f.columns) - 1)), 3)
+    targets: dict[str, list[str]] = {}
+    for s, t, _ in f.edges:
+        targets.setdefault(s, []).append(t)
+
+    def pos(s: str, t: str) -> float:
+        # labels of the edges leaving one neuron sit at different distances from it, so they never overlap
+        ts = targets[s]
+        return 0.22 + (0.5 * ts.index(t) / (len(ts) - 1) if len(ts) > 1 else 0.0)
+
+    return {
+        "nodes": [{"key": n.key, "x": round(dx * n.column, 3), "y": round(-1.9 * n.row, 3), "label": r.tex(n.label) if n.label is not None
+                   else None} for n in f.nodes],
+        "edges": [{"src": s, "dst": t, "pos": round(pos(s, t), 3), "label": r.tex(lab) if lab is not None else None}
+                  for s, t, lab in f.edges],
+        "columns": [{"x": round(dx * c, 3), "n": n, "act": act} for c, (n, act) in enumerate(f.columns)],
+        "bottom": round(-1.9 * (tallest - 1) - 1.1, 3),
+        "labelled": f.labelled,
+    }
+
+
+def render_document(d, values: Values | str | Path | None = None, params: str | list[str] | None = None,
+                    momentum: float | None = None) -> str:
+    """The write-up of a derivation as a standalone LaTeX document.
+
+    ``values``: a :class:`symnet.numeric.worked.Values` or a VALUES.toml path, for the worked example;
+    ``params``: ``"all"`` (default) or names such as ``"W1[1,1],b2[1]"``; ``momentum``: μ for the
+    update rule with momentum.
+    """
+    if isinstance(values, (str, Path)):
+        values = load_values(values, d.net)
+    if momentum is not None and not (0 <= momentum < 1):
+        raise InputError(f"--momentum must be in [0, 1), got {momentum}")
+    w = build(d, parse_params(params), values, momentum)
+    r = Renderer(w)
+    template = latex_environment().get_template("writeup.tex.j2")
+    text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), activation_tex=_activation_tex)
+    return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
+
+
+def _activation_tex(name: str) -> str:
+    from symnet.derivation.activations import ACTIVATION_CLASSES
+    if name in ACTIVATION_CLASSES:
+        return ACTIVATION_CLASSES[name].latex_name
+    return {"softmax": r"\operatorname{softmax}", "identity": r"\operatorname{id}"}.get(name, name)
+
+
+# -- compiling ---------------------------------------------------------------------------------
+def compile_pdf(tex: str, out_pdf: Path, runs: int = 2) -> bytes:
+    """Compile in a temporary directory and return the PDF's bytes; a LaTeX error becomes one line."""
+    latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
+    if not pdflatex:
+        raise TexError(f"no TeX engine found (pdflatex); install it, e.g. on Debian/Ubuntu: "
+                       f"apt-get install {TEX_PACKAGES}")
+    with tempfile.TemporaryDirectory(prefix="symnet-tex-") as tmp:
+        src = Path(tmp) / "writeup.tex"
+        src.write_text(tex, encoding="utf-8")
+        if latexmk:
+            cmds = [[latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+                     "writeup.tex"]]
+        else:
+            cmds = [[pdflatex, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+                     "writeup.tex"]] * runs
+        for cmd in cmds:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, errors="replace")
+            if proc.returncode != 0:
+                log = (Path(tmp) / "writeup.log")
+                raise TexError(f"LaTeX failed on {out_pdf.with_suffix('.tex').name}: "
+                               f"{first_error(log.read_text(errors='replace') if log.exists() else proc.stdout)}")
+        return (Path(tmp) / "writeup.pdf").read_bytes()
+
+
+def first_error(log: str) -> str:
+    """The first LaTeX error of a log, with its line number, as one line."""
+    m = re.search(r"^(?:\./)?writeup\.tex:(\d+): (.*)$", log, re.M)
+    if m:
+        return f"line {m[1]}: {m[2].strip()}"
+    m = re.search(r"^! (.*)$", log, re.M)
+    return m[1].strip() if m else "see the log (no error line found)"

@@ -1,0 +1,528 @@
+"""Numba training kernels from the derivation: ``symnet.generate(net)`` → the source of a module.
+
+Three layouts of the same back-propagation, chosen by ``mode``:
+
+* ``unrolled`` — the scalar form: one straight-line statement per neuron, delta and weight for each
+  sample, common subexpressions eliminated by ``sympy.cse``.  Fastest for tiny nets, but Numba's
+  compile time grows with the number of statements, so only for small ones.
+* ``indexed`` — the layer form (:mod:`symnet.derivation.layer_form`), width-independent:
+  ``loops`` per sample over i, j for narrow layers, or ``gemm``: the whole mini-batch at once, every
+  Σ over a layer a BLAS matrix product (``np.dot`` inside ``@njit``) for wide ones.
+* ``auto`` — unrolled where it compiles in about two seconds and runs faster, else indexed.
+
+Every formula printed into the module comes from the derivation through :mod:`symnet.emit.numba.printer`;
+the Jinja2 template ``templates/kernel.py.j2`` holds the layout: functions, loops, comments.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symnet.emit.numba.printer import EXP_HELPER, HELPERS, Emitter, KernelPrinter
+from symnet.derivation.chains import Derivation
+from symnet.errors import InputError
+from symnet.derivation.layer_form import base, i, j, l, layer_rule, q, width
+from symnet.derivation.model import per_sample_loss
+from symnet.derivation.names import parse_name
+from symnet.spec import Network, SpecError
+from symnet.emit.numba.stable import (loss_from_logits, odd_from_nonnegative, shifted_log_sum_exp, sigmoid_from_exp, softmax_from_lse,
+                     softmax_total, tanh_from_expm1, vector_exp)
+from symnet.emit.templates import python_environment, tidy_python
+
+MODES = ("auto", "unrolled", "indexed")
+#: what ``mode`` resolves to; ``loops`` and ``gemm`` may also be asked for by name
+LAYOUTS = ("unrolled", "loops", "gemm")
+DTYPES = ("float64", "float32")
+
+#: auto: unrolled up to this many parameters (its compile time grows with them; see ``choose_layout``)
+UNROLLED_MAX_PARAMS = 60
+#: indexed: per-sample loops while every layer is at most this wide and the net this small, then gemm
+LOOPS_MAX_WIDTH = 16
+LOOPS_MAX_PARAMS = 300
+
+LAYOUT_NOTES = {
+    "unrolled": "unrolled: straight-line code per sample from the scalar form, after sympy.cse",
+    "loops": "indexed: the layer form, loops over i, j per sample",
+    "gemm": "indexed: the layer form, whole mini-batches, every layer sum a BLAS matrix product (np.dot)",
+}
+
+
+def choose_layout(net: Network, mode: str = "auto") -> str:
+    """The layout ``mode`` stands for on this network.
+
+    Measured with ``benchmarks/kernels.py --crossover`` (2 shared cores; compile = the first
+    ``train_epoch`` in a fresh process; ns per sample at batch 1 / 32):
+
+    ======== ====== ===================== ===================== =====================
+    net      params unrolled              loops                 gemm
+    ======== ====== ===================== ===================== =====================
+    2-8-3        51 2.1 s,  86 / 70       1.2 s,  98 / 84       1.7 s, 551 / 92
+    4-8-3        67 2.6 s,  94 / 76       1.4 s, 114 / 95       3.1 s, 556 / 91
+    2-16-3       99 3.7 s, 134 / 101      1.3 s, 155 / 122      1.7 s, 569 / 109
+    8-16-4      212 8.7 s, 384 / 312      1.4 s, 431 / 363      2.0 s, 821 / 289
+    16-16-4     340 19 s,  500 / 370      1.5 s, 561 / 439      2.1 s, 902 / 279
+    ======== ====== ===================== ===================== =====================
+
+    Unrolled code runs 10–25 % faster than loops but its compile time grows with the parameter
+    count (about n^1.3 here; 64-32-10 would take minutes), so auto takes it up to 60 parameters,
+    where it compiles in about 2 s.  Indexed code compiles in 1–2 s at any width; per-sample loops
+    win at small batches and narrow layers, batch matrix products (gemm) from 16-wide layers at
+    batch 32 and everywhere wider.
+    """
+    if mode not in MODES + LAYOUTS[1:]:
+        raise InputError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+    if mode in LAYOUTS:
+        return mode
+    if mode == "auto" and net.n_params <= UNROLLED_MAX_PARAMS:
+        return "unrolled"
+    narrow = max(net.layers) <= LOOPS_MAX_WIDTH and net.n_params <= LOOPS_MAX_PARAMS
+    return "loops" if narrow else "gemm"
+
+
+@dataclass
+class Block:
+    """One step of the kernel: a comment saying which ∂ it computes, the loops it runs in (index,
+    extent), and its statements (printed from SymPy expressions)."""
+
+    comment: list[str]
+    body: list[str]
+    loops: list[tuple[str, str]] = field(default_factory=list)
+    pre: list[str] = field(default_factory=list)  # statements before the loops (batch products)
+
+
+@dataclass
+class Kernel:
+    """Everything the template lays out, for one network, layout and dtype."""
+
+    net: Network
+    layout: str
+    dtype: str
+    per_sample: bool
+    workspace: list[tuple[str, str]]  # (name, shape in terms of `rows`)
+    forward: list[Block]
+    loss: list[Block]
+    backward: list[Block]
+    store: list[Block]  # yhat of sample r (or of the batch) into `out`
+    zero_each_batch: list[str]  # gradient arrays accumulated over the batch (the others are overwritten)
+    helpers: list[str]
+    #: gemm: the branch-free e^x and activations that let the loops over a batch vectorise
+    vector: dict | None = None
+
+    @property
+    def jit_options(self) -> str:
+        """Numba options of the kernels.  Vectorised loops need Numba's NumPy error model (no
+        ZeroDivisionError branch in every division); ``contract`` lets LLVM fuse a·b + c into one
+        fused multiply-add, which rounds once instead of twice and changes nothing else."""
+        return ', error_model="numpy", fastmath={"contract"}' if self.vector else ""
+
+
+def generate(net: Network | str, mode: str = "auto", dtype: str = "float64", *, output: str = "OUT.py") -> str:
+    """The source of a kernel module for ``net`` (module contract: DESIGN.md).
+
+    ``output`` only names the file in the header's regeneration command.  Same arguments, same bytes.
+    """
+    net = checked_network(net)
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    layout = choose_layout(net, mode)
+    kernel = _build(net, layout, dtype)
+    return render(kernel, mode=mode, output=output)
+
+
+def render(kernel: Kernel, *, mode: str, output: str) -> str:
+    from symnet.version import __version__
+
+    net = kernel.net
+    template = python_environment().get_template("kernel.py.j2")
+    L = net.depth
+    init = []
+    for k in range(1, L + 1):
+        act = net.activations[k - 1]
+        init.append(dict(k=k, act=act, scheme="he" if act in ("relu", "leaky_relu", "softplus") else "glorot"))
+    command = f"symnet codegen {net.describe()} -o {shell_word(output)} --mode {mode} --dtype {kernel.dtype}"
+    return tidy_python(template.render(
+        k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
+        L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
+        params=_names("", L), grads=_names("g", L), velocity=_names("v", L),
+    ))
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one shell word on one line: a file name in a generated comment can never end the
+    comment (a newline) or run anything when pasted into a shell."""
+    return shlex.quote(text.encode("unicode_escape").decode("ascii"))
+
+
+def _names(prefix: str, L: int) -> list[str]:
+    return [f"{prefix}{kind}{k}" for k in range(1, L + 1) for kind in ("W", "b")]
+
+
+def checked_network(net: Network | str) -> Network:
+    """A network whose every field was validated: a spec that was tampered with after construction
+    (or built around the validator) cannot put text of its own into the module."""
+    if isinstance(net, str):
+        net = Network.load(net)
+    if not isinstance(net, Network):
+        raise InputError(f"expected a Network or a spec string, got {type(net).__name__}")
+    try:
+        fresh = Network.build(list(net.layers), list(net.hidden), net.output, net.loss, net.bias)
+    except (SpecError, TypeError, AttributeError) as e:
+        raise InputError(f"invalid network: {e}") from None
+    if fresh != net:
+        raise InputError(f"invalid network: {net!r}")
+    return fresh
+
+
+# -- the layouts ------------------------------------------------------------------------
+def _build(net: Network, layout: str, dtype: str) -> Kernel:
+    if layout == "unrolled":
+        return _Unrolled(net, dtype).kernel()
+    return _Indexed(net, dtype, batch=layout == "gemm").kernel()
+
+
+def _sup(k: int) -> str:
+    return "⁽" + str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) + "⁾"
+
+
+def _helpers(printer: KernelPrinter) -> list[str]:
+    """The helper functions the printed code calls, in a fixed order."""
+    return [helper for helper in [*HELPERS.values(), EXP_HELPER] if helper in printer.helpers]
+
+
+def _vector_math() -> dict:
+    """The printed pieces of the branch-free e^x, e^x − 1, tanh and σ (:func:`symnet.emit.numba.stable.vector_exp`):
+    the constants, e^r − 1 as a polynomial in r, and the activations in e^{−|z|} and e^{−2|z|} − 1."""
+    v = vector_exp()
+    z, t = sp.Symbol("z", real=True), sp.Symbol("t", real=True)
+    em1, e = sp.Symbol("em1", real=True), sp.Symbol("e", positive=True)
+    printer = KernelPrinter(names={v.r: "r", z: "z", em1: "em1", e: "e", t: "t"})
+    tanh = tanh_from_expm1(em1)
+    return dict(
+        log2e=repr(v.log2e), ln2_hi=repr(v.ln2_hi), ln2_lo=repr(v.ln2_lo), degree=v.degree,
+        bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial),
+        tanh_rule=f"tanh z = {sp.sstr(tanh)} for z >= 0 with em1 = e^(-2z) - 1, tanh(-z) = -tanh z",
+        tanh=printer.doprint(odd_from_nonnegative(sp.tanh, z, tanh)),
+        sigmoid=printer.doprint(sigmoid_from_exp(e, z)),
+    )
+
+
+def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -> list[str]:
+    L = net.depth
+    lines = [f"δ{_sup(L)}ⱼ = ∂E/∂h{_sup(L)}ⱼ, the output layer ({net.output} + {net.loss}): "
+             f"{sp.sstr(rule_delta.lhs)} = {sp.sstr(rule_delta.rhs)}"]
+    if assumption is not None:
+        lines.append(f"  (with {sp.sstr(assumption.lhs)} = {sp.sstr(assumption.rhs)}: one-hot targets)")
+    lines.append("  times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too")
+    return lines
+
+
+class _Indexed:
+    """The layer form, per sample (loops over i, j) or per batch (BLAS products)."""
+
+    def __init__(self, net: Network, dtype: str, batch: bool):
+        self.net, self.dtype, self.batch = net, dtype, batch
+        self.L = net.depth
+        self.rules = [layer_rule(net, k) for k in range(1, self.L + 1)]
+        arrays = {}
+        row = "r, " if batch else ""
+        for k in range(1, self.L + 1):
+            arrays[f"W{k}"] = lambda idx, k=k: f"W{k}[{', '.join(idx)}]"
+            arrays[f"b{k}"] = lambda idx, k=k: f"b{k}[{idx[0]}]"
+            for kind in ("h", "a", "delta"):
+                label = str(base(kind, k, self.L).label)
+                arrays[label] = lambda idx, label=label: f"{label}[{row}{idx[0]}]"
+        sample = "start + r" if batch else "r"
+        arrays["x"] = lambda idx: f"X[{sample}, {idx[0]}]"
+        arrays["y"] = lambda idx: f"Y[{sample}, {idx[0]}]"
+        extents = {width(n): f"N{n}" for n in range(self.L + 1)}
+        self.printer = KernelPrinter(
+            names={sp.Symbol("inv_m"): "inv_m", **{w: c for w, c in extents.items()}},
+            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch,
+        )
+        self.emit = Emitter(self.printer, extents)
+        self.accumulated: list[str] = []  # batch layout: gradients summed by loops, not set by a product
+
+    def loops(self, *idx: tuple[str, str]) -> list[tuple[str, str]]:
+        return ([("r", "B")] if self.batch else []) + list(idx)
+
+    def kernel(self) -> Kernel:
+        L = self.L
+        workspace = []
+        rows = ("rows, " if self.batch else "")
+        for k in range(1, L + 1):
+            for kind in ("h", "a", "delta"):
+                workspace.append((str(base(kind, k, L).label), f"({rows}N{k})"))
+        if self.batch and self.net.output == "softmax":
+            workspace.append((f"lse{L}", "(rows,)"))
+        forward = [b for k in range(1, L + 1) for b in self.forward(k)]
+        loss = self.loss()
+        backward = [self.output_delta()] + [self.hidden_delta(k) for k in range(L - 1, 0, -1)]
+        backward += [b for k in range(L, 0, -1) for b in self.gradients(k)]
+        yhat = str(base("a", L, L).label)
+        store = Block([f"ŷ of the {'batch' if self.batch else 'sample'} into out"],
+                      [f"out[{'start + r' if self.batch else 'r'}, j] = {yhat}[{'r, ' if self.batch else ''}j]"],
+                      self.loops(("j", f"N{L}")))
+        zero = [g for g in _names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else _names("g", L)
+        return Kernel(self.net, "gemm" if self.batch else "loops", self.dtype, not self.batch, workspace,
+                      forward, [loss], backward, [store], zero, _helpers(self.printer),
+                      _vector_math() if self.batch else None)
+
+    # -- forward ------------------------------------------------------------------------
+    def forward(self, k: int) -> list[Block]:
+        rule, act = self.rules[k - 1], self.net.activations[k - 1]
+        h, a = rule.h.lhs, base("a", k, self.L)[j]
+        comment = [f"layer {k}, forward: {sp.sstr(h)} = {sp.sstr(rule.h.rhs)}"]
+        if self.batch:
+            products, h_rhs = self._products(rule.h.rhs, str(h.base.label))
+        else:
+            products, h_rhs = self._axpy(rule.h.rhs, str(h.base.label), f"N{k}")
+        body = self.emit.assign(self.printer.doprint(h), h_rhs)
+        if act == "softmax":
+            return [Block(comment, body, self.loops(("j", f"N{k}")), products), self.softmax(k)]
+        comment.append(f"{' ' * len(f'layer {k}, forward: ')}{sp.sstr(a)} = {sp.sstr(rule.a.rhs)}")
+        body += self.emit.assign(self.printer.doprint(a), rule.a.rhs)
+        return [Block(comment, body, self.loops(("j", f"N{k}")), products)]
+
+    def softmax(self, k: int) -> Block:
+        """ŷⱼ = e^{hⱼ}/Σₗ e^{hₗ}, evaluated as e^{hⱼ − lse} with lse = M + log Σₗ e^{hₗ − M}, M = maxₗ hₗ."""
+        rule = self.rules[k - 1]
+        h = base("h", k, self.L)
+        hmax, lse = sp.Symbol(f"hmax{k}", real=True), sp.Symbol(f"lse{k}", real=True)
+        # lse is the loss's too: one per row of the batch
+        self.printer.names.update({hmax: hmax.name, lse: f"{lse}[r]" if self.batch else lse.name})
+        body = [f"{hmax} = {self.printer.doprint(h[0])}", f"for l in range(1, N{k}):",
+                f"    {hmax} = max({hmax}, {self.printer.doprint(h[l])})"]
+        body += self.emit.assign(self.printer.doprint(lse), shifted_log_sum_exp(softmax_total(rule.a.rhs), hmax))
+        body += [f"for j in range(N{k}):"]
+        body += ["    " + s for s in self.emit.assign(self.printer.doprint(base("a", k, self.L)[j]),
+                                                      softmax_from_lse(rule.a.rhs, lse))]
+        comment = [f"layer {k}, softmax: {sp.sstr(rule.a.rhs)}",
+                   f"  as exp(h{k}[j] - lse{k}), lse{k} = log Σ exp(h{k}[l]) shifted by their max (no overflow)"]
+        return Block(comment, body, self.loops())
+
+    def outputs(self) -> dict[sp.Expr, sp.Expr]:
+        """ŷ_q in its logits, for a loss that takes its logarithm."""
+        L, act = self.L, self.net.output
+        h = base("h", L, L)
+        if act == "softmax":
+            return {base("a", L, L)[q]: softmax_from_lse(self.rules[-1].a.rhs.xreplace({j: q}),
+                                                         sp.Symbol(f"lse{L}", real=True))}
+        if act == "sigmoid":
+            return {base("a", L, L)[q]: self.rules[-1].a.rhs.xreplace({j: q})}
+        return {}
+
+    def loss(self) -> Block:
+        L = self.L
+        yhat, y = base("a", L, L), base("y", None, L)
+        per_output = per_sample_loss(self.net.loss, [yhat[q]], [y[q]])
+        total = sp.Sum(per_output, (q, 1, width(L)))
+        stable = loss_from_logits(total, self.outputs())
+        comment = [f"loss of the sample: {sp.sstr(total)}"]
+        if stable != total:
+            comment.append(f"  from the logits: {sp.sstr(stable)}")
+        return Block(comment, self.emit.assign("E", stable, "+="), self.loops())
+
+    # -- backward -----------------------------------------------------------------------
+    def output_delta(self) -> Block:
+        rule = self.rules[-1]
+        inv_m = sp.Symbol("inv_m")
+        body = self.emit.assign(self.printer.doprint(rule.delta.lhs), inv_m * rule.delta.rhs)
+        return Block(_output_comment(self.net, rule.delta, rule.assumption), body,
+                     self.loops(("j", f"N{self.L}")))
+
+    def hidden_delta(self, k: int) -> Block:
+        rule = self.rules[k - 1]
+        comment = [f"δ{_sup(k)}ⱼ = ∂E/∂h{_sup(k)}ⱼ, back through W{_sup(k + 1)}: "
+                   f"{sp.sstr(rule.delta.lhs)} = {sp.sstr(rule.delta.rhs)}"]
+        label = str(rule.delta.lhs.base.label)
+        products, rhs = self._products(rule.delta.rhs, label) if self.batch else ([], rule.delta.rhs)
+        return Block(comment, self.emit.assign(self.printer.doprint(rule.delta.lhs), rhs),
+                     self.loops(("j", f"N{k}")), products)
+
+    def gradients(self, k: int) -> list[Block]:
+        rule = self.rules[k - 1]
+        W, b = base("W", k, self.L), base("b", k, self.L)
+        dW = [f"∂E/∂W{_sup(k)}ᵢⱼ: dE/dW{k}[i, j] = {sp.sstr(rule.dW.rhs)}"]
+        db = [f"∂E/∂b{_sup(k)}ⱼ: dE/db{k}[j] = {sp.sstr(rule.db.rhs)}"]
+        if self.batch:
+            product = self._outer(rule.dW.rhs, f"gW{k}")
+            w_block = (Block(dW + ["  summed over the batch: one matrix product"], [], [], [product]) if product else
+                       Block(dW, self.emit.assign(f"gW{k}[i, j]", rule.dW.rhs, "+="),
+                             self.loops(("i", f"N{k - 1}"), ("j", f"N{k}"))))
+            if not product:
+                self.accumulated.append(f"gW{k}")
+        else:
+            w_block = Block(dW, self.emit.assign(f"gW{k}[i, j]", rule.dW.rhs, "+="),
+                            self.loops(("i", f"N{k - 1}"), ("j", f"N{k}")))
+        b_block = Block(db, self.emit.assign(f"gb{k}[j]", rule.db.rhs, "+="), self.loops(("j", f"N{k}")))
+        return [w_block, b_block]
+
+    # -- batch products -----------------------------------------------------------------
+    def _view(self, label: str) -> str:
+        """The batch's rows of a per-sample quantity."""
+        return "X[start:stop]" if label == "x" else f"{label}[:B]"
+
+    def _products(self, expr: sp.Expr, out: str) -> tuple[list[str], sp.Expr]:
+        """Each Σₛ W[s, j]·v[s] (or W[j, s]·v[s]) over a layer becomes one product of the batch,
+        ``np.dot(V, W, out)``; the sum is then ``out[r, j]``."""
+        sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
+        lines, replace = [], {}
+        for s in sums:
+            var = s.limits[0][0]
+            factors = sp.Mul.make_args(s.function)
+            params = [f for f in factors if isinstance(f, sp.Indexed) and str(f.base.label).startswith("W")]
+            data = [f for f in factors if isinstance(f, sp.Indexed) and f not in params]
+            if len(factors) != 2 or len(params) != 1 or len(data) != 1 or data[0].indices != (var,):
+                continue  # not a product of the batch: the loops print it as a sum
+            (w,), (v,) = params, data
+            if w.indices[0] == var:
+                right, free = str(w.base.label), w.indices[1]
+            else:
+                right, free = f"{w.base.label}.T", w.indices[0]
+            lines.append(f"np.dot({self._view(str(v.base.label))}, {right}, {out}[:B])")
+            replace[s] = sp.IndexedBase(out, real=True)[free]
+        return lines, expr.xreplace(replace)
+
+    def _axpy(self, expr: sp.Expr, out: str, width: str) -> tuple[list[str], sp.Expr]:
+        """Per sample, Σᵢ W[i, j]·v[i] for every j as rows of W added into out (i outer, j inner):
+        the inner loop runs along W's rows, so it vectorises; the sum is then ``out[j]``."""
+        lines, replace = [], {}
+        for s in [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]:
+            var, _, hi = s.limits[0]
+            ws = [f for f in sp.Mul.make_args(s.function)
+                  if isinstance(f, sp.Indexed) and str(f.base.label).startswith("W")]
+            if len(ws) != 1 or ws[0].indices[0] != var:
+                continue  # not a product with W's rows: the loops print it as a sum
+            free = ws[0].indices[1]
+            target = self.printer.doprint(sp.IndexedBase(out, real=True)[free])
+            lines += [f"for {free} in range({width}):", f"    {target} = 0.0",
+                      f"for {var} in range({self.emit.extents[hi]}):",
+                      f"    for {free} in range({width}):",
+                      f"        {target} += {self.printer.doprint(s.function)}"]
+            replace[s] = sp.IndexedBase(out, real=True)[free]
+        return lines, expr.xreplace(replace)
+
+    def _outer(self, expr: sp.Expr, out: str) -> str | None:
+        """Σ_r u[r, i]·v[r, j] over the batch as ``np.dot(U.T, V, out)`` when expr is uᵢ·vⱼ."""
+        factors = sp.Mul.make_args(expr)
+        if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
+            return None
+        by_index = {f.indices: f for f in factors}
+        if set(by_index) != {(i,), (j,)}:
+            return None
+        u, v = by_index[(i,)], by_index[(j,)]
+        return f"np.dot({self._view(str(u.base.label))}.T, {self._view(str(v.base.label))}, {out})"
+
+
+class _Unrolled:
+    """The scalar form: straight-line statements per sample, one per quantity, after ``sympy.cse``."""
+
+    def __init__(self, net: Network, dtype: str):
+        self.net, self.dtype = net, dtype
+        self.d = Derivation(net)
+        self.m = self.d.model
+        self.L = net.depth
+        names: dict[sp.Symbol, str] = {sp.Symbol("inv_m"): "inv_m"}
+        for sym in self.m.params + self.m.x + self.m.y + list(self.m.definitions):
+            names[sym] = self._name(parse_name(sym.name))
+        for delta in self.d.all_deltas():
+            names[delta.symbol] = self._name(parse_name(delta.symbol.name))
+        self.printer = KernelPrinter(names=names)
+        self.temps = sp.numbered_symbols("t", real=True)
+
+    @staticmethod
+    def _name(n) -> str:
+        zero = [str(v - 1) for v in n.index]
+        if n.kind in ("W", "b"):
+            return f"{n.kind}{n.layer}[{', '.join(zero)}]"
+        if n.kind == "x":
+            return f"X[r, {zero[0] if zero else 0}]"
+        if n.kind == "y":
+            return f"Y[r, {zero[0] if zero else 0}]"
+        if n.kind == "yhat":
+            return f"yhat_{n.index[0]}" if n.index else "yhat"
+        return f"{n.kind}{n.layer}_{n.index[0]}"
+
+    def statements(self, targets: list[tuple[str, sp.Expr]], op: str = "=", wrap=None) -> list[str]:
+        """Assignments after common-subexpression elimination (temporaries t0, t1, … first)."""
+        replacements, reduced = sp.cse([e for _, e in targets], symbols=self.temps, order="canonical")
+        lines = []
+        for t, e in replacements:
+            self.printer.names[t] = t.name
+            lines.append(f"{t.name} = {self.printer.doprint(e)}")
+        for (target, _), e in zip(targets, reduced):
+            code = self.printer.doprint(e)
+            lines.append(f"{target} {op} {wrap(code) if wrap else code}")
+        return lines
+
+    def kernel(self) -> Kernel:
+        L, m = self.L, self.m
+        forward = [self.forward(k) for k in range(1, L + 1)]
+        loss = self.loss()
+        backward = [self.output_delta()] + [self.hidden_delta(k) for k in range(L - 1, 0, -1)]
+        backward += [self.gradients(k) for k in range(L, 0, -1)]
+        store = Block(["ŷ of the sample into out"],
+                      [f"out[r, {n}] = {self.printer.doprint(p)}" for n, p in enumerate(m.yhat)])
+        return Kernel(self.net, "unrolled", self.dtype, True, [], forward, [loss], backward, [store],
+                      _names("g", L), _helpers(self.printer))
+
+    def forward(self, k: int) -> Block:
+        m, p = self.m, self.printer
+        act = self.net.activations[k - 1]
+        body = [f"{p.doprint(h)} = {p.doprint(m.definitions[h])}" for h in m.h[k]]
+        source = "x" if k == 1 else f"a{k - 1}"
+        comment = [f"layer {k}, forward: h{k}[j] = Σᵢ W{k}[i,j] {source}[i] + b{k}[j], a{k}[j] = {act}(h{k}[j])"]
+        if act == "softmax":
+            hmax, lse = sp.Symbol(f"hmax{k}", real=True), sp.Symbol(f"lse{k}", real=True)
+            p.names.update({hmax: hmax.name, lse: lse.name})
+            definition = m.definitions[m.a[k][0]]
+            body.append(f"{hmax} = {p.doprint(sp.Max(*m.h[k]))}")
+            body.append(f"{lse} = {p.doprint(shifted_log_sum_exp(softmax_total(definition), hmax))}")
+            body += [f"{p.doprint(a)} = {p.doprint(softmax_from_lse(m.definitions[a], lse))}" for a in m.a[k]]
+            comment.append(f"  softmax as exp(h{k}[j] - lse{k}), lse{k} = log Σ exp(h{k}[l]) shifted by their max")
+        else:
+            body += [f"{p.doprint(a)} = {p.doprint(m.definitions[a])}" for a in m.a[k]]
+        return Block(comment, body)
+
+    def outputs(self) -> dict[sp.Expr, sp.Expr]:
+        m, L = self.m, self.L
+        if self.net.output == "softmax":
+            lse = sp.Symbol(f"lse{L}", real=True)
+            return {p: softmax_from_lse(m.definitions[p], lse) for p in m.yhat}
+        if self.net.output == "sigmoid":
+            return {p: m.definitions[p] for p in m.yhat}
+        return {}
+
+    def loss(self) -> Block:
+        stable = loss_from_logits(self.m.loss, self.outputs())
+        comment = [f"loss of the sample: {sp.sstr(self.m.loss)}"]
+        if stable != self.m.loss:
+            comment.append(f"  from the logits: {sp.sstr(stable)}")
+        return Block(comment, self.statements([("E", stable)], "+="))
+
+    def output_delta(self) -> Block:
+        deltas = [self.d.delta(h) for h in self.m.h[self.L]]
+        comment = [f"δ{_sup(self.L)} = ∂E/∂h{_sup(self.L)}, the output layer ({self.net.output} + {self.net.loss}):"]
+        comment += [f"  {sp.sstr(dl.symbol)} = {sp.sstr(dl.expr)}" for dl in deltas]
+        if deltas[0].assumption is not None:
+            a = deltas[0].assumption
+            comment.append(f"  (with {sp.sstr(a.lhs)} = {sp.sstr(a.rhs)}: one-hot targets)")
+        comment.append("  times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too")
+        targets = [(self.printer.names[dl.symbol], dl.expr) for dl in deltas]
+        return Block(comment, self.statements(targets, wrap=lambda c: f"inv_m*({c})"))
+
+    def hidden_delta(self, k: int) -> Block:
+        deltas = [self.d.delta(h) for h in self.m.h[k]]
+        comment = [f"δ{_sup(k)} = ∂E/∂h{_sup(k)}, back through W{_sup(k + 1)}:"]
+        comment += [f"  {sp.sstr(dl.symbol)} = {sp.sstr(dl.expr)}" for dl in deltas]
+        return Block(comment, self.statements([(self.printer.names[dl.symbol], dl.expr) for dl in deltas]))
+
+    def gradients(self, k: int) -> Block:
+        params = [w for row in self.m.W[k] for w in row] + list(self.m.b[k])
+        chains = [self.d.chain(p) for p in params]
+        comment = [f"∂E/∂W{_sup(k)} and ∂E/∂b{_sup(k)}: ∂E/∂θ = ∂h/∂θ · δ, e.g. "
+                   f"dE/d{chains[0].param} = {sp.sstr(chains[0].via_delta)}"]
+        body = [f"g{self.printer.names[c.param]} += {self.printer.doprint(c.via_delta)}" for c in chains]
+        return Block(comment, body)

@@ -1,0 +1,147 @@
+"""``symnet.compile(net)``: a generated kernel as an imported module, through a private on-disk cache.
+
+The cache is content-addressed: a kernel's file is named by the hash of the source symnet generates for
+it (with Numba's version and the dtype), and a cached file is imported only when its bytes are exactly
+that source.  No list of generator modules can go stale, and a file that someone else put there, or
+that a crash truncated, is never run: it is regenerated.  The directory itself must be the user's own
+and writable by no one else (as ssh and pip demand of theirs), because Numba's ``cache=True`` keeps its
+machine code, which it unpickles, beside the module in ``__pycache__``.
+
+Where: ``$SYMNET_CACHE``, else ``$XDG_CACHE_HOME/symnet`` or ``~/.cache/symnet``.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import stat
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numba
+
+from symnet.emit.numba.builder import DTYPES, checked_network, generate
+from symnet.errors import InputError
+from symnet.files import write_atomic
+from symnet.spec import Network
+
+#: the name a cached module's header gives in its regeneration command (the file name is its hash)
+CACHED_NAME = "kernel.py"
+#: modules this process imported, by what they were generated from (generating costs a derivation)
+_loaded: dict[tuple[Network, str, str, Path], ModuleType] = {}
+
+
+class CacheError(InputError):
+    """A kernel cache symnet will not use: someone else could write code into it."""
+
+
+def cache_dir() -> Path:
+    """Where compiled kernels live: $SYMNET_CACHE, else the user's cache directory."""
+    if os.environ.get("SYMNET_CACHE"):
+        return Path(os.environ["SYMNET_CACHE"])
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "symnet"
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only this user can write: created 0700, or refused when it is not ours."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.lstat()
+    except OSError as e:
+        raise CacheError(f"cannot create the kernel cache {path}: {e.strerror or e}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise CacheError(f"the kernel cache {path} is not a directory; set SYMNET_CACHE to a private directory")
+    _refuse_foreign(path, info, "kernel cache")
+    return path
+
+
+def _refuse_foreign(path: Path, info: os.stat_result, what: str) -> None:
+    if info.st_uid != os.getuid():
+        raise CacheError(f"refusing the {what} {path}: it belongs to uid {info.st_uid}, not to you; "
+                         f"set SYMNET_CACHE to a directory of your own")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise CacheError(f"refusing the {what} {path}: others can write to it (mode {stat.S_IMODE(info.st_mode):o}); "
+                         f"run chmod go-w {path} or set SYMNET_CACHE to a private directory")
+
+
+def source_key(source: str, dtype: str) -> str:
+    """The content address of a kernel: its source, the Numba that compiles it, the dtype."""
+    text = f"{source}\nnumba={numba.__version__}\ndtype={dtype}\n"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cached_source(net: Network | str, mode: str = "auto", dtype: str = "float64") -> tuple[Path, str]:
+    """The cache file for ``net`` and the source it must hold."""
+    source = generate(net, mode, dtype, output=CACHED_NAME)
+    return cache_dir() / f"symnet_kernel_{source_key(source, dtype)}.py", source
+
+
+def kernel_path(net: Network | str, mode: str = "auto", dtype: str = "float64") -> Path:
+    return cached_source(net, mode, dtype)[0]
+
+
+def compile(net: Network | str, mode: str = "auto", dtype: str = "float64") -> ModuleType:  # noqa: A001
+    """The kernel module for ``net``, imported from the cache after checking the file is the source
+    symnet generates for it (written there first when missing or different).
+
+    Numba compiles each function on its first call (from its own cache when a previous process did).
+    """
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    net = checked_network(net)
+    memo = (net, mode, dtype, cache_dir())
+    if memo in _loaded:
+        return _loaded[memo]
+    path, source = cached_source(net, mode, dtype)
+    private_dir(path.parent)
+    pycache = path.parent / "__pycache__"
+    if pycache.exists() or pycache.is_symlink():
+        _refuse_foreign(pycache, pycache.lstat(), "Numba cache")
+    if not _holds(path, source):
+        if path.exists() or path.is_symlink():
+            print(f"symnet: the cached kernel {path.name} is not the source symnet generates; regenerating it",
+                  file=sys.stderr)
+            _drop_numba_cache(path)
+        write_atomic(path, source)
+        os.chmod(path, 0o600)
+    module = _loaded[memo] = load(path)
+    return module
+
+
+def _holds(path: Path, source: str) -> bool:
+    """Whether ``path`` is a regular file of ours, writable by no one else, with exactly ``source``."""
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return False
+        return path.read_bytes() == source.encode()
+    except OSError:
+        return False
+
+
+def _drop_numba_cache(path: Path) -> None:
+    """Numba's index and machine code of a module that is being replaced: they describe other code."""
+    for stale in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
+        stale.unlink(missing_ok=True)
+    if path.is_symlink() or path.is_dir():
+        path.unlink(missing_ok=True)
+
+
+def load(path: str | Path) -> ModuleType:
+    """Import a generated module from its file (any name: symnet codegen's output too)."""
+    path = Path(path)
+    name = path.stem if path.stem.isidentifier() else "symnet_kernel_" + hashlib.sha256(
+        str(path.resolve()).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InputError(f"cannot import {path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # Numba's cache looks the module up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module

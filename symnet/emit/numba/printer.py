@@ -1,0 +1,173 @@
+"""SymPy expressions → Numba-friendly Python statements.
+
+:class:`KernelPrinter` extends SymPy's Python code printer: one ``_print_<Node>`` per node it prints
+differently (activations, Heaviside, numbers, indexed arrays).  Everything it prints is a scalar
+expression: NumPy's functions on scalars compile in ``@njit`` code to the C library calls, and nothing
+allocates.  A ``Sum`` cannot be a scalar expression, so :class:`Emitter` turns an assignment whose
+right-hand side holds sums into accumulation loops ahead of the assignment — the loops come from the
+expression's own ``Sum`` limits, not from a template.
+
+Indices: the layer form counts from 1 (``Sum(..., (l, 1, n2))``); the kernel's arrays count from 0.
+Every index symbol runs over ``range(n)`` and every array is subscripted with the same symbol, so
+the shift is the same on both sides and no ``- 1`` is ever printed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from symnet.derivation.activations import ACTIVATION_CLASSES, Activation
+
+#: activations evaluated by a helper of the generated module (a stable form of the definition)
+HELPERS = {"sigmoid": "_sigmoid", "tanh": "_tanh", "softplus": "_softplus"}
+#: the exponential as a helper, in kernels whose loops should vectorise (``vector=True``)
+EXP_HELPER = "_exp"
+
+
+class KernelPrinter(PythonCodePrinter):
+    """Prints scalar expressions for ``@numba.njit`` code that imports only ``numpy as np``.
+
+    ``names`` maps symbols to the code that holds them (``W1[1,1]`` → ``W1[0, 0]``, ``h1[2]`` →
+    ``h1_2``); ``arrays`` maps an ``IndexedBase`` label to a function of the printed indices
+    (``h1`` → ``lambda idx: f"H1[r, {idx[0]}]"`` in a batch layout).  A symbol that is in neither is
+    an error: nothing reaches the generated module that the generator did not name.
+
+    ``vector``: the code runs in loops over whole blocks of a batch, which LLVM vectorises only when
+    they call no library function; e^x then prints as the module's branch-free ``_exp`` (and the
+    activations' helpers are its branch-free forms, see :func:`symnet.emit.numba.stable.vector_exp`).
+    """
+
+    printmethod = "_numbacode"
+    language = "Python (Numba)"
+
+    def __init__(self, names: dict[sp.Symbol, str] | None = None,
+                 arrays: dict[str, Callable[[list[str]], str]] | None = None,
+                 index_names: set[sp.Symbol] = frozenset(), vector: bool = False):
+        super().__init__({"fully_qualified_modules": True, "standard": "python3"})
+        self.vector = vector
+        self.names = dict(names or {})
+        self.arrays = dict(arrays or {})
+        self.index_names = set(index_names)
+        self.helpers: set[str] = set()  # the module's helper functions this printer has called
+
+    def doprint(self, expr: sp.Expr, assign_to: None = None) -> str:
+        return super().doprint(_floats(expr), assign_to)
+
+    # -- names ---------------------------------------------------------------------------
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        # math.exp / numpy.exp → np.exp: the generated module imports numpy as np and nothing else
+        head, _, attr = fqn.rpartition(".")
+        if head in ("math", "numpy"):
+            return f"np.{attr}"
+        if not head and fqn in ("max", "min", "abs"):
+            return fqn
+        raise ValueError(f"the kernel printer cannot use {fqn}")
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        if expr in self.names:
+            return self.names[expr]
+        if expr in self.index_names:
+            return expr.name
+        raise KeyError(f"the kernel has no variable for {expr}")
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        label = str(expr.base.label)
+        if label not in self.arrays:
+            raise KeyError(f"the kernel has no array for {label}")
+        return self.arrays[label]([self._print(i) for i in expr.indices])
+
+    def _print_Dummy(self, expr: sp.Dummy) -> str:
+        return self._print_Symbol(expr)
+
+    # -- numbers -------------------------------------------------------------------------
+    def _print_Float(self, expr: sp.Float) -> str:
+        # repr of the double: 1/100 → 0.01, exact to the last bit and readable
+        return repr(float(expr))
+
+    # -- functions -----------------------------------------------------------------------
+    def _print_Activation(self, expr: Activation) -> str:
+        if expr.name in HELPERS:
+            self.helpers.add(HELPERS[expr.name])
+            return f"{HELPERS[expr.name]}({self._print(expr.args[0])})"
+        # the piecewise-linear ones print as their definition: z if z > 0 else slope*z
+        return self._print(_floats(expr.expand_definition()))
+
+    def _print_exp(self, expr: sp.exp) -> str:
+        if not self.vector:
+            return super()._print_exp(expr)
+        self.helpers.add(EXP_HELPER)
+        return f"{EXP_HELPER}({self._print(expr.args[0])})"
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        # Heaviside(z, H0) with the derivation's H0 (ReLU'(0) = 0) as a conditional
+        return self._print(expr.rewrite(sp.Piecewise))
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        raise ValueError(f"a Sum is not a scalar expression; emit it with Emitter.assign: {expr}")
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        raise ValueError(f"an unevaluated derivative cannot be printed as code: {expr}")
+
+
+def _floats(expr: sp.Expr) -> sp.Expr:
+    """Fractions as the nearest double, so 1/2 prints as a number (0.5), not as a division."""
+    expr = sp.sympify(expr)
+    return expr.xreplace({r: sp.Float(float(r)) for r in expr.atoms(sp.Rational) if not r.is_Integer})
+
+
+# SymPy's printer dispatches a Function subclass on its own class name only (``_print_Sigmoid``)
+for _cls in ACTIVATION_CLASSES.values():
+    setattr(KernelPrinter, f"_print_{_cls.__name__}", KernelPrinter._print_Activation)
+
+
+@dataclass
+class Emitter:
+    """Writes assignments as lines of code, hoisting each ``Sum`` into an accumulation loop."""
+
+    printer: KernelPrinter
+    extents: dict[sp.Symbol, str] = field(default_factory=dict)  # width symbol n_k → code (N2)
+    _count: int = 0
+
+    def assign(self, target: str, expr: sp.Expr, op: str = "=") -> list[str]:
+        """``target op expr`` as lines: loops for the sums in expr, then the assignment."""
+        lines, scalar = self._hoist(sp.sympify(expr))
+        return lines + [f"{target} {op} {self.printer.doprint(scalar)}"]
+
+    def expr(self, expr: sp.Expr) -> str:
+        """A scalar expression (no sums)."""
+        return self.printer.doprint(expr)
+
+    def _hoist(self, expr: sp.Expr) -> tuple[list[str], sp.Expr]:
+        sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
+        if not sums:
+            return [], expr
+        outer = [s for s in sums if not any(s != o and o.has(s) for o in sums)]
+        lines: list[str] = []
+        replacements = {}
+        for s in sorted(set(outer), key=sp.default_sort_key):
+            acc = sp.Symbol(f"acc{self._count}")
+            self._count += 1
+            self.printer.names[acc] = acc.name
+            lines += self._loop(acc.name, s)
+            replacements[s] = acc
+        return lines, expr.xreplace(replacements)
+
+    def _loop(self, acc: str, s: sp.Sum) -> list[str]:
+        if len(s.limits) != 1:
+            raise ValueError(f"one index per Sum, got {s}")
+        var, lo, hi = s.limits[0]
+        if lo != 1:
+            raise ValueError(f"sums run from 1 in the layer form, got {s}")
+        body_lines, body = self._hoist(s.function)
+        inner = body_lines + [f"{acc} += {self.printer.doprint(body)}"]
+        return [f"{acc} = 0.0", f"for {self.printer.doprint(var)} in range({self._extent(hi)}):"] + [
+            "    " + line for line in inner
+        ]
+
+    def _extent(self, hi: sp.Expr) -> str:
+        if hi in self.extents:
+            return self.extents[hi]
+        raise KeyError(f"no extent for the sum limit {hi}")

@@ -1,0 +1,139 @@
+"""Numerically stable forms of the forward pass and the loss, reached by SymPy rewrites.
+
+The derivation writes ŷⱼ = e^{hⱼ} / Σₗ e^{hₗ} and E = −Σ yⱼ log ŷⱼ, which overflow for logits of size
+1e3 when evaluated as written.  A kernel evaluates the *same* expressions after identities that hold
+exactly (each is proved symbolically in the tests):
+
+* the softmax total S = Σₗ e^{hₗ} is named through its logarithm, lse = log S, so ŷⱼ = e^{hⱼ − lse} and
+  log ŷⱼ = hⱼ − lse (SymPy does the cancelling);
+* lse = M + log Σₗ e^{hₗ − M} for any real M; the kernel takes M = maxₗ hₗ so no exponential exceeds 1;
+* log σ(z) = −softplus(−z) and log(1 − σ(z)) = −softplus(z), the cross-entropy of a sigmoid from its
+  logit; what is left is handed to SymPy's own ``log1p``/``expm1`` rewrites.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import mpmath
+import sympy as sp
+from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+
+from symnet.derivation.activations import Sigmoid, Softplus
+
+_z = sp.Wild("z")
+#: (pattern, replacement): identities of the logistic function used to take logs of it stably
+LOG_RULES: tuple[tuple[sp.Expr, sp.Expr], ...] = (
+    (sp.log(Sigmoid(_z)), -Softplus(-_z)),
+    (sp.log(1 - Sigmoid(_z)), -Softplus(_z)),
+)
+
+
+def softmax_total(definition: sp.Expr) -> sp.Expr:
+    """S in a softmax output's definition e^{hⱼ}/S."""
+    _, den = sp.fraction(definition)
+    return den
+
+
+def softmax_from_lse(definition: sp.Expr, lse: sp.Symbol) -> sp.Expr:
+    """e^{hⱼ}/S rewritten with S = e^{lse}: e^{hⱼ − lse}, at most 1 whatever hⱼ is."""
+    total = softmax_total(definition)
+    return sp.powsimp(definition.xreplace({total: sp.exp(lse)}))
+
+
+def shifted_log_sum_exp(total: sp.Expr, shift: sp.Expr) -> sp.Expr:
+    """log S for S a sum of exponentials (an Add, or a Sum over an index), shifted by M:
+    M + log Σ e^{hₗ − M}, equal to log S for every real M."""
+    shifted = total.replace(lambda e: isinstance(e, sp.exp), lambda e: sp.exp(e.args[0] - shift))
+    return shift + sp.log(shifted)
+
+
+def loss_from_logits(loss: sp.Expr, outputs: dict[sp.Expr, sp.Expr]) -> sp.Expr:
+    """The per-sample loss with the outputs written in their logits where it takes their logarithm.
+
+    ``outputs`` maps each ŷ (symbol or indexed) to its stable value (e^{h − lse} or σ(h)).  A loss
+    without logarithms (mse) keeps ŷ: it is bounded and the kernel has ŷ at hand already.
+    """
+    if not loss.has(sp.log):
+        return loss
+    expr = loss.xreplace(outputs)
+    for pattern, replacement in LOG_RULES:
+        expr = expr.replace(pattern, replacement)
+    return optimize(expr, [expm1_opt, log1p_opt])
+
+
+# -- exponentials for whole blocks of a batch ------------------------------------------------------
+# A gemm kernel applies its activations to whole (batch × width) blocks.  libm's exp is a call that
+# stops LLVM from vectorising those loops, so the gemm layout evaluates e^x by range reduction and a
+# polynomial, in straight-line code that LLVM vectorises:
+#     e^x = 2^k · e^r,  k = round(x / ln 2),  r = x − k ln 2,  |r| ≤ ln 2 / 2,
+# with e^r − 1 from its Taylor polynomial.  The constants are computed here to 50 digits, the degree is
+# the smallest whose remainder is below a quarter of an ulp, and the activations' forms in e^x are
+# derived from their definitions — nothing below is typed in but the algorithm.
+
+_r = sp.Symbol("r", real=True)
+_z = sp.Symbol("z", real=True)
+_w = sp.Symbol("w", positive=True)  # the substitution that turns an exponential into algebra
+UNIT_ROUNDOFF = mpmath.mpf(2) ** -53
+
+
+@dataclass(frozen=True)
+class VectorExp:
+    """Constants and polynomial of the branch-free e^x (see the section's comment).
+
+    ``ln2_hi`` keeps 32 fraction bits of ln 2, so k · ln2_hi is exact for every |k| < 2^21 and
+    r = (x − k·ln2_hi) − k·ln2_lo loses nothing; ``polynomial`` is e^r − 1 in Horner form in ``r``;
+    ``bound`` the Taylor remainder's largest relative size for |r| ≤ ``r_max``.
+    """
+
+    log2e: float
+    ln2_hi: float
+    ln2_lo: float
+    r_max: float
+    degree: int
+    bound: float
+    polynomial: sp.Expr
+    r: sp.Symbol = _r
+
+
+@cache
+def vector_exp(target: float = 0.25) -> VectorExp:
+    """e^r − 1 to ``target`` ulp (Taylor remainder, relative) for |r| ≤ ln 2/2 (+ the rounding of k)."""
+    with mpmath.workdps(50):
+        ln2 = mpmath.log(2)
+        ln2_hi = mpmath.floor(ln2 * 2**32) / 2**32
+        ln2_lo = ln2 - ln2_hi
+        r_max = ln2 / 2 * (1 + mpmath.mpf(2) ** -40)
+        # |Σ_{n>N} rⁿ/n!| ≤ |r|^{N+1}/(N+1)! · e^{|r|} and |e^r − 1| ≥ |r| e^{−|r|}: relative remainder
+        degree, bound = 1, None
+        while True:
+            bound = r_max**degree / mpmath.factorial(degree + 1) * mpmath.exp(2 * r_max)
+            if bound <= target * UNIT_ROUNDOFF:
+                break
+            degree += 1
+        series = sp.series(sp.exp(_r) - 1, _r, 0, degree + 1).removeO()
+        return VectorExp(float(1 / ln2), float(ln2_hi), float(ln2_lo), float(r_max), degree,
+                         float(bound), sp.horner(series, _r))
+
+
+def tanh_from_expm1(m: sp.Symbol) -> sp.Expr:
+    """tanh z for z ≥ 0 in m = e^{−2z} − 1, which has no cancellation near 0: from tanh's definition
+    with w = e^{−2z}, then w = 1 + m."""
+    t = sp.tanh(_z).rewrite(sp.exp)
+    in_w = sp.simplify(t.subs(_z, -sp.log(_w) / 2))
+    return sp.factor(sp.simplify(in_w.subs(_w, 1 + m)))
+
+
+def odd_from_nonnegative(f: sp.FunctionClass, z: sp.Symbol, value: sp.Expr) -> sp.Expr:
+    """f(z) from ``value`` = f(|z|) for an odd f (the oddness is SymPy's: f(−w) → −f(w))."""
+    negative = f(-_w).subs(f(_w), value)
+    return sp.Piecewise((value, z >= 0), (negative, True))
+
+
+def sigmoid_from_exp(e: sp.Symbol, z: sp.Symbol) -> sp.Expr:
+    """σ(z) in e = e^{−|z|} ≤ 1 (never overflows): the definition with z = −log e for z ≥ 0 and
+    z = log e for z < 0."""
+    definition = Sigmoid(_z).expand_definition()
+    nonnegative = sp.simplify(definition.subs(_z, -sp.log(_w))).subs(_w, e)
+    negative = sp.simplify(definition.subs(_z, sp.log(_w))).subs(_w, e)
+    return sp.Piecewise((nonnegative, z >= 0), (negative, True))

@@ -1,0 +1,174 @@
+"""Central finite differences: the independent check of every gradient symnet derives or generates."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from symnet.derivation.chains import Derivation
+from symnet.numeric.evaluate import Evaluator
+
+Loss = Callable[[list[np.ndarray]], float]
+
+
+@dataclass
+class Comparison:
+    """Analytic gradients next to finite differences, in the kernel's layout."""
+
+    analytic: list[np.ndarray]
+    numeric: list[np.ndarray]
+
+    @property
+    def relative_errors(self) -> list[np.ndarray]:
+        """|analytic − numeric| / max(|analytic|, |numeric|, floor).
+
+        Finite differences in float64 carry an absolute error near 1e-13 (rounding of E over the
+        step), so a gradient that is ten thousand times smaller than the largest one cannot be
+        measured relatively; the floor, 1e-4 of the largest gradient (at least 1e-4), says so.
+        """
+        largest = max(float(np.max(np.abs(g), initial=0.0)) for g in self.analytic)
+        floor = 1e-4 * max(largest, 1.0)
+        return [
+            np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), floor)
+            for a, n in zip(self.analytic, self.numeric)
+        ]
+
+    @property
+    def max_relative_error(self) -> float:
+        return max(float(np.max(r, initial=0.0)) for r in self.relative_errors)
+
+
+def finite_differences(loss: Loss, params: list[np.ndarray], step: float = 2e-3) -> list[np.ndarray]:
+    """∂loss/∂θ for every entry of params, by central differences refined by Richardson extrapolation.
+
+    The step is scaled per parameter (step · max(1, |θ|)).  D(h) = (f(θ+h) − f(θ−h)) / 2h has error
+    O(h²); two Richardson steps over h, h/2, h/4 cancel the h² and h⁴ terms, leaving O(h⁶) ≈ 1e-16
+    next to a rounding error of about 1e-16 / h ≈ 1e-13 — the checks' 1e-7 has room to spare.
+    """
+    params = [np.array(p, dtype=float) for p in params]
+    grads = [np.zeros_like(p) for p in params]
+    for p, g in zip(params, grads):
+        flat, gflat = p.reshape(-1), g.reshape(-1)
+        for n in range(flat.size):
+            theta = flat[n]
+            h = step * max(1.0, abs(theta))
+
+            def central(hh: float) -> float:
+                flat[n] = theta + hh
+                up = loss(params)
+                flat[n] = theta - hh
+                down = loss(params)
+                flat[n] = theta
+                return (up - down) / (2 * hh)
+
+            d1, d2, d4 = central(h), central(h / 2), central(h / 4)
+            r1, r2 = (4 * d2 - d1) / 3, (4 * d4 - d2) / 3
+            gflat[n] = (16 * r2 - r1) / 15
+    return grads
+
+
+def compare(derivation: Derivation, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> Comparison:
+    """The derived gradients evaluated at (params, X, Y) against finite differences of E."""
+    ev = Evaluator(derivation)
+    analytic = ev.gradients(params, X, Y)
+    numeric = finite_differences(lambda p: ev.loss(p, X, Y), params)
+    return Comparison(analytic, numeric)
+
+
+def random_point(derivation: Derivation, m: int = 4, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Parameters, inputs and valid targets at random: one-hot for cce, in [0, 1] for bce."""
+    rng = np.random.default_rng(seed)
+    net = derivation.net
+    params = []
+    for n_in, n_out in zip(net.layers, net.layers[1:]):
+        params += [rng.normal(0, 1, (n_in, n_out)), rng.normal(0, 0.5, n_out)]
+    X = rng.normal(0, 1, (m, net.layers[0]))
+    K = net.layers[-1]
+    if net.loss == "cce":
+        Y = np.eye(K)[rng.integers(0, K, m)]
+    elif net.loss == "bce":
+        Y = rng.uniform(0, 1, (m, K))
+    else:
+        Y = rng.normal(0, 1, (m, K))
+    return params, X, Y
+
+
+def kink_distance(derivation: Derivation, params: list[np.ndarray], X: np.ndarray) -> float:
+    """How close any ReLU-type pre-activation comes to its kink at 0 (inf when the net has none).
+
+    Finite differences across the kink measure neither one-sided derivative, so checks keep away.
+    """
+    net = derivation.net
+    kinked = [k for k, act in enumerate(net.activations, start=1) if act in ("relu", "leaky_relu")]
+    if not kinked:
+        return float("inf")
+    Y = np.zeros((np.shape(X)[0], net.layers[-1]))
+    values = Evaluator(derivation).evaluate(params, X, Y)
+    return min(float(np.min(np.abs(values[h]))) for k in kinked for h in derivation.model.h[k])
+
+
+def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
+              margin: float = 0.05) -> Comparison:
+    """A generated kernel module's ``gradients`` against central finite differences of its ``loss``.
+
+    The point: the module's own initial weights with biases drawn at random (so their gradients are
+    not trivially alike), m random inputs and valid targets (one-hot for cce, in [0, 1] for bce),
+    redrawn until every ReLU-type pre-activation lies ``margin`` away from its kink.  Nets with more
+    than ``max_entries`` parameters are checked on that many entries drawn at random, each array
+    represented.  Float32 kernels are differenced with a larger step (their loss is rounded at 1e-7).
+    """
+    rng = np.random.default_rng(seed)
+    shapes = [np.shape(p) for p in module.init_params(seed)]
+    float32 = np.dtype(module.DTYPE) == np.float32
+    for _ in range(200):
+        params = [np.asarray(p, dtype=float) for p in module.init_params(seed)]
+        for p in params[1::2]:
+            p[...] = rng.normal(0.0, 0.5, p.shape)
+        X = rng.normal(0.0, 1.0, (m, module.LAYERS[0]))
+        Y = _targets(module.LOSS, module.LAYERS[-1], m, rng)
+        if _kink_distance(module.ACTIVATIONS, params, X) > margin:
+            break
+    else:
+        raise ValueError("no point away from the ReLU kinks; try another seed")
+    entries = _entries(shapes, max_entries, rng)
+    analytic = [g.reshape(-1)[idx] for g, idx in zip(module.gradients(params, X, Y), entries)]
+
+    def loss_at(values: list[np.ndarray]) -> float:
+        moved = [p.copy() for p in params]
+        for p, idx, v in zip(moved, entries, values):
+            p.reshape(-1)[idx] = v
+        return float(module.loss(moved, X, Y))
+
+    start = [p.reshape(-1)[idx].copy() for p, idx in zip(params, entries)]
+    numeric = finite_differences(loss_at, start, step=5e-2 if float32 else 2e-3)
+    return Comparison([np.asarray(a, dtype=float) for a in analytic], numeric)
+
+
+def _targets(loss: str, K: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    if loss == "cce":
+        return np.eye(K)[rng.integers(0, K, m)]
+    if loss == "bce":
+        return rng.uniform(0.0, 1.0, (m, K))
+    return rng.normal(0.0, 1.0, (m, K))
+
+
+def _kink_distance(activations: tuple[str, ...], params: list[np.ndarray], X: np.ndarray) -> float:
+    """min |h| over the layers whose activation has a kink at 0, by a plain NumPy forward pass."""
+    from symnet.derivation.activations import ACTIVATION_CLASSES
+
+    a, closest = X, float("inf")
+    for k, act in enumerate(activations):
+        h = a @ params[2 * k] + params[2 * k + 1]
+        if act in ("relu", "leaky_relu"):
+            closest = min(closest, float(np.min(np.abs(h))))
+        a = ACTIVATION_CLASSES[act].numpy(h) if act in ACTIVATION_CLASSES else h  # identity; softmax is last
+    return closest
+
+
+def _entries(shapes: list[tuple[int, ...]], most: int, rng: np.random.Generator) -> list[np.ndarray]:
+    sizes = [int(np.prod(s)) for s in shapes]
+    if sum(sizes) <= most:
+        return [np.arange(n) for n in sizes]
+    per_array = max(1, most // len(sizes))
+    return [np.sort(rng.choice(n, min(n, per_array), replace=False)) for n in sizes]

@@ -1,0 +1,517 @@
+"""Reading a hand-derived claim — ``(yhat - y)*sigma(h2[1])*(1 - sigma(h2[1]))*W2[1,1]*x1`` — safely.
+
+A claim is user input, so it is never evaluated as Python.  :func:`parse_claim` walks the syntax tree
+of ``ast.parse(text, mode="eval")`` and builds SymPy objects itself, allowing only numbers, the
+network's quantity names, ``+ - * / **``, unary minus, parentheses and calls of a few named functions.
+Everything else (attributes, other calls, lambdas, comprehensions, strings, subscripts of anything but
+a quantity name) is an :class:`~symnet.errors.InputError`.  Sizes are bounded before any work is done:
+the text's length, its nesting depth, every exponent and the size of every number, so that a claim
+cannot make SymPy compute ``10**10**10`` or build a tree deeper than Python's recursion limit.
+
+:func:`latex_to_claim` translates the LaTeX that people write by hand (``\\hat{y}``, ``W^{(1)}_{11}``,
+``\\sigma(h_1)``, ``\\frac{a}{b}``, implicit multiplication) into that same grammar; the result goes
+through :func:`parse_claim` like any other claim.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+from symnet.derivation.activations import LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from symnet.errors import InputError
+from symnet.derivation.model import Model
+from symnet.spec import Network
+
+MAX_CHARS = 10_000
+MAX_DEPTH = 100  # parentheses and nested calls; Python's own parser stops at 200
+MAX_EXPONENT = 100  # |p| and q of a rational exponent p/q
+MAX_DIGITS = 100  # digits of one numeric literal
+MAX_BITS = 1 << 14  # size of a number that an exponent may produce
+
+#: the number of samples, for claims about E = (1/m) Σ over the samples
+M = sp.Symbol("m", integer=True, positive=True)
+
+FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
+    "sigma": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "softplus": Softplus,
+    # ReLU′ with the derivation's convention H(0) = 0
+    "heaviside": lambda arg: sp.Heaviside(arg, 0),
+    "exp": sp.exp,
+    "log": sp.log,
+    "sqrt": sp.sqrt,
+}
+
+_ALLOWED = ("numbers, the network's names, + - * / **, parentheses and the functions "
+            + ", ".join(FUNCTIONS))
+
+
+class Names:
+    """The names a claim may use for one network, with the article-style aliases people write."""
+
+    def __init__(self, net: Network, model: Model | None = None):
+        self.net = net
+        self.model = model or Model(net)
+        m = self.model
+        known = [*m.x, *m.y, *m.params, *m.definitions]
+        self.symbols: dict[str, sp.Symbol] = {s.name: s for s in known}
+        self.symbols["m"] = M
+        # x1 for x, y1 for y, yhat[1] for yhat when there is one; h for the output's
+        # pre-activation when there is one output (the first article's h)
+        for one, alias in ((m.x, "x1"), (m.y, "y1"), (m.yhat, "yhat[1]")):
+            if len(one) == 1:
+                self.symbols.setdefault(alias, one[0])
+        if len(m.yhat) == 1:
+            self.symbols.setdefault("h", m.h[net.depth][0])
+        if net.bias == "augmented":
+            # the first article's W⁽ᵏ⁾_{n+1,j}: the bias as the weight of a constant input 1
+            for k in range(1, net.depth + 1):
+                for j, b in enumerate(m.b[k], start=1):
+                    self.symbols[f"W{k}[{net.layers[k - 1] + 1},{j}]"] = b
+
+    def __getitem__(self, name: str) -> sp.Symbol:
+        sym = self.symbols.get(name)
+        if sym is None:
+            raise InputError(f"unknown name {name!r} in the claim; the {self.net.compact} network has {self.summary()}")
+        return sym
+
+    def summary(self, with_m: bool = True) -> str:
+        """The names, by family: ``x1, x2; y; W1[i,j] (i=1..2, j=1..2); b1[j] (j=1..2); …``."""
+        net, L = self.net, self.net.depth
+        n = net.layers
+
+        def io(syms: list[sp.Symbol]) -> str:
+            return ", ".join(s.name for s in syms) if len(syms) <= 3 else f"{syms[0].name}..{syms[-1].name}"
+
+        parts = [io(self.model.x), io(self.model.y)]
+        for k in range(1, L + 1):
+            parts.append(f"W{k}[i,j] (i=1..{n[k - 1]}, j=1..{n[k]})")
+            hidden = f", a{k}[j]" if k < L else ""
+            parts.append(f"b{k}[j], h{k}[j]{hidden} (j=1..{n[k]})")
+        parts.append(io(self.model.yhat))
+        return "; ".join(parts) + ("; m (the number of samples)" if with_m else "")
+
+
+def parse_claim(text: str, names: Names) -> sp.Expr:
+    """The SymPy expression of a claim in the safe grammar, or an InputError saying what is wrong."""
+    if not isinstance(text, str):
+        raise InputError(f"a claim must be text, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise InputError(f"the claim is {len(text):,} characters long; at most {MAX_CHARS:,} are accepted")
+    if not text.strip():
+        raise InputError("the claim is empty")
+    _check_nesting(text)
+    try:
+        with warnings.catch_warnings():
+            # "1if x1 else 2" warns on stderr before failing: the one line we print is enough
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        raise InputError(f"the claim is not a valid expression ({e.msg}); allowed: {_ALLOWED}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise InputError("the claim is too long or too deeply nested to read") from None
+    expr = _Builder(names).build(tree.body)
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise InputError("the claim is undefined (it divides by zero or is infinite)")
+    if expr.has(sp.I):
+        raise InputError("the claim is not a real number (it takes the square root or log of a negative number)")
+    return expr
+
+
+def _check_nesting(text: str) -> None:
+    depth = deepest = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise InputError(f"the claim nests parentheses {deepest} deep; at most {MAX_DEPTH} levels are accepted")
+
+
+class _Builder:
+    """Builds SymPy from a whitelisted AST; chains of + and * are gathered without recursion."""
+
+    def __init__(self, names: Names):
+        self.names = names
+
+    def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
+        if depth > MAX_DEPTH:
+            raise InputError(f"the claim is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            return sp.Add(*(self._signed(n, sign, depth) for n, sign in _chain(node, (ast.Add, ast.Sub))))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+            factors = []
+            for n, inverse in _chain(node, (ast.Mult, ast.Div)):
+                f = self.build(n, depth + 1)
+                factors.append(self._power(f, sp.Integer(-1)) if inverse else f)
+            return sp.Mul(*factors)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            return self._power(self.build(node.left, depth + 1), self.build(node.right, depth + 1))
+        if isinstance(node, ast.BinOp):
+            hint = " (use ** for powers)" if isinstance(node.op, ast.BitXor) else ""
+            raise InputError(f"operator {_OPS.get(type(node.op), type(node.op).__name__)} is not allowed in a claim{hint}")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            operand = self.build(node.operand, depth + 1)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.Constant):
+            return _number(node.value)
+        if isinstance(node, ast.Name):
+            return self._name(node.id)
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node)
+        if isinstance(node, ast.Call):
+            return self._call(node, depth)
+        raise InputError(f"{_describe(node)} is not allowed in a claim; allowed: {_ALLOWED}")
+
+    def _signed(self, node: ast.AST, negative: bool, depth: int) -> sp.Expr:
+        term = self.build(node, depth + 1)
+        return -term if negative else term
+
+    def _name(self, ident: str) -> sp.Symbol:
+        if ident.startswith("_"):
+            raise InputError(f"name {ident!r} is not allowed in a claim (no underscore names)")
+        if ident in FUNCTIONS:
+            raise InputError(f"{ident} is a function; call it, e.g. {ident}(h1[1])")
+        return self.names[ident]
+
+    def _subscript(self, node: ast.Subscript) -> sp.Symbol:
+        if not isinstance(node.value, ast.Name):
+            raise InputError(f"{_describe(node)} is not allowed in a claim; only names like W1[1,2] take indices")
+        base = node.value.id
+        if base.startswith("_"):
+            raise InputError(f"name {base!r} is not allowed in a claim (no underscore names)")
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if not all(isinstance(p, ast.Constant) and type(p.value) is int and 0 < p.value < 10**6 for p in parts):
+            raise InputError(f"the indices of {base}[...] must be whole numbers from 1, e.g. {base}[1] or W1[1,2]")
+        return self.names[f"{base}[{','.join(str(p.value) for p in parts)}]"]
+
+    def _call(self, node: ast.Call, depth: int) -> sp.Expr:
+        if isinstance(node.func, ast.Attribute):
+            raise InputError(f"attribute access (.) is not allowed in a claim; functions: {', '.join(FUNCTIONS)}")
+        if not isinstance(node.func, ast.Name):
+            raise InputError(f"only the functions {', '.join(FUNCTIONS)} can be called in a claim")
+        fname = node.func.id
+        if fname not in FUNCTIONS:
+            raise InputError(f"function {fname!r} is not allowed in a claim; functions: {', '.join(FUNCTIONS)}")
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise InputError(f"{fname}(...) takes exactly one argument")
+        return FUNCTIONS[fname](self.build(node.args[0], depth + 1))
+
+    @staticmethod
+    def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if not exponent.is_Rational:
+            raise InputError(f"exponent {exponent} is not a number; write exp(...) for e to a power")
+        p, q = exponent.p, exponent.q
+        if abs(p) > MAX_EXPONENT or q > MAX_EXPONENT:
+            raise InputError(f"exponent {_short(exponent)} is too large; exponents are at most {MAX_EXPONENT}")
+        if base.is_Rational:
+            # a number to a power is computed right away: bound the size of the result first
+            if base == 0 and p < 0:
+                raise InputError("the claim divides by zero")
+            bits = max(abs(base.p).bit_length(), base.q.bit_length()) * abs(p) // q
+            if bits > MAX_BITS:
+                raise InputError(f"the number {_short(base)}**{_short(exponent)} is too large")
+        return sp.Pow(base, exponent)
+
+
+def _chain(node: ast.BinOp, ops: tuple[type, ...]) -> list[tuple[ast.AST, bool]]:
+    """The operands of a left-associated chain a ± b ± c (or a */ b */ c), each with whether it is
+    subtracted (divided); gathered with a loop, since a long sum is a deep tree."""
+    out: list[tuple[ast.AST, bool]] = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ops):
+        out.append((node.right, isinstance(node.op, (ast.Sub, ast.Div))))
+        node = node.left
+    out.append((node, False))
+    return out[::-1]
+
+
+def _number(value: object) -> sp.Expr:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        what = "text in quotes" if isinstance(value, (str, bytes)) else f"the constant {value!r}"
+        raise InputError(f"{what} is not allowed in a claim; allowed: {_ALLOWED}")
+    if isinstance(value, int):
+        if len(str(value)) > MAX_DIGITS:
+            raise InputError(f"a number in the claim has more than {MAX_DIGITS} digits")
+        return sp.Integer(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InputError("the claim contains a number too large to represent")
+    # exact: 0.5 is 1/2, so that claims with decimals can still be proved symbolically
+    return sp.Rational(repr(value))
+
+
+_OPS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|",
+        ast.LShift: "<<", ast.RShift: ">>"}
+
+_NODE_WORDS = {
+    ast.Attribute: "attribute access (.)", ast.Lambda: "lambda", ast.ListComp: "a list comprehension",
+    ast.SetComp: "a set comprehension", ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator",
+    ast.Compare: "a comparison", ast.BoolOp: "and/or", ast.IfExp: "if/else", ast.List: "a list",
+    ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Set: "a set", ast.JoinedStr: "an f-string",
+    ast.NamedExpr: "assignment (:=)", ast.Starred: "*unpacking", ast.Await: "await", ast.Yield: "yield",
+    ast.Slice: "a slice",
+}
+
+
+def _describe(node: ast.AST) -> str:
+    if isinstance(node, ast.UnaryOp):
+        return {ast.Not: "not", ast.Invert: "~"}.get(type(node.op), "this operator")
+    return _NODE_WORDS.get(type(node), type(node).__name__)
+
+
+def _short(n: sp.Expr) -> str:
+    s = str(n)
+    return s if len(s) <= 20 else f"{s[:8]}...({len(s)} digits)"
+
+
+# -- LaTeX --------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"(?P<cmd>\\(?:[A-Za-z]+|[,;:! ]))|(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<space>\s+)|(?P<ch>.)",
+    re.S,
+)
+_SKIP = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", ",", ";", ":", "!", " ",
+         "quad", "qquad", "displaystyle"}
+_FUNCTIONS_TEX = {"sigma": "sigma", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt"}
+_NAMED_TEX = {"relu": "relu", "softplus": "softplus", "lrelu": "leaky_relu", "leakyrelu": "leaky_relu",
+              "leaky_relu": "leaky_relu", "heaviside": "heaviside", "h": "heaviside"}
+_OPERATORS_TEX = {"cdot": "*", "times": "*", "ast": "*"}
+_FRAC = {"frac", "dfrac", "tfrac"}
+_HATS = {"hat", "widehat"}
+_FONTS = {"operatorname", "mathrm", "text", "textrm", "mathit", "rm"}
+
+
+@dataclass
+class _Tok:
+    kind: str  # cmd | num | ch
+    text: str
+
+
+def latex_to_claim(tex: str, net: Network) -> str:
+    """The claim grammar's text for a LaTeX expression, e.g. ``(\\hat{y}-y)\\sigma(h)(1-\\sigma(h))x_1``
+    → ``(yhat-y)*sigma(h)*(1-sigma(h))*x1``.  Raises InputError for what it cannot read."""
+    if not isinstance(tex, str):
+        raise InputError(f"a LaTeX claim must be text, not {type(tex).__name__}")
+    if len(tex) > MAX_CHARS:
+        raise InputError(f"the LaTeX claim is {len(tex):,} characters long; at most {MAX_CHARS:,} are accepted")
+    _check_nesting(tex)
+    tex = tex.strip().strip("$").strip()
+    tokens = [_Tok(m.lastgroup, m.group()) for m in _TOKEN.finditer(tex)
+              if m.lastgroup != "space" and not (m.lastgroup == "cmd" and m.group()[1:] in _SKIP)]
+    out = _TexReader(tokens, net).expression()
+    if not out.strip():
+        raise InputError("the LaTeX claim is empty")
+    return out
+
+
+class _TexReader:
+    """A small recursive reader: operands, operators and groups, emitted with explicit ``*``."""
+
+    def __init__(self, tokens: list[_Tok], net: Network):
+        self.toks, self.pos, self.net = tokens, 0, net
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.peek()
+        if tok is None:
+            raise InputError("the LaTeX claim ends too early (an unclosed group or a missing argument)")
+        self.pos += 1
+        return tok
+
+    def expression(self, until: str | None = None) -> str:
+        """Read up to the closing ``until`` ('}' or ')') or the end; return claim text."""
+        pieces: list[str] = []
+        last = "start"  # start | operand | operator
+
+        def emit(text: str, kind: str) -> None:
+            nonlocal last
+            if kind in ("operand", "open") and last == "operand":
+                pieces.append("*")  # implicit multiplication: x_1 x_2, 2\sigma(h), (a)(b)
+            pieces.append(text)
+            last = "operand" if kind in ("operand", "open") else "operator"
+
+        while True:
+            tok = self.peek()
+            if tok is None:
+                if until is not None:
+                    raise InputError(f"the LaTeX claim has an unclosed {'{' if until == '}' else '('}")
+                return "".join(pieces)
+            if tok.kind == "ch" and tok.text == until:
+                self.pos += 1
+                return "".join(pieces)
+            if tok.kind == "ch" and tok.text in ")}]":
+                raise InputError(f"the LaTeX claim has an unmatched {tok.text!r}")
+            if tok.kind == "ch" and tok.text == "^":
+                self.pos += 1
+                if last != "operand":
+                    raise InputError("the LaTeX claim has ^ with nothing before it")
+                pieces.append(f"**({self.argument()})")
+                continue
+            self.pos += 1
+            if tok.kind == "num":
+                emit(tok.text, "operand")
+            elif tok.kind == "ch" and tok.text in "+-/*":
+                emit(tok.text, "operator")
+            elif tok.kind == "ch" and tok.text in "([":
+                emit(f"({self.expression(')' if tok.text == '(' else ']')})", "open")
+            elif tok.kind == "ch" and tok.text == "{":
+                emit(f"({self.expression('}')})", "open")
+            elif tok.kind == "ch" and tok.text.isalpha():
+                emit(self.letter(tok.text), "operand")
+            elif tok.kind == "cmd":
+                text, kind = self.command(tok.text[1:])
+                emit(text, kind)
+            elif tok.kind == "ch" and tok.text == "'":
+                raise InputError("primes (\\sigma') are not supported; write the derivative out, "
+                                 "e.g. \\sigma(h)(1-\\sigma(h))")
+            else:
+                raise InputError(f"the LaTeX claim contains {tok.text!r}, which a claim cannot use")
+
+    def argument(self) -> str:
+        """A group ``{...}`` or a single token, as claim text."""
+        tok = self.take()
+        if tok.kind == "ch" and tok.text == "{":
+            return self.expression("}")
+        if tok.kind == "num":
+            # \frac12 means \frac{1}{2}: a bare digit string is one argument per digit
+            if len(tok.text) > 1 and "." not in tok.text:
+                self.toks.insert(self.pos, _Tok("num", tok.text[1:]))
+                return tok.text[0]
+            return tok.text
+        if tok.kind == "ch" and tok.text.isalpha():
+            return self.letter(tok.text)
+        if tok.kind == "cmd":
+            text, _ = self.command(tok.text[1:])
+            return text
+        raise InputError(f"the LaTeX claim has {tok.text!r} where an argument was expected")
+
+    def raw_group(self) -> str:
+        """The raw text of a sub- or superscript: ``{11}``, ``{(1)}``, ``1``."""
+        tok = self.take()
+        if not (tok.kind == "ch" and tok.text == "{"):
+            return tok.text
+        parts = []
+        while (t := self.take()).text != "}":
+            parts.append(t.text)
+        return "".join(parts)
+
+    def scripts(self) -> tuple[str | None, str | None, str | None]:
+        """Subscript, layer superscript ``^{(k)}`` and a power superscript after a letter."""
+        sub = layer = power = None
+        while (tok := self.peek()) is not None and tok.kind == "ch" and tok.text in "_^":
+            if tok.text == "_" and sub is None:
+                self.pos += 1
+                sub = self.raw_group().replace(" ", "")
+            elif tok.text == "^" and layer is None and power is None:
+                save = self.pos
+                self.pos += 1
+                raw = self.raw_group().replace(" ", "")
+                m = re.fullmatch(r"\((\d+)\)", raw)
+                if m:
+                    layer = m.group(1)
+                else:
+                    self.pos = save + 1
+                    power = self.argument()
+            else:
+                break
+        return sub, layer, power
+
+    def letter(self, ch: str, hat: bool = False) -> str:
+        sub, layer, power = self.scripts()
+        if ch == "e" and not hat and sub is None and layer is None and power is not None:
+            return f"exp({power})"
+        name = self.name(ch, sub, layer, hat)
+        return f"{name}**({power})" if power is not None else name
+
+    def name(self, ch: str, sub: str | None, layer: str | None, hat: bool) -> str:
+        net, L = self.net, self.net.depth
+        if hat:
+            if ch != "y" or layer:
+                raise InputError(f"\\hat{{{ch}}} is not a quantity; the prediction is \\hat{{y}} or \\hat{{y}}_j")
+            return f"yhat[{sub}]" if sub else "yhat"
+        if ch == "e" and sub is None and layer is None:
+            return "exp(1)"
+        if ch in ("x", "y", "m") and layer is None:
+            return f"{ch}{sub}" if sub else ch
+        if ch in ("W", "w", "b", "h", "a") and sub is not None:
+            if layer is None:
+                layer = self._default_layer(ch, sub)
+            idx = sub
+            if ch in "Ww":
+                idx = sub if "," in sub else (",".join(sub) if len(sub) == 2 else None)
+                if idx is None:
+                    raise InputError(f"cannot split the index {sub!r} of W into i,j; write W^{{({layer})}}_{{i,j}}")
+            return f"{ch.upper() if ch == 'w' else ch}{layer}[{idx}]"
+        if ch == "h" and sub is None and layer is None:
+            return "h"
+        raise InputError(f"the LaTeX claim uses {ch!r}, which is not a quantity of the network; write x_1, y, "
+                         f"\\hat{{y}}, W^{{(k)}}_{{ij}}, b^{{(k)}}_j, h^{{(k)}}_j or a^{{(k)}}_j")
+
+    def _default_layer(self, ch: str, sub: str) -> str:
+        # the first article writes h_1, h_2 for the one hidden layer and h for the output
+        L = self.net.depth
+        if ch in ("h", "a") and L <= 2:
+            return "1"
+        raise InputError(f"{ch}_{{{sub}}} needs its layer in this {L}-layer network: write {ch}^{{(k)}}_{{{sub}}}")
+
+    def command(self, cmd: str) -> tuple[str, str]:
+        if cmd in _OPERATORS_TEX:
+            return _OPERATORS_TEX[cmd], "operator"
+        if cmd in _FRAC:
+            num, den = self.argument(), self.argument()
+            return f"(({num})/({den}))", "open"
+        if cmd == "sqrt":
+            if (tok := self.peek()) is not None and tok.text == "[":
+                self.pos += 1
+                root = self.expression("]")
+                return f"(({self.argument()})**(1/({root})))", "open"
+            return f"sqrt({self.argument()})", "operand"
+        if cmd in _HATS:
+            tok = self.take()
+            letter = self._hat_letter() if tok.text == "{" else tok.text
+            return self.letter(letter, hat=True), "operand"
+        if cmd in _FUNCTIONS_TEX or cmd in _FONTS:
+            fname = _FUNCTIONS_TEX.get(cmd) or self._named_function()
+            return self.call(fname), "operand"
+        if cmd == "partial":
+            raise InputError("write only the right-hand side of the derivative (no \\partial) in --claim-latex")
+        raise InputError(f"the LaTeX command \\{cmd} is not supported in a claim")
+
+    def _hat_letter(self) -> str:
+        # after \hat{ : one letter, then }
+        inner = self.take()
+        if not (inner.kind == "ch" and inner.text.isalpha()) or self.take().text != "}":
+            raise InputError("\\hat{...} takes one letter, as in \\hat{y}")
+        return inner.text
+
+    def _named_function(self) -> str:
+        word = self.raw_group().replace(" ", "").replace("\\_", "_").lower()
+        if word not in _NAMED_TEX:
+            raise InputError(f"unknown function {word!r} in the LaTeX claim; functions: {', '.join(FUNCTIONS)}")
+        return _NAMED_TEX[word]
+
+    def call(self, fname: str) -> str:
+        tok = self.peek()
+        if tok is not None and tok.kind == "ch" and tok.text == "^":
+            # \sigma^2(h) is (σ(h))²
+            self.pos += 1
+            power = self.argument()
+            return f"{self.call(fname)}**({power})"
+        if tok is not None and tok.text == "'":
+            raise InputError("primes (\\sigma') are not supported; write the derivative out, "
+                             "e.g. \\sigma(h)(1-\\sigma(h))")
+        if tok is None or tok.text not in "({[":
+            raise InputError(f"\\{fname} needs its argument in parentheses, e.g. \\{fname}(h)")
+        self.pos += 1
+        closing = {"(": ")", "{": "}", "[": "]"}[tok.text]
+        return f"{fname}({self.expression(closing)})"

@@ -1,0 +1,151 @@
+"""`symnet train` and `symnet predict`: real data, the feedback people expect, reproducible numbers."""
+import csv
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from symnet import Network
+from symnet.train import data as ds
+from symnet.cli import main
+from symnet.train.loop import train
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def summary_accuracy(line: str) -> float:
+    return float(re.search(r"test accuracy ([0-9.]+)", line).group(1))
+
+
+def test_digits_64_32_10_reaches_over_90_percent_test_accuracy(capsys):
+    code, out, _ = run(capsys, "train", "64-32-10", "--output", "softmax", "--loss", "cce", "--data", "digits",
+                       "--epochs", "15", "--lr", "0.5", "--quiet")
+    assert code == 0
+    assert summary_accuracy(out) > 0.90
+    assert "s/epoch" in out and out.count("\n") == 1
+
+
+def test_moons_with_momentum_learns_the_two_moons():
+    net = Network.parse("2-8-1", hidden="tanh", output="sigmoid", loss="bce")
+    trained = train(net, ds.load("moons", samples=600), epochs=25, lr=0.3, batch_size=16, momentum=0.9, seed=1)
+    first, last = trained.history[0], trained.history[-1]
+    assert last.test_accuracy > 0.95
+    assert last.loss < first.loss / 3
+
+
+def write_csv(path, X, labels, names=("a", "b")):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*names, "species"])
+        for row, label in zip(X, labels):
+            w.writerow([*[f"{v:.6f}" for v in row], label])
+
+
+def test_csv_training_then_predict_reproduces_the_test_accuracy(tmp_path, capsys):
+    moons = ds.load("moons", samples=400, seed=5)
+    names = np.array(["heron", "ibis"])[moons.labels]
+    full = tmp_path / "birds.csv"
+    write_csv(full, moons.X, names)
+    saved = tmp_path / "birds.npz"
+    code, out, _ = run(capsys, "train", "2-6-2", "--hidden", "tanh", "--output", "softmax", "--loss", "cce",
+                       "--data", full, "--epochs", "20", "--lr", "0.3", "--seed", "7", "--save", saved, "--quiet")
+    assert code == 0 and saved.is_file()
+    trained_accuracy = summary_accuracy(out)
+    # the same rows the training run held out
+    _, test_rows = ds.split(len(moons.X), 0.2, seed=7)
+    held_out = tmp_path / "held_out.csv"
+    write_csv(held_out, moons.X[test_rows], names[test_rows])
+    predictions = tmp_path / "pred.csv"
+    code, out, err = run(capsys, "predict", saved, "--data", held_out, "-o", predictions)
+    assert code == 0
+    assert f"accuracy {trained_accuracy:.4f} on {len(test_rows)} rows" in err
+    rows = list(csv.reader(predictions.open()))
+    assert rows[0] == ["prediction", "p_heron", "p_ibis"]
+    assert len(rows) == len(test_rows) + 1
+    hits = np.mean([r[0] == t for r, t in zip(rows[1:], names[test_rows])])
+    assert hits == pytest.approx(trained_accuracy, abs=1e-4)
+
+
+def test_same_seed_same_numbers(capsys):
+    args = ["train", "2-5-1", "--hidden", "relu", "--output", "sigmoid", "--loss", "bce", "--data", "xor",
+            "--epochs", "5", "--seed", "3", "--quiet"]
+    first = run(capsys, *args)[1]
+    second = run(capsys, *args)[1]
+    strip = lambda s: re.sub(r", [0-9.e-]+ s/epoch.*", "", s)  # noqa: E731 (times differ, numbers do not)
+    assert strip(first) == strip(second)
+    other = run(capsys, *args[:-2], "--seed", "4", "--quiet")[1]
+    assert strip(other) != strip(first)
+
+
+def test_regression_on_csv_reports_test_loss(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (200, 2))
+    f = tmp_path / "r.csv"
+    with open(f, "w") as out:
+        out.write("u,v,target\n")
+        for u, v in X:
+            out.write(f"{u:.5f},{v:.5f},{0.5 * u - 0.25 * v + 0.125:.6f}\n")
+    code, out, _ = run(capsys, "train", "2-1", "--output", "identity", "--data", f, "--epochs", "40",
+                       "--lr", "0.1", "--batch-size", "8", "--quiet")
+    assert code == 0
+    assert float(re.search(r"test loss ([0-9.e-]+)", out).group(1)) < 1e-4
+
+
+def test_plot_and_save_files_are_written(tmp_path, capsys):
+    plot, saved = tmp_path / "curve.png", tmp_path / "p.npz"
+    code, out, _ = run(capsys, "train", "2-4-2", "--output", "softmax", "--loss", "cce", "--data", "circles",
+                       "--epochs", "3", "--plot", plot, "--save", saved, "--quiet")
+    assert code == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with np.load(saved) as f:
+        assert {"W1", "b1", "W2", "b2", "spec", "classes", "mean", "std"} <= set(f.files)
+        assert f["W1"].shape == (2, 4) and 'layers = [2, 4, 2]' in str(f["spec"])
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    ("", "is empty"),
+    ("a,b,label\n1,2,x\n3\n", "row 3 has 1 cells, the header has 3"),
+    ("a,b,label\n1,two,x\n", "row 2 column 'b': 'two' is not a number"),
+    ("a,b,label\n1,nan,x\n", "not a finite number"),
+    ("a,b,label\n1,2,x\n3,4,y\n5,6,z\n", "has 3 classes but the output layer has 2 neurons"),
+])
+def test_bad_files_exit_2_with_one_line_and_no_traceback(tmp_path, capsys, content, message):
+    f = tmp_path / "bad.csv"
+    if content is not None:
+        f.write_text(content)
+    code, out, err = run(capsys, "train", "2-3-2", "--output", "softmax", "--loss", "cce", "--data", f, "--quiet")
+    assert code == 2 and out == ""
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_scikit_learn_names_the_extra(tmp_path):
+    script = ("import sys; sys.modules['sklearn'] = None\n"
+              "from symnet.cli import main\n"
+              "sys.exit(main(['train', '64-10', '--output', 'softmax', '--loss', 'cce', '--data', 'digits']))")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "pip install 'symnet[datasets]'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unwritable_save_path_fails_before_training(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "2-3-1", "--data", "xor", "--save", tmp_path / "no" / "such" / "dir.npz")
+    assert code == 2 and "directory" in err and "does not exist" in err
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--epochs", "0"], "--epochs must be a whole number >= 1, got 0"),
+    (["--lr", "-1"], "--lr must be a positive number"),
+    (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
+    (["--test-fraction", "1"], "--test-fraction must be in [0, 1)"),
+])
+def test_bad_options_are_one_line_even_with_the_progress_bar(capsys, option, message):
+    code, out, err = run(capsys, "train", "2-3-1", "--data", "xor", *option)
+    assert code == 2 and out == ""
+    assert err.startswith(f"symnet: {message}") and err.count("\n") == 1
