@@ -6,7 +6,7 @@
 # the comments give each block's rule as the derivation writes it.
 """Training kernel for the 2-2-1 network: 2-2-1 --hidden sigmoid --output sigmoid --loss mse --bias augmented.
 
-Module contract (symnet DESIGN.md): init_params, forward, loss, gradients, train_epoch.
+Module contract (README.md of symnet, "Architecture"): init_params, forward, loss, gradients, train_epoch.
 """
 import numba
 import numpy as np
@@ -22,11 +22,10 @@ N2 = 1
 
 @numba.njit(cache=True)
 def _sigmoid(z):
-    # σ(z) = 1/(1 + e^−z), computed through e^−|z| so that it never overflows
-    if z >= 0.0:
-        return 1.0 / (1.0 + np.exp(-z))
-    e = np.exp(z)
-    return e / (1.0 + e)
+    # sigmoid(z) = 1/(1 + exp(-z)), evaluated in a form that cannot overflow (its kernel form)
+    e0 = np.exp(-abs(z))
+    e1 = 1/(e0 + 1)
+    return ((e1) if (z >= 0) else (e0*e1))
 
 
 @numba.njit(cache=True)
@@ -189,33 +188,33 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
         total += E * inv_m
         batches += 1
         if use_velocity:
-            # v ← μ v − α ∂E/∂θ, θ ← θ + v
+            # momentum (symnet.derivation.update): the velocity, then the step along it
             for i in range(N0):
                 for j in range(N1):
-                    vW1[i, j] = momentum * vW1[i, j] - lr * gW1[i, j]
-                    W1[i, j] += vW1[i, j]
+                    vW1[i, j] = -lr*gW1[i, j] + momentum*vW1[i, j]
+                    W1[i, j] = W1[i, j] + vW1[i, j]
             for j in range(N1):
-                vb1[j] = momentum * vb1[j] - lr * gb1[j]
-                b1[j] += vb1[j]
+                vb1[j] = -lr*gb1[j] + momentum*vb1[j]
+                b1[j] = b1[j] + vb1[j]
             for i in range(N1):
                 for j in range(N2):
-                    vW2[i, j] = momentum * vW2[i, j] - lr * gW2[i, j]
-                    W2[i, j] += vW2[i, j]
+                    vW2[i, j] = -lr*gW2[i, j] + momentum*vW2[i, j]
+                    W2[i, j] = W2[i, j] + vW2[i, j]
             for j in range(N2):
-                vb2[j] = momentum * vb2[j] - lr * gb2[j]
-                b2[j] += vb2[j]
+                vb2[j] = -lr*gb2[j] + momentum*vb2[j]
+                b2[j] = b2[j] + vb2[j]
         else:
-            # θ ← θ − α ∂E/∂θ
+            # gradient descent (symnet.derivation.update)
             for i in range(N0):
                 for j in range(N1):
-                    W1[i, j] -= lr * gW1[i, j]
+                    W1[i, j] = -lr*gW1[i, j] + W1[i, j]
             for j in range(N1):
-                b1[j] -= lr * gb1[j]
+                b1[j] = -lr*gb1[j] + b1[j]
             for i in range(N1):
                 for j in range(N2):
-                    W2[i, j] -= lr * gW2[i, j]
+                    W2[i, j] = -lr*gW2[i, j] + W2[i, j]
             for j in range(N2):
-                b2[j] -= lr * gb2[j]
+                b2[j] = -lr*gb2[j] + b2[j]
     return total / batches
 
 
@@ -228,11 +227,11 @@ def init_params(seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     params = []
     # W1: Glorot (uniform, variance 2/(fan_in + fan_out)) for sigmoid
-    limit = np.sqrt(6.0 / (N0 + N1))
+    limit = np.sqrt(6/(N0 + N1))
     params.append(rng.uniform(-limit, limit, (N0, N1)).astype(DTYPE))
     params.append(np.zeros(N1, dtype=DTYPE))
     # W2: Glorot (uniform, variance 2/(fan_in + fan_out)) for sigmoid
-    limit = np.sqrt(6.0 / (N1 + N2))
+    limit = np.sqrt(6/(N1 + N2))
     params.append(rng.uniform(-limit, limit, (N1, N2)).astype(DTYPE))
     params.append(np.zeros(N2, dtype=DTYPE))
     return params

@@ -6,7 +6,7 @@
 # the comments give each block's rule as the derivation writes it.
 """Training kernel for the 2-16-3 network: 2-16-3 --hidden relu --output softmax --loss cce.
 
-Module contract (symnet DESIGN.md): init_params, forward, loss, gradients, train_epoch.
+Module contract (README.md of symnet, "Architecture"): init_params, forward, loss, gradients, train_epoch.
 """
 import numba
 import numpy as np
@@ -100,12 +100,12 @@ def _loss(W1, b1, W2, b2, X, Y, start, stop, h1, a1, delta1, h2, yhat, delta2):
         for j in range(N2):
             yhat[j] = np.exp(-lse2 + h2[j])
 
-        # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n2))
-        #   from the logits: Sum(-(-lse2 + h2[q])*y[q], (q, 1, n2))
+        # loss of the sample: -Sum(log(yhat[q])*y[q], (q, 1, n2))
+        #   from the logits: -Sum((-lse2 + h2[q])*y[q], (q, 1, n2))
         acc1 = 0.0
         for q in range(N2):
-            acc1 += -(-lse2 + h2[q])*Y[r, q]
-        E += acc1
+            acc1 += (-lse2 + h2[q])*Y[r, q]
+        E += -acc1
     return E / B
 
 
@@ -158,12 +158,12 @@ def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2, h1, a1, delta1
         for j in range(N2):
             yhat[j] = np.exp(-lse2 + h2[j])
 
-        # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n2))
-        #   from the logits: Sum(-(-lse2 + h2[q])*y[q], (q, 1, n2))
+        # loss of the sample: -Sum(log(yhat[q])*y[q], (q, 1, n2))
+        #   from the logits: -Sum((-lse2 + h2[q])*y[q], (q, 1, n2))
         acc1 = 0.0
         for q in range(N2):
-            acc1 += -(-lse2 + h2[q])*Y[r, q]
-        E += acc1
+            acc1 += (-lse2 + h2[q])*Y[r, q]
+        E += -acc1
 
         # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, the output layer (softmax + cce): delta2[j] = -y[j] + yhat[j]
         #   (with Sum(y[q], (q, 1, n2)) = 1: one-hot targets)
@@ -254,12 +254,12 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
             for j in range(N2):
                 yhat[j] = np.exp(-lse2 + h2[j])
 
-            # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n2))
-            #   from the logits: Sum(-(-lse2 + h2[q])*y[q], (q, 1, n2))
+            # loss of the sample: -Sum(log(yhat[q])*y[q], (q, 1, n2))
+            #   from the logits: -Sum((-lse2 + h2[q])*y[q], (q, 1, n2))
             acc1 = 0.0
             for q in range(N2):
-                acc1 += -(-lse2 + h2[q])*Y[r, q]
-            E += acc1
+                acc1 += (-lse2 + h2[q])*Y[r, q]
+            E += -acc1
 
             # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, the output layer (softmax + cce): delta2[j] = -y[j] + yhat[j]
             #   (with Sum(y[q], (q, 1, n2)) = 1: one-hot targets)
@@ -295,33 +295,33 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
         total += E * inv_m
         batches += 1
         if use_velocity:
-            # v ← μ v − α ∂E/∂θ, θ ← θ + v
+            # momentum (symnet.derivation.update): the velocity, then the step along it
             for i in range(N0):
                 for j in range(N1):
-                    vW1[i, j] = momentum * vW1[i, j] - lr * gW1[i, j]
-                    W1[i, j] += vW1[i, j]
+                    vW1[i, j] = -lr*gW1[i, j] + momentum*vW1[i, j]
+                    W1[i, j] = W1[i, j] + vW1[i, j]
             for j in range(N1):
-                vb1[j] = momentum * vb1[j] - lr * gb1[j]
-                b1[j] += vb1[j]
+                vb1[j] = -lr*gb1[j] + momentum*vb1[j]
+                b1[j] = b1[j] + vb1[j]
             for i in range(N1):
                 for j in range(N2):
-                    vW2[i, j] = momentum * vW2[i, j] - lr * gW2[i, j]
-                    W2[i, j] += vW2[i, j]
+                    vW2[i, j] = -lr*gW2[i, j] + momentum*vW2[i, j]
+                    W2[i, j] = W2[i, j] + vW2[i, j]
             for j in range(N2):
-                vb2[j] = momentum * vb2[j] - lr * gb2[j]
-                b2[j] += vb2[j]
+                vb2[j] = -lr*gb2[j] + momentum*vb2[j]
+                b2[j] = b2[j] + vb2[j]
         else:
-            # θ ← θ − α ∂E/∂θ
+            # gradient descent (symnet.derivation.update)
             for i in range(N0):
                 for j in range(N1):
-                    W1[i, j] -= lr * gW1[i, j]
+                    W1[i, j] = -lr*gW1[i, j] + W1[i, j]
             for j in range(N1):
-                b1[j] -= lr * gb1[j]
+                b1[j] = -lr*gb1[j] + b1[j]
             for i in range(N1):
                 for j in range(N2):
-                    W2[i, j] -= lr * gW2[i, j]
+                    W2[i, j] = -lr*gW2[i, j] + W2[i, j]
             for j in range(N2):
-                b2[j] -= lr * gb2[j]
+                b2[j] = -lr*gb2[j] + b2[j]
     return total / batches
 
 
@@ -334,10 +334,10 @@ def init_params(seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     params = []
     # W1: He (normal, variance 2/fan_in) for relu
-    params.append((rng.standard_normal((N0, N1)) * np.sqrt(2.0 / N0)).astype(DTYPE))
+    params.append((rng.standard_normal((N0, N1)) * np.sqrt(2/N0)).astype(DTYPE))
     params.append(np.zeros(N1, dtype=DTYPE))
     # W2: Glorot (uniform, variance 2/(fan_in + fan_out)) for softmax
-    limit = np.sqrt(6.0 / (N1 + N2))
+    limit = np.sqrt(6/(N1 + N2))
     params.append(rng.uniform(-limit, limit, (N1, N2)).astype(DTYPE))
     params.append(np.zeros(N2, dtype=DTYPE))
     return params

@@ -6,7 +6,7 @@
 # the comments give each block's rule as the derivation writes it.
 """Training kernel for the 2-8-8-3 network: 2-8-8-3 --hidden relu --output softmax --loss cce.
 
-Module contract (symnet DESIGN.md): init_params, forward, loss, gradients, train_epoch.
+Module contract (README.md of symnet, "Architecture"): init_params, forward, loss, gradients, train_epoch.
 """
 import numba
 import numpy as np
@@ -123,12 +123,12 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y, start, stop, h1, a1, delta1, h2, a2, del
         for j in range(N3):
             yhat[j] = np.exp(-lse3 + h3[j])
 
-        # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n3))
-        #   from the logits: Sum(-(-lse3 + h3[q])*y[q], (q, 1, n3))
+        # loss of the sample: -Sum(log(yhat[q])*y[q], (q, 1, n3))
+        #   from the logits: -Sum((-lse3 + h3[q])*y[q], (q, 1, n3))
         acc1 = 0.0
         for q in range(N3):
-            acc1 += -(-lse3 + h3[q])*Y[r, q]
-        E += acc1
+            acc1 += (-lse3 + h3[q])*Y[r, q]
+        E += -acc1
     return E / B
 
 
@@ -197,12 +197,12 @@ def _batch(W1, b1, W2, b2, W3, b3, X, Y, start, stop, gW1, gb1, gW2, gb2, gW3, g
         for j in range(N3):
             yhat[j] = np.exp(-lse3 + h3[j])
 
-        # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n3))
-        #   from the logits: Sum(-(-lse3 + h3[q])*y[q], (q, 1, n3))
+        # loss of the sample: -Sum(log(yhat[q])*y[q], (q, 1, n3))
+        #   from the logits: -Sum((-lse3 + h3[q])*y[q], (q, 1, n3))
         acc1 = 0.0
         for q in range(N3):
-            acc1 += -(-lse3 + h3[q])*Y[r, q]
-        E += acc1
+            acc1 += (-lse3 + h3[q])*Y[r, q]
+        E += -acc1
 
         # δ⁽³⁾ⱼ = ∂E/∂h⁽³⁾ⱼ, the output layer (softmax + cce): delta3[j] = -y[j] + yhat[j]
         #   (with Sum(y[q], (q, 1, n3)) = 1: one-hot targets)
@@ -325,12 +325,12 @@ def _train_epoch(W1, b1, W2, b2, W3, b3, X, Y, lr, batch_size, momentum, use_vel
             for j in range(N3):
                 yhat[j] = np.exp(-lse3 + h3[j])
 
-            # loss of the sample: Sum(-log(yhat[q])*y[q], (q, 1, n3))
-            #   from the logits: Sum(-(-lse3 + h3[q])*y[q], (q, 1, n3))
+            # loss of the sample: -Sum(log(yhat[q])*y[q], (q, 1, n3))
+            #   from the logits: -Sum((-lse3 + h3[q])*y[q], (q, 1, n3))
             acc1 = 0.0
             for q in range(N3):
-                acc1 += -(-lse3 + h3[q])*Y[r, q]
-            E += acc1
+                acc1 += (-lse3 + h3[q])*Y[r, q]
+            E += -acc1
 
             # δ⁽³⁾ⱼ = ∂E/∂h⁽³⁾ⱼ, the output layer (softmax + cce): delta3[j] = -y[j] + yhat[j]
             #   (with Sum(y[q], (q, 1, n3)) = 1: one-hot targets)
@@ -382,45 +382,45 @@ def _train_epoch(W1, b1, W2, b2, W3, b3, X, Y, lr, batch_size, momentum, use_vel
         total += E * inv_m
         batches += 1
         if use_velocity:
-            # v ← μ v − α ∂E/∂θ, θ ← θ + v
+            # momentum (symnet.derivation.update): the velocity, then the step along it
             for i in range(N0):
                 for j in range(N1):
-                    vW1[i, j] = momentum * vW1[i, j] - lr * gW1[i, j]
-                    W1[i, j] += vW1[i, j]
+                    vW1[i, j] = -lr*gW1[i, j] + momentum*vW1[i, j]
+                    W1[i, j] = W1[i, j] + vW1[i, j]
             for j in range(N1):
-                vb1[j] = momentum * vb1[j] - lr * gb1[j]
-                b1[j] += vb1[j]
+                vb1[j] = -lr*gb1[j] + momentum*vb1[j]
+                b1[j] = b1[j] + vb1[j]
             for i in range(N1):
                 for j in range(N2):
-                    vW2[i, j] = momentum * vW2[i, j] - lr * gW2[i, j]
-                    W2[i, j] += vW2[i, j]
+                    vW2[i, j] = -lr*gW2[i, j] + momentum*vW2[i, j]
+                    W2[i, j] = W2[i, j] + vW2[i, j]
             for j in range(N2):
-                vb2[j] = momentum * vb2[j] - lr * gb2[j]
-                b2[j] += vb2[j]
+                vb2[j] = -lr*gb2[j] + momentum*vb2[j]
+                b2[j] = b2[j] + vb2[j]
             for i in range(N2):
                 for j in range(N3):
-                    vW3[i, j] = momentum * vW3[i, j] - lr * gW3[i, j]
-                    W3[i, j] += vW3[i, j]
+                    vW3[i, j] = -lr*gW3[i, j] + momentum*vW3[i, j]
+                    W3[i, j] = W3[i, j] + vW3[i, j]
             for j in range(N3):
-                vb3[j] = momentum * vb3[j] - lr * gb3[j]
-                b3[j] += vb3[j]
+                vb3[j] = -lr*gb3[j] + momentum*vb3[j]
+                b3[j] = b3[j] + vb3[j]
         else:
-            # θ ← θ − α ∂E/∂θ
+            # gradient descent (symnet.derivation.update)
             for i in range(N0):
                 for j in range(N1):
-                    W1[i, j] -= lr * gW1[i, j]
+                    W1[i, j] = -lr*gW1[i, j] + W1[i, j]
             for j in range(N1):
-                b1[j] -= lr * gb1[j]
+                b1[j] = -lr*gb1[j] + b1[j]
             for i in range(N1):
                 for j in range(N2):
-                    W2[i, j] -= lr * gW2[i, j]
+                    W2[i, j] = -lr*gW2[i, j] + W2[i, j]
             for j in range(N2):
-                b2[j] -= lr * gb2[j]
+                b2[j] = -lr*gb2[j] + b2[j]
             for i in range(N2):
                 for j in range(N3):
-                    W3[i, j] -= lr * gW3[i, j]
+                    W3[i, j] = -lr*gW3[i, j] + W3[i, j]
             for j in range(N3):
-                b3[j] -= lr * gb3[j]
+                b3[j] = -lr*gb3[j] + b3[j]
     return total / batches
 
 
@@ -433,13 +433,13 @@ def init_params(seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     params = []
     # W1: He (normal, variance 2/fan_in) for relu
-    params.append((rng.standard_normal((N0, N1)) * np.sqrt(2.0 / N0)).astype(DTYPE))
+    params.append((rng.standard_normal((N0, N1)) * np.sqrt(2/N0)).astype(DTYPE))
     params.append(np.zeros(N1, dtype=DTYPE))
     # W2: He (normal, variance 2/fan_in) for relu
-    params.append((rng.standard_normal((N1, N2)) * np.sqrt(2.0 / N1)).astype(DTYPE))
+    params.append((rng.standard_normal((N1, N2)) * np.sqrt(2/N1)).astype(DTYPE))
     params.append(np.zeros(N2, dtype=DTYPE))
     # W3: Glorot (uniform, variance 2/(fan_in + fan_out)) for softmax
-    limit = np.sqrt(6.0 / (N2 + N3))
+    limit = np.sqrt(6/(N2 + N3))
     params.append(rng.uniform(-limit, limit, (N2, N3)).astype(DTYPE))
     params.append(np.zeros(N3, dtype=DTYPE))
     return params

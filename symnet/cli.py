@@ -12,18 +12,21 @@ import click
 
 from symnet.version import __version__
 from symnet.errors import InputError, VerdictError
-from symnet.spec import ACTIVATIONS, BIAS_NOTATIONS, LOSSES, Network
+from symnet.functions.activations import names as activation_names
+from symnet.functions.losses import LOSSES
+from symnet.spec import BIAS_NOTATIONS, DEFAULTS, Network
 
 
 def spec_options(f: Callable) -> Callable:
     """SPEC and the options that describe a network, shared by every command."""
     f = click.option("--bias", type=click.Choice(BIAS_NOTATIONS), default=None,
                      help="How the write-up prints biases (default separate).")(f)
-    f = click.option("--loss", type=click.Choice(LOSSES), default=None, help="Loss (default mse).")(f)
+    f = click.option("--loss", type=click.Choice(list(LOSSES)), default=None,
+                     help=f"Loss (default {DEFAULTS['loss']}).")(f)
     f = click.option("--output", "output_act", metavar="ACT", default=None,
-                     help=f"Output activation: {', '.join(ACTIVATIONS)} (default sigmoid).")(f)
+                     help=f"Output activation: {', '.join(activation_names())} (default {DEFAULTS['output']}).")(f)
     f = click.option("--hidden", metavar="ACT[,ACT...]", default=None,
-                     help="Hidden activation, or one per hidden layer (default sigmoid).")(f)
+                     help=f"Hidden activation, or one per hidden layer (default {DEFAULTS['hidden']}).")(f)
     return click.argument("spec")(f)
 
 
@@ -125,11 +128,13 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate α.")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (0 for plain SGD).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Initialisation, split and shuffling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Initialisation, split and shuffling (a whole number >= 0).")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True)
 @click.option("--standardize/--no-standardize", default=True, show_default=True,
               help="Scale features to zero mean, unit variance (training rows' statistics).")
-@click.option("--samples", type=int, default=1000, show_default=True, help="Rows of a generated data set.")
+@click.option("--samples", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
+              help="Rows of a generated data set (1 to 1000000).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the loss/accuracy curves (PNG).")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write the parameters and spec (.npz).")
 @click.option("--quiet", is_flag=True, help="Only the summary line.")
@@ -137,16 +142,21 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
           data_source: str, label: str | None, epochs: int, lr: float, batch_size: int, momentum: float,
           seed: int, test_fraction: float, standardize: bool, samples: int, plot: str | None,
           save: str | None, quiet: bool) -> None:
-    """Train SPEC on a data set with its generated kernel."""
+    """Train SPEC on a data set with its generated kernel.
+
+    A run whose loss or parameters stop being finite numbers ends at that epoch with exit status 1, and
+    writes neither --save nor --plot."""
     from symnet.train import data as datasets
-    from symnet.files import check_writable
-    from symnet.train.loop import check_inputs
+    from symnet.files import check_writable, distinct_outputs
+    from symnet.train.loop import Diverged, check_inputs
     from symnet.train.loop import train as run_training
 
     net = load_network(spec, hidden, output_act, loss, bias)
     for path in (plot, save):
         if path:
             check_writable(path)
+    data_file = None if data_source in datasets.GENERATED + datasets.SKLEARN else data_source
+    distinct_outputs(inputs={"--data": data_file}, outputs={"--save": save, "--plot": plot})
     if plot:
         _require_matplotlib()
     dataset = datasets.load(data_source, label=label, samples=samples, seed=seed)
@@ -171,8 +181,17 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
         bar.set_postfix(shown, refresh=False)
         bar.update(1)
 
-    trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                           seed=seed, test_fraction=test_fraction, standardize=standardize, on_epoch=report)
+    try:
+        trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                               seed=seed, test_fraction=test_fraction, standardize=standardize, on_epoch=report)
+    except BaseException as e:
+        if bar is not None:  # wipe the bar: the error is then the one line left on stderr
+            bar.leave = False
+            bar.close()
+        if isinstance(e, Diverged):
+            unwritten = " and ".join(p for p in (save, plot) if p)
+            raise VerdictError(f"symnet train: {e}" + (f" ({unwritten} not written)" if unwritten else "")) from None
+        raise
     if bar is not None:
         bar.close()
     last = trained.history[-1]
@@ -184,13 +203,18 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     else:
         parts.append(f"train loss {last.loss:.6g}")
     parts.append(f"{trained.seconds_per_epoch:.4g} s/epoch (start-up and compile {trained.compile_seconds:.2f} s)")
+    png = None
+    if plot:  # drawn before anything is written: a failure leaves neither file
+        from symnet.train.plot import render_history
+
+        png = render_history(trained)
     if save:
         trained.save(save)
         parts.append(f"saved {save}")
     if plot:
-        from symnet.train.plot import plot_history
+        from symnet.files import write_atomic
 
-        plot_history(trained, plot)
+        write_atomic(plot, png)
         parts.append(f"plot {plot}")
     click.echo(", ".join(parts))
 
@@ -203,12 +227,14 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
               help="Write the predictions here (CSV); default standard output.")
 def predict(saved: str, data_source: str, label: str | None, out: str | None) -> None:
     """Predict with parameters saved by 'symnet train --save'."""
+    from symnet.files import check_writable, distinct_outputs, write_atomic
     from symnet.train.predict import predict_file
 
+    if out:
+        check_writable(out)
+        distinct_outputs(inputs={"SAVED": saved, "--data": data_source}, outputs={"-o": out})
     text, summary = predict_file(saved, data_source, label=label)
     if out:
-        from symnet.files import write_atomic
-
         write_atomic(out, text)
     else:
         click.echo(text, nl=False)
@@ -273,15 +299,59 @@ def gradcheck(spec: str, hidden: str | None, output_act: str | None, loss: str |
     click.echo(f"{line}: ok")
 
 
+class _Interrupted(BaseException):
+    """SIGINT while a command runs: raised past click, which would print a blank line for it first."""
+
+
+def _raise_interrupted(signum, frame) -> None:
+    raise _Interrupted()
+
+
+def _catch_sigint():
+    """Route Ctrl-C to :class:`_Interrupted` while ``main`` runs; the previous handler, to restore."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # someone chose otherwise (ignored, or their own)
+        return None
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    return previous
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: click does the parsing; we decide what an error looks like (one line)."""
-    args = sys.argv[1:] if argv is None else argv
+    import signal
+
+    previous = _catch_sigint()
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(args: list[str]) -> int:
     try:
         cli.main(args=args, prog_name="symnet", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("symnet: aborted", err=True)
+    except (_Interrupted, KeyboardInterrupt):
+        # on a terminal, start a fresh line after the ^C it echoed; elsewhere the message is the one line
+        click.echo(f"{chr(10) if _isatty(sys.stderr) else ''}symnet: interrupted", err=True)
+        return 130
+    except click.exceptions.Abort as e:
+        interrupted = isinstance(e.__cause__, KeyboardInterrupt)
+        click.echo(f"symnet: {'interrupted' if interrupted else 'aborted'}", err=True)
         return 130
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "symnet"
@@ -296,9 +366,6 @@ def main(argv: list[str] | None = None) -> int:
     except VerdictError as e:
         click.echo(str(e), err=True)
         return 1
-    except KeyboardInterrupt:
-        click.echo("symnet: interrupted", err=True)
-        return 130
     return 0
 
 

@@ -54,3 +54,35 @@ def read_toml(path: str | Path, what: str, error: type[InputError] = InputError)
         raise error(f"cannot read {what} {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise error(f"{what} {path} is not valid TOML: {e}") from None
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one file: ``os.path.samefile`` when both exist, else equal resolved paths."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def distinct_outputs(inputs: dict[str, str | Path | None], outputs: dict[str, str | Path | None]) -> None:
+    """Refuse a command whose output would overwrite one of its inputs or another of its outputs.
+
+    ``inputs`` and ``outputs`` map what the user typed (an option such as ``--save``) to the path given,
+    or None where it was not given: ``distinct_outputs(inputs={"--data": d}, outputs={"--save": s})``.
+    """
+    given_in = [(name, p) for name, p in inputs.items() if p is not None]
+    given_out = [(name, p) for name, p in outputs.items() if p is not None]
+    for k, (name, path) in enumerate(given_out):
+        for in_name, in_path in given_in:
+            if same_file(path, in_path):
+                raise InputError(f"{name} {path} would overwrite the input {in_name} {in_path}; "
+                                 f"write to another path")
+        for other, other_path in given_out[:k]:
+            if same_file(path, other_path):
+                raise InputError(f"{other} {other_path} and {name} {path} are the same file; "
+                                 f"give each output its own path")

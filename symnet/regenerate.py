@@ -13,9 +13,9 @@ from pathlib import Path
 
 from symnet.emit.numba.builder import generate
 from symnet.derivation.chains import derive
-from symnet.files import write_atomic
+from symnet.files import read_toml, write_atomic
 from symnet.emit.latex.render import render_document
-from symnet.spec import Network
+from symnet.spec import TOML_KEYS, Network
 
 ROOT = Path(__file__).resolve().parent.parent
 # generated/ of the source checkout; from an installed package, of the current directory
@@ -32,18 +32,15 @@ class Article:
     momentum: float | None = None
 
 
-ARTICLES = [
-    # 1: 2-2-1 sigmoid network, bias as the last row of W, ½ squared error, with the classic numbers
-    Article("article1_2-2-1", Network.parse("2-2-1", hidden="sigmoid", output="sigmoid", loss="mse",
-                                            bias="augmented"), values="article1_2-2-1.values.toml"),
-    # 2: linear → ReLU → softmax with the negative log-likelihood
-    Article("article2_linear_relu_softmax", Network.parse("4-8-3", hidden="relu", output="softmax", loss="cce")),
-    # 3: ReLU + softmax with cross-entropy, trained with momentum
-    Article("article3_relu_softmax_momentum", Network.parse("2-16-3", hidden="relu", output="softmax", loss="cce"),
-            momentum=0.9),
-    # 4: two hidden ReLU layers and a softmax output
-    Article("article4_two_relu_softmax", Network.parse("2-8-8-3", hidden="relu", output="softmax", loss="cce")),
-]
+def articles(folder: Path = GENERATED) -> list[Article]:
+    """The reference articles of ``folder/articles.toml``, in the file's order."""
+    table = read_toml(folder / "articles.toml", "article list")
+    out = []
+    for name, entry in table.items():
+        spec = {k: v for k, v in entry.items() if k in TOML_KEYS}
+        net = Network.build(spec.pop("layers"), **spec)
+        out.append(Article(name, net, entry.get("values"), entry.get("momentum")))
+    return out
 
 
 def writeup(article: Article, values_dir: Path = GENERATED) -> str:
@@ -58,7 +55,7 @@ def kernel(article: Article) -> str:
 def all_files(into: Path) -> dict[Path, str]:
     """Every artefact of generated/, by its path under ``into`` (values files are inputs, not listed)."""
     files = {}
-    for article in ARTICLES:
+    for article in articles():
         files[into / f"{article.name}.tex"] = writeup(article)
         files[into / f"{article.name}.py"] = kernel(article)
     return files

@@ -7,15 +7,13 @@ from pathlib import Path
 
 from symnet.errors import InputError
 from symnet.files import read_toml
+from symnet.functions.activations import SOFTMAX, Sigmoid, names, unit_interval
+from symnet.functions.losses import LOSSES
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax")
-HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
-LOSSES = ("mse", "bce", "cce")
 BIAS_NOTATIONS = ("separate", "augmented")
-# The open range of each activation's output; bce needs its prediction strictly inside (0, 1).
-_IN_UNIT_INTERVAL = ("sigmoid", "softmax")
 TOML_KEYS = ("layers", "hidden", "output", "loss", "bias")
-DEFAULTS = {"hidden": "sigmoid", "output": "sigmoid", "loss": "mse", "bias": "separate"}
+#: the first article's network
+DEFAULTS = {"hidden": Sigmoid.name, "output": Sigmoid.name, "loss": "mse", "bias": "separate"}
 
 
 class SpecError(InputError):
@@ -162,20 +160,25 @@ def _validate(net: Network) -> None:
         raise SpecError(f"{len(net.activations)} activations for {net.depth} layers with weights")
     for k, act in enumerate(net.activations, start=1):
         is_output = k == net.depth
-        allowed = ACTIVATIONS if is_output else HIDDEN_ACTIVATIONS
+        allowed = names(hidden=not is_output)
         where = "output" if is_output else f"hidden layer {k}"
         if act not in allowed:
-            hint = " (softmax is for the output layer only)" if act == "softmax" else ""
+            hint = f" ({SOFTMAX} is for the output layer only)" if act == SOFTMAX else ""
             raise SpecError(f"unknown activation {act!r} for {where}{hint}; allowed: {', '.join(allowed)}")
-    if net.output == "softmax" and net.layers[-1] < 2:
-        raise SpecError("softmax needs at least two outputs; for one output use --output sigmoid with --loss bce")
+    in_unit_interval = [a for a in names() if unit_interval(a)]
+    binary = [loss.name for loss in LOSSES.values() if loss.unit_interval]
+    if net.output == SOFTMAX and net.layers[-1] < 2:
+        raise SpecError(f"{SOFTMAX} needs at least two outputs; for one output use --output "
+                        f"{' or '.join(a for a in in_unit_interval if a != SOFTMAX)} with --loss {' or '.join(binary)}")
     if net.loss not in LOSSES:
         raise SpecError(f"unknown loss {net.loss!r}; allowed: {', '.join(LOSSES)}")
-    if net.loss == "cce" and net.output != "softmax":
-        raise SpecError(f"loss cce needs --output softmax (got {net.output!r}); for one output use bce")
-    if net.loss == "bce" and net.output not in _IN_UNIT_INTERVAL:
+    loss = LOSSES[net.loss]
+    if loss.output is not None and net.output != loss.output:
+        raise SpecError(f"loss {loss.name} needs --output {loss.output} (got {net.output!r}); "
+                        f"for one output use {' or '.join(binary)}")
+    if loss.unit_interval and not unit_interval(net.output):
         raise SpecError(
-            f"loss bce needs an output in (0, 1), i.e. --output {' or '.join(_IN_UNIT_INTERVAL)}; got {net.output!r}"
+            f"loss {loss.name} needs an output in (0, 1), i.e. --output {' or '.join(in_unit_interval)}; got {net.output!r}"
         )
     if net.bias not in BIAS_NOTATIONS:
         raise SpecError(f"unknown bias notation {net.bias!r}; allowed: {', '.join(BIAS_NOTATIONS)}")

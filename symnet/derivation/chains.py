@@ -20,7 +20,8 @@ from math import prod
 
 import sympy as sp
 
-from symnet.derivation.activations import Activation, Lemma, lemma
+from symnet.functions.activations import IDENTITY, SOFTMAX, Activation, Lemma, lemma
+from symnet.functions.losses import LOSSES
 from symnet.errors import UnknownName
 from symnet.derivation.model import Model
 from symnet.derivation.names import Name, parse_name, symbol
@@ -238,7 +239,7 @@ class Derivation:
     @cached_property
     def lemmas(self) -> list[Lemma]:
         """The derivative lemmas of the activations this network uses (softmax's is in ``softmax_jacobian``)."""
-        names = dict.fromkeys(a for a in self.net.activations if a not in ("identity", "softmax"))
+        names = dict.fromkeys(a for a in self.net.activations if a not in (IDENTITY, SOFTMAX))
         return [lemma(n) for n in names]
 
     def layer_rule(self, k: int):
@@ -272,7 +273,7 @@ class Derivation:
             value = sp.diff(definition, wrt)
             compact = value.xreplace({definition: of}) if definition != wrt else value
             return Factor(of, wrt, value, compact, "activation")
-        return Factor(of, wrt, *self._softmax_entry(of, wrt), "softmax")
+        return Factor(of, wrt, *self._softmax_entry(of, wrt), SOFTMAX)
 
     def _softmax_entry(self, of: sp.Symbol, wrt: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
         """∂ŷₘ/∂hⱼ of the softmax, derived: differentiate, then write e^{hᵢ} = ŷᵢ·S."""
@@ -291,14 +292,14 @@ class Derivation:
         L = self.net.depth
         dsym = symbol(Name("delta", k, (j + 1,)))
         if k == L:
-            if self.net.output == "softmax":
+            if self.net.output == SOFTMAX:
                 terms = sp.Add(*(self.local(E, p).compact * self.local(p, hk).compact for p in m.yhat))
             else:
                 p = m.yhat[j]
                 terms = self.local(E, p).compact * self.local(p, hk).compact
             assumption = None
             expr = terms
-            if self.net.loss == "cce":
+            if LOSSES[self.net.loss].one_hot:
                 # one-hot targets sum to 1; eliminate a target other than yⱼ so the result keeps yⱼ
                 other = m.y[-1] if j != len(m.y) - 1 else m.y[0]
                 assumption = sp.Eq(sp.Add(*m.y), 1)
@@ -339,4 +340,4 @@ def _simplest(expr: sp.Expr) -> sp.Expr:
 
 def _small(net: Network) -> bool:
     """Whether written-out gradients stay readable (and cheap): the paths per weight are few."""
-    return prod(net.layers[1:]) * (net.layers[-1] if net.output == "softmax" else 1) <= MAX_PATHS
+    return prod(net.layers[1:]) * (net.layers[-1] if net.output == SOFTMAX else 1) <= MAX_PATHS

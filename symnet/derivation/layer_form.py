@@ -13,7 +13,8 @@ from functools import cache
 import sympy as sp
 from sympy.concrete.delta import deltasummation
 
-from symnet.derivation.activations import ACTIVATION_CLASSES, Activation, apply
+from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, apply
+from symnet.functions.losses import LOSSES
 from symnet.spec import Network
 
 i, j, l, q = sp.symbols("i j l q", integer=True, positive=True)
@@ -85,20 +86,20 @@ def layer_rule(net: Network, k: int) -> LayerRule:
     assumption = None
     if k == L:
         y = base("y", None, L)
-        loss = _loss(net.loss, a, y, q, n_k)
+        loss = LOSSES[net.loss].indexed(a, y, q, n_k)
         # ∂E/∂hⱼ with ŷ written in h: differentiate, collapse, then name ŷ again
         dE_dyhat = collapse(sp.diff(loss, a[j]))
         # ∂ŷ_q/∂h_j: the softmax couples every output; an elementwise f only its own (q = j)
-        out_idx = q if act == "softmax" else j
+        out_idx = q if act == SOFTMAX else j
         dyhat_dh = _name_outputs(collapse(sp.diff(_activation(act, h, out_idx, n_k).rhs, h[j])), act, h, a, n_k)
-        if act == "softmax":
+        if act == SOFTMAX:
             # every output depends on hⱼ: Σ_q ∂E/∂ŷ_q ∂ŷ_q/∂hⱼ, differentiated with ŷ written in h
             terms = sp.diff(loss.xreplace({a[q]: _activation(act, h, q, n_k).rhs}), h[j])
             rule = _name_outputs(collapse(terms), act, h, a, n_k)
         else:
             terms = sp.Derivative(E, a[j]) * sp.Derivative(a[j], h[j])
             rule = dE_dyhat * dyhat_dh
-        if net.loss == "cce":
+        if LOSSES[net.loss].one_hot:
             assumption = sp.Eq(sp.Sum(y[q], (q, 1, n_k)), 1)
             rule = rule.subs(assumption.lhs, 1)
         simpler = sp.factor(sp.cancel(rule))
@@ -123,14 +124,14 @@ def layer_rule(net: Network, k: int) -> LayerRule:
 
 
 def _activation(act: str, h: sp.IndexedBase, idx: sp.Symbol, n: sp.Symbol) -> sp.Eq:
-    if act == "softmax":
+    if act == SOFTMAX:
         return sp.Eq(sp.Symbol("a"), sp.exp(h[idx]) / sp.Sum(sp.exp(h[l]), (l, 1, n)))
     return sp.Eq(sp.Symbol("a"), apply(act, h[idx]))
 
 
 def _name_outputs(expr: sp.Expr, act: str, h: sp.IndexedBase, a: sp.IndexedBase, n: sp.Symbol) -> sp.Expr:
     """Write f(hⱼ) as aⱼ (and e^{hⱼ}/Σ e^{hₗ} as ŷⱼ) so the rule reads in the forward quantities."""
-    if act == "softmax":
+    if act == SOFTMAX:
         S = sp.Dummy("S", positive=True)
         expr = expr.subs(sp.Sum(sp.exp(h[l]), (l, 1, n)), S)
         def is_exp_h(e: sp.Expr) -> bool:
@@ -151,10 +152,3 @@ def _name_outputs(expr: sp.Expr, act: str, h: sp.IndexedBase, a: sp.IndexedBase,
                             and e.args[0].base == h, lambda e: a[e.args[0].indices[0]])
     return expr
 
-
-def _loss(loss: str, yhat: sp.IndexedBase, y: sp.IndexedBase, idx: sp.Symbol, n: sp.Symbol) -> sp.Expr:
-    if loss == "mse":
-        return sp.Sum(sp.Rational(1, 2) * (yhat[idx] - y[idx]) ** 2, (idx, 1, n))
-    if loss == "bce":
-        return -sp.Sum(y[idx] * sp.log(yhat[idx]) + (1 - y[idx]) * sp.log(1 - yhat[idx]), (idx, 1, n))
-    return -sp.Sum(y[idx] * sp.log(yhat[idx]), (idx, 1, n))

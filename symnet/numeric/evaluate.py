@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from symnet.derivation.activations import numpy_functions
+from symnet.functions.activations import numpy_functions
 from symnet.derivation.chains import E, Derivation
-from symnet.derivation.model import _flat
+from symnet.derivation.model import flat
 
 _MODULES = [numpy_functions(), "numpy"]
 
@@ -58,7 +58,7 @@ class Evaluator:
         X, Y = _as_rows(X, len(m.x), "X"), _as_rows(Y, len(m.y), "Y")
         env: dict[sp.Symbol, object] = {}
         for arr, value in zip(m.param_arrays(), params):
-            for s, v in zip(_flat(arr), np.asarray(value, dtype=float).reshape(-1)):
+            for s, v in zip(flat(arr), np.asarray(value, dtype=float).reshape(-1)):
                 env[s] = v
         for i, s in enumerate(m.x):
             env[s] = X[:, i]
@@ -89,9 +89,9 @@ class Evaluator:
         values = self.evaluate(params, X, Y)
         out = [np.zeros(np.shape(p), dtype=float) for p in params]
         for arr_no, arr in enumerate(self.d.model.param_arrays()):
-            flat = out[arr_no].reshape(-1)
-            for n, s in enumerate(_flat(arr)):
-                flat[n] = np.mean(self.value(self.d.chain(s).via_delta, values.env))
+            entries = out[arr_no].reshape(-1)
+            for n, s in enumerate(flat(arr)):
+                entries[n] = np.mean(self.value(self.d.chain(s).via_delta, values.env))
         return out
 
 

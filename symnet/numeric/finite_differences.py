@@ -7,6 +7,8 @@ from typing import Callable
 import numpy as np
 
 from symnet.derivation.chains import Derivation
+from symnet.functions.activations import ACTIVATION_CLASSES, is_kinked
+from symnet.functions.losses import LOSSES
 from symnet.numeric.evaluate import Evaluator
 
 Loss = Callable[[list[np.ndarray]], float]
@@ -84,13 +86,7 @@ def random_point(derivation: Derivation, m: int = 4, seed: int = 0) -> tuple[lis
     for n_in, n_out in zip(net.layers, net.layers[1:]):
         params += [rng.normal(0, 1, (n_in, n_out)), rng.normal(0, 0.5, n_out)]
     X = rng.normal(0, 1, (m, net.layers[0]))
-    K = net.layers[-1]
-    if net.loss == "cce":
-        Y = np.eye(K)[rng.integers(0, K, m)]
-    elif net.loss == "bce":
-        Y = rng.uniform(0, 1, (m, K))
-    else:
-        Y = rng.normal(0, 1, (m, K))
+    Y = targets(net.loss, net.layers[-1], m, rng)
     return params, X, Y
 
 
@@ -100,7 +96,7 @@ def kink_distance(derivation: Derivation, params: list[np.ndarray], X: np.ndarra
     Finite differences across the kink measure neither one-sided derivative, so checks keep away.
     """
     net = derivation.net
-    kinked = [k for k, act in enumerate(net.activations, start=1) if act in ("relu", "leaky_relu")]
+    kinked = [k for k, act in enumerate(net.activations, start=1) if is_kinked(act)]
     if not kinked:
         return float("inf")
     Y = np.zeros((np.shape(X)[0], net.layers[-1]))
@@ -126,7 +122,7 @@ def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
         for p in params[1::2]:
             p[...] = rng.normal(0.0, 0.5, p.shape)
         X = rng.normal(0.0, 1.0, (m, module.LAYERS[0]))
-        Y = _targets(module.LOSS, module.LAYERS[-1], m, rng)
+        Y = targets(module.LOSS, module.LAYERS[-1], m, rng)
         if _kink_distance(module.ACTIVATIONS, params, X) > margin:
             break
     else:
@@ -145,24 +141,23 @@ def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
     return Comparison([np.asarray(a, dtype=float) for a in analytic], numeric)
 
 
-def _targets(loss: str, K: int, m: int, rng: np.random.Generator) -> np.ndarray:
-    if loss == "cce":
+def targets(loss: str, K: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """m valid targets of K outputs for the loss: one-hot rows, values in [0, 1], or any reals."""
+    if LOSSES[loss].one_hot:
         return np.eye(K)[rng.integers(0, K, m)]
-    if loss == "bce":
+    if LOSSES[loss].unit_interval:
         return rng.uniform(0.0, 1.0, (m, K))
     return rng.normal(0.0, 1.0, (m, K))
 
 
 def _kink_distance(activations: tuple[str, ...], params: list[np.ndarray], X: np.ndarray) -> float:
     """min |h| over the layers whose activation has a kink at 0, by a plain NumPy forward pass."""
-    from symnet.derivation.activations import ACTIVATION_CLASSES
-
     a, closest = X, float("inf")
     for k, act in enumerate(activations):
         h = a @ params[2 * k] + params[2 * k + 1]
-        if act in ("relu", "leaky_relu"):
+        if is_kinked(act):
             closest = min(closest, float(np.min(np.abs(h))))
-        a = ACTIVATION_CLASSES[act].numpy(h) if act in ACTIVATION_CLASSES else h  # identity; softmax is last
+        a = ACTIVATION_CLASSES[act].numpy_function()(h) if act in ACTIVATION_CLASSES else h  # identity; softmax is last
     return closest
 
 

@@ -3,12 +3,19 @@
 Every loader returns a :class:`Dataset` of features and raw targets; :func:`encode_targets` turns the
 targets into what the network's loss expects (one-hot for cce, 0/1 for bce, numbers for mse) and says
 in one line what does not fit.
+
+Files are bounded before they are read: a CSV file may be at most :data:`CSV_LIMIT_BYTES` long, and the
+arrays of an .npz (data or saved parameters) may unpack to at most :data:`NPZ_LIMIT_BYTES` together; the
+sizes are read from the zip directory and the .npy headers, so an archive that would unpack beyond the
+limit is refused before anything is decompressed.
 """
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -17,6 +24,17 @@ from symnet.spec import Network
 
 GENERATED = ("moons", "circles", "xor", "spirals")
 SKLEARN = ("digits", "iris", "wine", "breast_cancer")
+#: the most a data or parameters .npz may unpack to (all its members together)
+NPZ_LIMIT_BYTES = 512 * 2**20
+#: the largest CSV data file read (its cells become Python objects first: several times this in memory)
+CSV_LIMIT_BYTES = 128 * 2**20
+#: the most rows a generated data set (--samples) may have
+MAX_SAMPLES = 1_000_000
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 class``, ``2 classes``; ``1 feature``, ``3 features``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 @dataclass
@@ -28,10 +46,21 @@ class Dataset:
     labels: np.ndarray | None = None  # integer class of each row, 0..K-1
     classes: list[str] = field(default_factory=list)
     targets: np.ndarray | None = None  # numeric targets (m, k) for regression
+    columns: list[str] = field(default_factory=list)  # a name for each feature column, for messages
+    source: str | None = None  # the file it was read from
 
     @property
     def is_classification(self) -> bool:
         return self.labels is not None
+
+    @property
+    def where(self) -> str:
+        """How messages name it: the file, or the built-in set."""
+        return self.source or f"data set {self.name}"
+
+    def column(self, j: int) -> str:
+        """How messages name feature column ``j``: by its header, else as a column of X (from 0)."""
+        return f"column {self.columns[j]!r}" if j < len(self.columns) else f"X column {j}"
 
 
 def load(source: str, *, label: str | None = None, samples: int = 1000, seed: int = 0) -> Dataset:
@@ -51,6 +80,10 @@ def load(source: str, *, label: str | None = None, samples: int = 1000, seed: in
 
 def generated(name: str, samples: int = 1000, seed: int = 0, noise: float = 0.1) -> Dataset:
     """Two-dimensional toy sets, made here so they need no extra dependency."""
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 1 <= samples <= MAX_SAMPLES:
+        raise InputError(f"--samples must be a whole number from 1 to {MAX_SAMPLES}, got {samples}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"--seed must be a whole number >= 0, got {seed}")
     rng = np.random.default_rng(seed)
     m = samples
     labels = np.arange(m) % 2
@@ -74,7 +107,7 @@ def generated(name: str, samples: int = 1000, seed: int = 0, noise: float = 0.1)
         X = r[:, None] * np.c_[np.cos(angle), np.sin(angle)] + rng.normal(0, noise / 4, (m, 2))
     else:
         raise InputError(f"unknown generated data set {name!r}; allowed: {', '.join(GENERATED)}")
-    return Dataset(name, np.asarray(X, dtype=float), labels.astype(int), ["0", "1"])
+    return Dataset(name, np.asarray(X, dtype=float), labels.astype(int), ["0", "1"], columns=["x1", "x2"])
 
 
 def bundled(name: str) -> Dataset:
@@ -88,13 +121,21 @@ def bundled(name: str) -> Dataset:
     if name == "digits":
         X = X / 16.0  # pixel intensities 0..16, scaled to [0, 1]
     classes = [str(c) for c in getattr(bunch, "target_names", np.unique(bunch.target))]
-    return Dataset(name, X, np.asarray(bunch.target, dtype=int), classes)
+    columns = [str(c) for c in getattr(bunch, "feature_names", None) or []]
+    return Dataset(name, X, np.asarray(bunch.target, dtype=int), classes, columns=columns)
 
 
 def read_csv(path: Path, label: str | None = None) -> Dataset:
     """A CSV with a header row; the label column is the last one, or the one named by ``label``."""
     if not path.is_file():
         raise InputError(f"data file {path} does not exist")
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
+    if size > CSV_LIMIT_BYTES:
+        raise InputError(f"{path} is {size / 2**20:.0f} MiB; symnet reads CSV files of at most "
+                         f"{CSV_LIMIT_BYTES // 2**20} MiB: save a large data set as .npz (arrays X and y)")
     try:
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
@@ -130,50 +171,123 @@ def read_csv(path: Path, label: str | None = None) -> Dataset:
             values.append(v)
         features.append(values)
         raw_labels.append(row[col].strip())
-    return _with_labels(path.stem, np.array(features, dtype=float), raw_labels, f"{path} column {header[col]!r}")
+    data = _with_labels(path.stem, np.array(features, dtype=float), raw_labels,
+                        lambda row: f"{path} row {row + 2} column {header[col]!r}")
+    data.columns = [h for c, h in enumerate(header) if c != col]
+    data.source = str(path)
+    return data
+
+
+def read_npz_arrays(path: str | Path, what: str, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an .npz (only ``names``, when given), refused with one line when the file is not an
+    .npz, holds objects, or would unpack to more than :data:`NPZ_LIMIT_BYTES`: sizes are checked from
+    the zip directory and each .npy header before anything is decompressed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {path} does not exist")
+    try:
+        if not zipfile.is_zipfile(path):
+            raise InputError(f"cannot read {what} {path}: it is not an .npz archive; write it with numpy.savez")
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > NPZ_LIMIT_BYTES:
+                raise InputError(f"{what} {path} unpacks to {total / 2**20:.0f} MiB; symnet reads .npz files "
+                                 f"of at most {NPZ_LIMIT_BYTES // 2**20} MiB unpacked")
+            for info in infos:
+                name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                if names is not None and name not in names:
+                    continue
+                _check_npy_header(z, info, name, f"{what} {path}")
+        with np.load(path, allow_pickle=False) as f:
+            present = [k for k in f.files if names is None or k in names]
+            return {k: np.asarray(f[k]) for k in present}
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, NotImplementedError) as e:
+        raise InputError(f"cannot read {what} {path} as .npz: {e}") from None
+
+
+def _check_npy_header(z: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, where: str) -> None:
+    """An .npy member's declared size and dtype, refused before its data is read."""
+    if not info.filename.endswith(".npy"):
+        return
+    fmt = np.lib.format
+    with z.open(info) as f:
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            raise InputError(f"{where}: array {name} is in .npy format {version[0]}.{version[1]}, which symnet "
+                             f"does not read; save plain number arrays with numpy.savez")
+    if dtype.hasobject:
+        raise InputError(f"{where}: array {name} holds Python objects; save numbers (or text) arrays only")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > NPZ_LIMIT_BYTES:
+        raise InputError(f"{where}: array {name} of shape {tuple(shape)} would take {declared / 2**20:.0f} MiB; "
+                         f"symnet reads arrays of at most {NPZ_LIMIT_BYTES // 2**20} MiB")
 
 
 def read_npz(path: Path) -> Dataset:
     """An .npz with arrays X (m, n) and y (m,) of labels or (m, k) of numeric targets."""
-    if not path.is_file():
-        raise InputError(f"data file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "X" not in data or "y" not in data:
-                raise InputError(f"{path} must hold arrays 'X' and 'y'; it has {', '.join(data.files) or 'none'}")
-            X, y = np.asarray(data["X"]), np.asarray(data["y"])
-    except InputError:
-        raise
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {path} as .npz: {e}") from None
-    if X.ndim != 2 or X.shape[0] == 0:
+    arrays = read_npz_arrays(path, "data file", ("X", "y"))
+    if "X" not in arrays or "y" not in arrays:
+        raise InputError(f"{path} must hold arrays 'X' and 'y'; it has {', '.join(sorted(arrays)) or 'none'}")
+    X, y = arrays["X"], arrays["y"]
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise InputError(f"{path}: X must be a non-empty 2-D array (samples × features), got shape {X.shape}")
+    if X.dtype.kind not in "iuf":
+        raise InputError(f"{path}: X must hold real numbers (integer or float), got dtype {X.dtype}")
+    X = X.astype(float)
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, j = (int(v) for v in np.argwhere(bad)[0])
+        raise InputError(f"{path}: X row {row} column {j} is {X[row, j]}, not a finite number; "
+                         f"remove or fill the missing values")
+    if y.ndim == 0:
+        raise InputError(f"{path}: y is a single value; it must hold one label or target per row of X "
+                         f"({X.shape[0]} rows)")
+    if y.ndim > 2:
+        raise InputError(f"{path}: y must be 1-D labels or 2-D targets (samples × outputs), got shape {y.shape}")
     if y.shape[0] != X.shape[0]:
-        raise InputError(f"{path}: y has {y.shape[0]} rows but X has {X.shape[0]}")
-    if not np.issubdtype(X.dtype, np.number) or not np.all(np.isfinite(X)):
-        raise InputError(f"{path}: X must hold finite numbers")
-    if y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or y.dtype.kind in "USb"):
-        return _with_labels(path.stem, X.astype(float), [str(v) for v in y], f"{path} y")
-    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
-        raise InputError(f"{path}: y must hold finite numbers or class labels")
-    return Dataset(path.stem, X.astype(float), targets=y.reshape(len(y), -1).astype(float))
+        raise InputError(f"{path}: y has {plural(y.shape[0], 'row')} but X has {X.shape[0]}")
+    if y.ndim == 1 and y.dtype.kind in "iuUSb":
+        data = _with_labels(path.stem, X, [str(v) for v in y], lambda row: f"{path} y row {row}")
+    elif y.dtype.kind != "f":
+        raise InputError(f"{path}: y must hold real numbers or class labels, got dtype {y.dtype}")
+    else:
+        targets = y.reshape(len(y), -1).astype(float)
+        bad = ~np.isfinite(targets)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise InputError(f"{path}: y row {row} is not a finite number; remove or fill the missing values")
+        if targets.shape[1] == 0:
+            raise InputError(f"{path}: y has no target columns (shape {y.shape})")
+        data = Dataset(path.stem, X, targets=targets)
+    data.source = str(path)
+    return data
 
 
-def _with_labels(name: str, X: np.ndarray, raw: list[str], where: str) -> Dataset:
-    """Labels that all read as numbers with a fractional part are regression targets; others are classes."""
+def _with_labels(name: str, X: np.ndarray, raw: list[str], where: Callable[[int], str]) -> Dataset:
+    """Labels that all read as numbers with a fractional part are regression targets; others are classes.
+    ``where(i)`` names the cell of label ``i`` in messages."""
     try:
         numbers = np.array([float(v) for v in raw])
     except ValueError:
         numbers = None
     if numbers is not None and not np.all(np.isfinite(numbers)):
-        raise InputError(f"{where}: a target is not a finite number")
+        row = int(np.argmin(np.isfinite(numbers)))
+        raise InputError(f"{where(row)}: {raw[row]!r} is not a finite number")
     if numbers is not None and np.any(numbers != np.round(numbers)):
         return Dataset(name, X, targets=numbers.reshape(-1, 1))
     if numbers is not None:
-        classes = sorted(set(numbers.astype(int)))
+        whole = [int(v) for v in numbers]  # Python ints: exact for any finite float, no overflow
+        classes = sorted(set(whole))
         names = [str(c) for c in classes]
         index = {c: k for k, c in enumerate(classes)}
-        return Dataset(name, X, np.array([index[int(v)] for v in numbers]), names, numbers.reshape(-1, 1))
+        return Dataset(name, X, np.array([index[v] for v in whole], dtype=int), names, numbers.reshape(-1, 1))
     names = sorted(set(raw))
     index = {c: k for k, c in enumerate(names)}
     return Dataset(name, X, np.array([index[v] for v in raw]), names)
@@ -189,22 +303,25 @@ def encode_targets(data: Dataset, net: Network) -> np.ndarray:
         if n_classes == K and n_classes >= 2:
             return np.eye(K)[data.labels]
         if not (net.loss == "mse" and data.targets is not None):  # whole-number targets fit a regression
+            if n_classes < 2:
+                raise InputError(f"data set {data.name} has only {plural(n_classes, 'class', 'classes')} "
+                                 f"({', '.join(data.classes)}); a classifier needs rows of at least 2 classes")
             want = "1 output (two classes)" if n_classes == 2 else f"{n_classes} outputs"
-            raise InputError(f"data set {data.name} has {n_classes} classes but the output layer has {K} "
-                             f"neuron{'s' if K != 1 else ''}; use a network with {want}")
+            raise InputError(f"data set {data.name} has {plural(n_classes, 'class', 'classes')} but the output "
+                             f"layer has {plural(K, 'neuron')}; use a network with {want}")
     targets = data.targets
     if net.loss != "mse":
         raise InputError(f"data set {data.name} has numeric targets, which need --loss mse (got {net.loss})")
     if targets.shape[1] != K:
-        raise InputError(f"data set {data.name} has {targets.shape[1]} target column(s) but the output layer "
-                         f"has {K} neurons")
+        raise InputError(f"data set {data.name} has {plural(targets.shape[1], 'target column')} but the output "
+                         f"layer has {plural(K, 'neuron')}; use a spec ending -{targets.shape[1]}")
     return targets
 
 
 def check_features(data: Dataset, net: Network) -> None:
     if data.X.shape[1] != net.layers[0]:
-        raise InputError(f"data set {data.name} has {data.X.shape[1]} features but the network has "
-                         f"{net.layers[0]} inputs; use a spec starting {data.X.shape[1]}-…")
+        raise InputError(f"data set {data.name} has {plural(data.X.shape[1], 'feature')} but the network has "
+                         f"{plural(net.layers[0], 'input')}; use a spec starting {data.X.shape[1]}-…")
 
 
 def split(m: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,9 +341,34 @@ class Standardizer:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, X: np.ndarray) -> "Standardizer":
-        std = X.std(axis=0)
-        return cls(X.mean(axis=0), np.where(std > 0, std, 1.0))
+    def fit(cls, X: np.ndarray, data: Dataset | None = None) -> "Standardizer":
+        """The statistics of ``X``'s columns; a column whose mean or standard deviation is not a finite
+        number (values near 1e308 overflow) is refused, naming ``data``'s file and the column."""
+        with np.errstate(all="ignore"):
+            mean, std = X.mean(axis=0), X.std(axis=0)
+        for stat, values in (("mean", mean), ("standard deviation", std)):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                j = int(np.argmax(bad))
+                where = data.where if data is not None else "the data"
+                name = data.column(j) if data is not None else f"column {j}"
+                top = float(np.max(np.abs(X[:, j]))) if len(X) else float("nan")
+                raise InputError(f"{where} {name}: the {stat} is {values[j]} (values reach {top:.3g}), so it "
+                                 f"cannot be standardised; rescale that column to a smaller range")
+        return cls(mean, np.where(std > 0, std, 1.0))
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean) / self.std
+        with np.errstate(all="ignore"):
+            return (X - self.mean) / self.std
+
+    def apply(self, X: np.ndarray, data: Dataset | None = None) -> np.ndarray:
+        """``self(X)``, refused with one line when a standardised value is not a finite number."""
+        Z = self(X)
+        bad = ~np.isfinite(Z)
+        if bad.any():
+            row, j = (int(v) for v in np.argwhere(bad)[0])
+            where = data.where if data is not None else "the data"
+            name = data.column(j) if data is not None else f"column {j}"
+            raise InputError(f"{where} {name}: data row {row + 1} ({X[row, j]:.3g}) is not a finite number once "
+                             f"standardised (mean {self.mean[j]:.3g}, std {self.std[j]:.3g}); rescale that column")
+        return Z

@@ -10,10 +10,39 @@ from typing import Callable
 
 import numpy as np
 
-from symnet.train.data import Dataset, Standardizer, check_features, encode_targets, split
-from symnet.errors import InputError
+from symnet.train.data import (Dataset, Standardizer, check_features, encode_targets, plural, read_npz_arrays,
+                               split)
+from symnet.errors import InputError, VerdictError
 from symnet.files import write_atomic
-from symnet.spec import Network
+from symnet.spec import DEFAULTS, TOML_KEYS, Network, SpecError
+
+
+class Diverged(VerdictError):
+    """Training produced a loss or a parameter that is not a finite number: a negative verdict (exit 1).
+
+    Training stops at that epoch; ``history`` holds the epochs before it, and nothing is saved."""
+
+    def __init__(self, message: str, epoch: int, history: list["Epoch"]):
+        super().__init__(message)
+        self.epoch, self.history = epoch, history
+
+
+#: an epoch's loss this many times the initial loss (or above it, from an initial loss under 1) is divergence
+EXPLODED = 1e6
+
+
+def _param_names(net: Network) -> list[str]:
+    return [f"{kind}{k}" for k in range(1, net.depth + 1) for kind in ("W", "b")]
+
+
+def non_finite(net: Network, params: list[np.ndarray]) -> str | None:
+    """The first parameter holding a value that is not a finite number, e.g. ``W2[3,1] is nan``."""
+    for name, p in zip(_param_names(net), params):
+        bad = ~np.isfinite(p)
+        if bad.any():
+            at = ",".join(str(int(i) + 1) for i in np.argwhere(bad)[0])
+            return f"{name}[{at}] is {p[tuple(np.argwhere(bad)[0])]}"
+    return None
 
 
 @dataclass
@@ -44,7 +73,12 @@ class Trained:
         return float(np.median(times[1:] if len(times) > 1 else times)) if times else 0.0
 
     def save(self, path: str | Path) -> Path:
-        """An .npz with W1, b1, … and the spec, preprocessing and class names to predict with."""
+        """An .npz with W1, b1, … and the spec, preprocessing and class names to predict with.
+
+        A model with a parameter that is not a finite number is never written (nor is ``path`` touched)."""
+        bad = non_finite(self.net, self.params)
+        if bad:
+            raise Diverged(f"not saving {path}: {bad}; the model diverged", len(self.history), self.history)
         arrays = {f"{kind}{k}": p for k, (W, b) in enumerate(zip(self.params[::2], self.params[1::2]), start=1)
                   for kind, p in (("W", W), ("b", b))}
         arrays["spec"] = np.array(self.net.to_toml())
@@ -100,14 +134,20 @@ def train(
     train_rows, test_rows = split(len(data.X), test_fraction, seed)
     if len(train_rows) == 0:
         raise InputError(f"data set {data.name} has no rows left to train on")
-    scaler = Standardizer.fit(data.X[train_rows]) if standardize else None
-    X = scaler(data.X) if scaler else data.X
+    scaler = Standardizer.fit(data.X[train_rows], data) if standardize else None
+    X = scaler.apply(data.X, data) if scaler else data.X
     X_train, Y_train = X[train_rows], Y[train_rows]
     X_test, Y_test = X[test_rows], Y[test_rows]
     t0 = time.perf_counter()
     kernel = kernel or compile_kernel(net)
     compile_seconds = time.perf_counter() - t0
     params = kernel.init_params(seed)
+    t = time.perf_counter()
+    start_loss = float(kernel.loss(params, X_train, Y_train))  # what an exploding loss is measured against
+    compile_seconds += time.perf_counter() - t  # mostly compiling loss on its first use
+    if not np.isfinite(start_loss):
+        raise Diverged(_diverged(0, f"the loss at the initial parameters is {start_loss}", lr, momentum,
+                                 standardize), 0, [])
     velocity = [np.zeros_like(p) for p in params] if momentum else None
     classify = data.is_classification
     trained = Trained(net, params, scaler, list(data.classes) if classify else [], compile_seconds=compile_seconds)
@@ -118,10 +158,19 @@ def train(
         t = time.perf_counter()
         loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, momentum, velocity))
         seconds = time.perf_counter() - t
+        # train_epoch runs a whole epoch in compiled code: a divergence is caught at its end
+        bad = f"loss is {loss}" if not np.isfinite(loss) else non_finite(net, params)
+        if not bad and loss > EXPLODED * max(start_loss, 1.0):
+            bad = f"loss exploded from {start_loss:.3g} to {loss:.3g}"
+        if bad:
+            raise Diverged(_diverged(epoch, bad, lr, momentum, standardize), epoch, trained.history)
         if epoch == 1:
             t = time.perf_counter()
         train_acc = accuracy(kernel.forward(params, X_train), Y_train) if classify else None
         test_loss = float(kernel.loss(params, X_test, Y_test)) if len(X_test) else None
+        if test_loss is not None and not np.isfinite(test_loss):
+            raise Diverged(_diverged(epoch, f"test loss is {test_loss}", lr, momentum, standardize), epoch,
+                           trained.history)
         test_acc = accuracy(kernel.forward(params, X_test), Y_test) if classify and len(X_test) else None
         if epoch == 1:
             trained.compile_seconds += time.perf_counter() - t  # forward and loss compiled on first use
@@ -135,6 +184,16 @@ def train(
     return trained
 
 
+def _diverged(epoch: int, what: str, lr: float, momentum: float, standardize: bool) -> str:
+    fixes = [f"lower --lr (now {lr:g})"]
+    if momentum:
+        fixes.append(f"--momentum (now {momentum:g})")
+    if not standardize:
+        fixes.append("standardise inputs (drop --no-standardize)")
+    fix = fixes[0] if len(fixes) == 1 else f"{', '.join(fixes[:-1])} or {fixes[-1]}"
+    return f"{f'diverged at epoch {epoch}' if epoch else 'cannot train'}: {what}; {fix}"
+
+
 @dataclass
 class Saved:
     net: Network
@@ -144,31 +203,78 @@ class Saved:
 
 
 def load_saved(path: str | Path) -> Saved:
-    """Read what :meth:`Trained.save` wrote."""
-    import tempfile
-
+    """Read what :meth:`Trained.save` wrote, refusing (one line naming ``path``) a model that cannot be
+    used: no or a bad spec, parameters missing, of the wrong shape, not numbers or not finite, bad
+    standardisation statistics, or class names that do not fit the outputs."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"saved parameters {path} do not exist")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {path} as .npz: {e}") from None
-    if "spec" not in arrays:
+    arrays = read_npz_arrays(path, "saved parameters", None)
+    spec = arrays.get("spec")
+    if spec is None:
         raise InputError(f"{path} holds no spec; save it with 'symnet train ... --save FILE.npz'")
-    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as tmp:
-        tmp.write(str(arrays["spec"]))
-    try:
-        net = Network.from_toml(tmp.name)
-    finally:
-        Path(tmp.name).unlink()
+    if spec.ndim != 0 or spec.dtype.kind != "U":
+        raise InputError(f"{path}: spec must be the network's TOML text, got an array of shape {spec.shape} "
+                         f"and dtype {spec.dtype}; save it with 'symnet train ... --save FILE.npz'")
+    net = _spec_from_text(str(spec), path)
     params = []
     for k in range(1, net.depth + 1):
-        for kind, shape in (("W", (net.layers[k - 1], net.layers[k])), ("b", (net.layers[k],))):
-            key = f"{kind}{k}"
-            if key not in arrays or arrays[key].shape != shape:
-                raise InputError(f"{path}: {key} is missing or not of shape {shape}")
-            params.append(np.ascontiguousarray(arrays[key], dtype=float))
-    scaler = Standardizer(arrays["mean"], arrays["std"]) if "mean" in arrays else None
-    return Saved(net, params, scaler, [str(c) for c in arrays.get("classes", [])])
+        params.append(_numbers(arrays, f"W{k}", (net.layers[k - 1], net.layers[k]), path))
+        params.append(_numbers(arrays, f"b{k}", (net.layers[k],), path))
+    bad = non_finite(net, params)
+    if bad:
+        raise InputError(f"{path}: {bad}, not a finite number; the saved model is unusable, train it again")
+    scaler = None
+    if ("mean" in arrays) != ("std" in arrays):
+        have, lack = ("mean", "std") if "mean" in arrays else ("std", "mean")
+        raise InputError(f"{path} holds {have} but no {lack}; the standardisation needs both (train it again)")
+    if "mean" in arrays:
+        mean = _numbers(arrays, "mean", (net.layers[0],), path)
+        std = _numbers(arrays, "std", (net.layers[0],), path)
+        for name, values in (("mean", mean), ("std", std)):
+            if not np.all(np.isfinite(values)):
+                raise InputError(f"{path}: {name} holds a value that is not a finite number; train it again")
+        if not np.all(std > 0):
+            raise InputError(f"{path}: std holds a value <= 0; standard deviations must be positive")
+        scaler = Standardizer(mean, std)
+    classes: list[str] = []
+    if "classes" in arrays:
+        raw = arrays["classes"]
+        if raw.ndim != 1 or (raw.size and raw.dtype.kind not in "US"):
+            raise InputError(f"{path}: classes must be a list of names, got shape {raw.shape} and dtype {raw.dtype}")
+        classes = [str(c) for c in raw]
+    K = net.layers[-1]
+    if classes and len(classes) != (2 if K == 1 else K):
+        want = "2 classes (one output)" if K == 1 else plural(K, "class", "classes")
+        raise InputError(f"{path} names {plural(len(classes), 'class', 'classes')} but the network has "
+                         f"{plural(K, 'output')}; it needs {want}")
+    return Saved(net, params, scaler, classes)
+
+
+def _numbers(arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    a = arrays.get(name)
+    if a is None:
+        raise InputError(f"{path}: {name} is missing; the spec needs it of shape {shape}")
+    if a.dtype.kind not in "iuf":
+        raise InputError(f"{path}: {name} must hold real numbers, got dtype {a.dtype}")
+    if a.shape != shape:
+        raise InputError(f"{path}: {name} has shape {a.shape}, the spec needs {shape}")
+    return np.ascontiguousarray(a, dtype=float)
+
+
+def _spec_from_text(text: str, path: Path) -> Network:
+    """The network of a saved spec's TOML text; errors name the saved file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: the saved spec is not valid TOML: {e}") from None
+    unknown = sorted(set(data) - set(TOML_KEYS))
+    if unknown or "layers" not in data:
+        problem = f"unknown key {unknown[0]!r}" if unknown else "no 'layers' key"
+        raise InputError(f"{path}: the saved spec has {problem}; save it with 'symnet train ... --save FILE.npz'")
+    try:
+        return Network.build(data["layers"], **{k: data.get(k, DEFAULTS[k]) for k in DEFAULTS})
+    except SpecError as e:
+        raise InputError(f"{path}: the saved spec is not a network: {e}") from None

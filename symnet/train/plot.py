@@ -8,6 +8,12 @@ from symnet.files import write_atomic
 
 
 def plot_history(trained, path: str | Path) -> Path:
+    """Write the curves of ``trained`` to ``path`` (PNG), whole or not at all."""
+    return write_atomic(path, render_history(trained))
+
+
+def render_history(trained) -> bytes:
+    """The PNG of the loss (and accuracy) curves of ``trained``."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers and CI
@@ -34,4 +40,4 @@ def plot_history(trained, path: str | Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    return write_atomic(path, buf.getvalue())
+    return buf.getvalue()

@@ -21,9 +21,14 @@ def predict_file(saved: str, source: str, label: str | None = None) -> tuple[str
         raise InputError(f"--data for predict must be a .csv or .npz file, got {source!r}")
     data = datasets.load(source, label=label)
     datasets.check_features(data, net)
-    X = model.standardizer(data.X) if model.standardizer else data.X
+    X = model.standardizer.apply(data.X, data) if model.standardizer else data.X
     kernel = compile_kernel(net)
     outputs = np.asarray(kernel.forward(model.params, np.ascontiguousarray(X)))
+    bad = ~np.isfinite(outputs)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise InputError(f"the prediction for data row {row + 1} of {source} is not a finite number: its "
+                         f"inputs are too large for the model {saved}; rescale them as in training")
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     K = outputs.shape[1]

@@ -2,19 +2,23 @@
 
 A claim is user input, so it is never evaluated as Python.  :func:`parse_claim` walks the syntax tree
 of ``ast.parse(text, mode="eval")`` and builds SymPy objects itself, allowing only numbers, the
-network's quantity names, ``+ - * / **``, unary minus, parentheses and calls of a few named functions.
+network's quantity names (and the deltas ``delta2[1]`` = ∂E/∂h2[1]), ``+ - * / **`` (``^`` is a power
+too: a claim is mathematics), unary minus, parentheses and calls of a few named functions.
 Everything else (attributes, other calls, lambdas, comprehensions, strings, subscripts of anything but
 a quantity name) is an :class:`~symnet.errors.InputError`.  Sizes are bounded before any work is done:
 the text's length, its nesting depth, every exponent and the size of every number, so that a claim
-cannot make SymPy compute ``10**10**10`` or build a tree deeper than Python's recursion limit.
+cannot make SymPy compute ``10**10**10`` or build a tree deeper than ``MAX_DEPTH`` levels — shallow
+enough that SymPy's recursive algorithms stay far inside Python's recursion limit.
 
 :func:`latex_to_claim` translates the LaTeX that people write by hand (``\\hat{y}``, ``W^{(1)}_{11}``,
-``\\sigma(h_1)``, ``\\frac{a}{b}``, implicit multiplication) into that same grammar; the result goes
-through :func:`parse_claim` like any other claim.
+``\\sigma(h_1)``, ``\\frac{a}{b}``, ``\\delta^{(2)}_1``, implicit multiplication) into that same grammar;
+its reader nests at most ``MAX_DEPTH`` groups and arguments deep, and the result goes through
+:func:`parse_claim` like any other claim.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import warnings
 from dataclasses import dataclass
@@ -22,9 +26,9 @@ from typing import Callable
 
 import sympy as sp
 
-from symnet.derivation.activations import LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from symnet.functions import activations
 from symnet.errors import InputError
-from symnet.derivation.model import Model
+from symnet.derivation.names import Name, parse_name, symbol
 from symnet.spec import Network
 
 MAX_CHARS = 10_000
@@ -36,12 +40,7 @@ MAX_BITS = 1 << 14  # size of a number that an exponent may produce
 #: the number of samples, for claims about E = (1/m) Σ over the samples
 M = sp.Symbol("m", integer=True, positive=True)
 
-FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
-    "sigma": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "softplus": Softplus,
+_ELEMENTARY: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     # ReLU′ with the derivation's convention H(0) = 0
     "heaviside": lambda arg: sp.Heaviside(arg, 0),
     "exp": sp.exp,
@@ -49,54 +48,118 @@ FUNCTIONS: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "sqrt": sp.sqrt,
 }
 
-_ALLOWED = ("numbers, the network's names, + - * / **, parentheses and the functions "
-            + ", ".join(FUNCTIONS))
+
+def claim_functions() -> dict[str, Callable[[sp.Expr], sp.Expr]]:
+    """Every function a claim may call: the registered activations by their names, and the elementary ones."""
+    return {**activations.claim_functions(), **_ELEMENTARY}
+
+
+def _allowed() -> str:
+    return ("numbers, the network's names, + - * / ** (or ^), parentheses and the functions "
+            + ", ".join(claim_functions()))
 
 
 class Names:
-    """The names a claim may use for one network, with the article-style aliases people write."""
+    """The names a claim may use for one network, with the article-style aliases people write.
 
-    def __init__(self, net: Network, model: Model | None = None):
+    Each name is checked against the layer sizes when it is read: a 784-256-10 network has 203,530
+    parameters, and a claim names a handful of them."""
+
+    def __init__(self, net: Network):
         self.net = net
-        self.model = model or Model(net)
-        m = self.model
-        known = [*m.x, *m.y, *m.params, *m.definitions]
-        self.symbols: dict[str, sp.Symbol] = {s.name: s for s in known}
-        self.symbols["m"] = M
+        n, L = net.layers, net.depth
         # x1 for x, y1 for y, yhat[1] for yhat when there is one; h for the output's
         # pre-activation when there is one output (the first article's h)
-        for one, alias in ((m.x, "x1"), (m.y, "y1"), (m.yhat, "yhat[1]")):
-            if len(one) == 1:
-                self.symbols.setdefault(alias, one[0])
-        if len(m.yhat) == 1:
-            self.symbols.setdefault("h", m.h[net.depth][0])
-        if net.bias == "augmented":
-            # the first article's W⁽ᵏ⁾_{n+1,j}: the bias as the weight of a constant input 1
-            for k in range(1, net.depth + 1):
-                for j, b in enumerate(m.b[k], start=1):
-                    self.symbols[f"W{k}[{net.layers[k - 1] + 1},{j}]"] = b
+        self._aliases: dict[str, str] = {}
+        if n[0] == 1:
+            self._aliases["x1"] = "x"
+        if n[L] == 1:
+            self._aliases.update({"y1": "y", "yhat[1]": "yhat", "h": f"h{L}[1]"})
+
+    def get(self, name: str) -> sp.Symbol | None:
+        """The symbol a name stands for, or None when this network has no such quantity."""
+        if name == "m":
+            return M
+        name = self._aliases.get(name, name)
+        parsed = parse_name(name)
+        if parsed is None or str(parsed) != name:
+            return None  # only the canonical spelling: x2, not x[2]
+        bias = self._augmented_bias(parsed)
+        if bias is not None:
+            return bias
+        return symbol(parsed) if self._exists(parsed) else None
 
     def __getitem__(self, name: str) -> sp.Symbol:
-        sym = self.symbols.get(name)
+        sym = self.get(name)
         if sym is None:
             raise InputError(f"unknown name {name!r} in the claim; the {self.net.compact} network has {self.summary()}")
         return sym
 
-    def summary(self, with_m: bool = True) -> str:
-        """The names, by family: ``x1, x2; y; W1[i,j] (i=1..2, j=1..2); b1[j] (j=1..2); …``."""
+    def knows(self, sym: sp.Symbol) -> bool:
+        """Whether a SymPy symbol is one of this network's (with its assumptions, as the model makes it)."""
+        return isinstance(sym, sp.Symbol) and self.get(sym.name) == sym
+
+    @property
+    def symbols(self) -> dict[str, sp.Symbol]:
+        """Every name and its symbol — a listing for small networks (it grows with the parameters)."""
+        n, L = self.net.layers, self.net.depth
+
+        def io(kind: str, count: int) -> list[str]:
+            return [kind] if count == 1 else [str(Name(kind, None, (i,))) for i in range(1, count + 1)]
+
+        texts = [*io("x", n[0]), *io("y", n[L]), *io("yhat", n[L]), *self._aliases]
+        for k in range(1, L + 1):
+            texts += [f"W{k}[{i},{j}]" for i in range(1, n[k - 1] + 2) for j in range(1, n[k] + 1)]
+            units = ("b", "h", "delta", "a") if k < L else ("b", "h", "delta")
+            texts += [f"{kind}{k}[{j}]" for kind in units for j in range(1, n[k] + 1)]
+        found = {t: self.get(t) for t in ["m", *texts]}
+        return {t: s for t, s in found.items() if s is not None}
+
+    def summary(self, claims: bool = True) -> str:
+        """The names, by family: ``x1, x2; y; W1[i,j] (i=1..2, j=1..2); b1[j] (j=1..2); …``; with
+        ``claims`` also the names only a claim may use (the deltas and m)."""
         net, L = self.net, self.net.depth
         n = net.layers
 
-        def io(syms: list[sp.Symbol]) -> str:
-            return ", ".join(s.name for s in syms) if len(syms) <= 3 else f"{syms[0].name}..{syms[-1].name}"
+        def io(kind: str, count: int) -> str:
+            if count == 1:
+                return kind
+            names = [str(Name(kind, None, (i,))) for i in (1, count)]
+            return ", ".join(str(Name(kind, None, (i,))) for i in range(1, count + 1)) if count <= 3 \
+                else f"{names[0]}..{names[1]}"
 
-        parts = [io(self.model.x), io(self.model.y)]
+        parts = [io("x", n[0]), io("y", n[L])]
         for k in range(1, L + 1):
             parts.append(f"W{k}[i,j] (i=1..{n[k - 1]}, j=1..{n[k]})")
             hidden = f", a{k}[j]" if k < L else ""
             parts.append(f"b{k}[j], h{k}[j]{hidden} (j=1..{n[k]})")
-        parts.append(io(self.model.yhat))
-        return "; ".join(parts) + ("; m (the number of samples)" if with_m else "")
+        parts.append(io("yhat", n[L]))
+        if claims:
+            parts += ["delta<k>[j] = ∂E/∂h<k>[j]", "m (the number of samples)"]
+        return "; ".join(parts)
+
+    def _exists(self, name: Name) -> bool:
+        n, L = self.net.layers, self.net.depth
+        if name.kind in ("x", "y", "yhat"):
+            count = n[0] if name.kind == "x" else n[L]
+            return name.index == () if count == 1 else bool(name.index) and name.index[0] <= count
+        if name.kind not in ("W", "b", "h", "a", "delta") or not 1 <= name.layer <= L:
+            return False
+        if name.kind == "a" and name.layer == L:
+            return False  # the output layer's activations are yhat
+        if name.kind == "W":
+            i, j = name.index
+            return i <= n[name.layer - 1] and j <= n[name.layer]
+        return name.index[0] <= n[name.layer]
+
+    def _augmented_bias(self, name: Name) -> sp.Symbol | None:
+        # the first article's W⁽ᵏ⁾_{n+1,j}: the bias as the weight of a constant input 1
+        if self.net.bias != "augmented" or name.kind != "W" or not 1 <= name.layer <= self.net.depth:
+            return None
+        k, (i, j) = name.layer, name.index
+        if i == self.net.layers[k - 1] + 1 and j <= self.net.layers[k]:
+            return symbol(Name("b", k, (j,)))
+        return None
 
 
 def parse_claim(text: str, names: Names) -> sp.Expr:
@@ -112,9 +175,10 @@ def parse_claim(text: str, names: Names) -> sp.Expr:
         with warnings.catch_warnings():
             # "1if x1 else 2" warns on stderr before failing: the one line we print is enough
             warnings.simplefilter("ignore")
-            tree = ast.parse(text.strip(), mode="eval")
+            # ^ is a power, as on paper: rewritten before Python reads it as XOR with XOR's precedence
+            tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError as e:
-        raise InputError(f"the claim is not a valid expression ({e.msg}); allowed: {_ALLOWED}") from None
+        raise InputError(f"the claim is not a valid expression ({e.msg}); allowed: {_allowed()}") from None
     except (RecursionError, MemoryError, ValueError):
         raise InputError("the claim is too long or too deeply nested to read") from None
     expr = _Builder(names).build(tree.body)
@@ -123,6 +187,11 @@ def parse_claim(text: str, names: Names) -> sp.Expr:
     if expr.has(sp.I):
         raise InputError("the claim is not a real number (it takes the square root or log of a negative number)")
     return expr
+
+
+def text(expr: sp.Expr) -> str:
+    """An expression in the claim grammar, terms in their natural order (``yhat - y``)."""
+    return sp.sstr(expr, order="none")
 
 
 def _check_nesting(text: str) -> None:
@@ -157,8 +226,7 @@ class _Builder:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             return self._power(self.build(node.left, depth + 1), self.build(node.right, depth + 1))
         if isinstance(node, ast.BinOp):
-            hint = " (use ** for powers)" if isinstance(node.op, ast.BitXor) else ""
-            raise InputError(f"operator {_OPS.get(type(node.op), type(node.op).__name__)} is not allowed in a claim{hint}")
+            raise InputError(f"operator {_OPS.get(type(node.op), type(node.op).__name__)} is not allowed in a claim")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             operand = self.build(node.operand, depth + 1)
             return -operand if isinstance(node.op, ast.USub) else operand
@@ -170,7 +238,7 @@ class _Builder:
             return self._subscript(node)
         if isinstance(node, ast.Call):
             return self._call(node, depth)
-        raise InputError(f"{_describe(node)} is not allowed in a claim; allowed: {_ALLOWED}")
+        raise InputError(f"{_describe(node)} is not allowed in a claim; allowed: {_allowed()}")
 
     def _signed(self, node: ast.AST, negative: bool, depth: int) -> sp.Expr:
         term = self.build(node, depth + 1)
@@ -179,7 +247,7 @@ class _Builder:
     def _name(self, ident: str) -> sp.Symbol:
         if ident.startswith("_"):
             raise InputError(f"name {ident!r} is not allowed in a claim (no underscore names)")
-        if ident in FUNCTIONS:
+        if ident in claim_functions():
             raise InputError(f"{ident} is a function; call it, e.g. {ident}(h1[1])")
         return self.names[ident]
 
@@ -196,15 +264,15 @@ class _Builder:
 
     def _call(self, node: ast.Call, depth: int) -> sp.Expr:
         if isinstance(node.func, ast.Attribute):
-            raise InputError(f"attribute access (.) is not allowed in a claim; functions: {', '.join(FUNCTIONS)}")
+            raise InputError(f"attribute access (.) is not allowed in a claim; functions: {', '.join(claim_functions())}")
         if not isinstance(node.func, ast.Name):
-            raise InputError(f"only the functions {', '.join(FUNCTIONS)} can be called in a claim")
+            raise InputError(f"only the functions {', '.join(claim_functions())} can be called in a claim")
         fname = node.func.id
-        if fname not in FUNCTIONS:
-            raise InputError(f"function {fname!r} is not allowed in a claim; functions: {', '.join(FUNCTIONS)}")
+        if fname not in claim_functions():
+            raise InputError(f"function {fname!r} is not allowed in a claim; functions: {', '.join(claim_functions())}")
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise InputError(f"{fname}(...) takes exactly one argument")
-        return FUNCTIONS[fname](self.build(node.args[0], depth + 1))
+        return claim_functions()[fname](self.build(node.args[0], depth + 1))
 
     @staticmethod
     def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
@@ -237,7 +305,7 @@ def _chain(node: ast.BinOp, ops: tuple[type, ...]) -> list[tuple[ast.AST, bool]]
 def _number(value: object) -> sp.Expr:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         what = "text in quotes" if isinstance(value, (str, bytes)) else f"the constant {value!r}"
-        raise InputError(f"{what} is not allowed in a claim; allowed: {_ALLOWED}")
+        raise InputError(f"{what} is not allowed in a claim; allowed: {_allowed()}")
     if isinstance(value, int):
         if len(str(value)) > MAX_DIGITS:
             raise InputError(f"a number in the claim has more than {MAX_DIGITS} digits")
@@ -248,8 +316,8 @@ def _number(value: object) -> sp.Expr:
     return sp.Rational(repr(value))
 
 
-_OPS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitXor: "^", ast.BitAnd: "&", ast.BitOr: "|",
-        ast.LShift: "<<", ast.RShift: ">>"}
+_OPS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<",
+        ast.RShift: ">>"}
 
 _NODE_WORDS = {
     ast.Attribute: "attribute access (.)", ast.Lambda: "lambda", ast.ListComp: "a list comprehension",
@@ -280,9 +348,24 @@ _TOKEN = re.compile(
 )
 _SKIP = {"left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", ",", ";", ":", "!", " ",
          "quad", "qquad", "displaystyle"}
-_FUNCTIONS_TEX = {"sigma": "sigma", "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt"}
-_NAMED_TEX = {"relu": "relu", "softplus": "softplus", "lrelu": "leaky_relu", "leakyrelu": "leaky_relu",
-              "leaky_relu": "leaky_relu", "heaviside": "heaviside", "h": "heaviside"}
+_ELEMENTARY_TEX = {"exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt"}
+
+
+def _functions_tex() -> dict[str, str]:
+    """LaTeX commands that are functions (\\sigma, \\tanh, \\exp) → their claim names."""
+    commands = {cls.latex_name[1:]: cls.name for cls in activations.ACTIVATION_CLASSES.values()
+                if re.fullmatch(r"\\[A-Za-z]+", cls.latex_name)}
+    return {**commands, **_ELEMENTARY_TEX}
+
+
+def _named_tex() -> dict[str, str]:
+    """Words inside \\operatorname{…} and the like → claim names (case-insensitive)."""
+    words = {name.lower(): name for name in claim_functions()}
+    for cls in activations.ACTIVATION_CLASSES.values():
+        word = re.fullmatch(r"\\operatorname\{(\w+)\}", cls.latex_name)
+        if word:
+            words[word[1].lower()] = cls.name
+    return {**words, "h": "heaviside"}
 _OPERATORS_TEX = {"cdot": "*", "times": "*", "ast": "*"}
 _FRAC = {"frac", "dfrac", "tfrac"}
 _HATS = {"hat", "widehat"}
@@ -312,11 +395,29 @@ def latex_to_claim(tex: str, net: Network) -> str:
     return out
 
 
+def _nested(method: Callable[..., str]) -> Callable[..., str]:
+    """One level of the reader's recursion: a group or an argument inside another, at most MAX_DEPTH
+    deep — ``\\sqrt\\sqrt\\sqrt…`` and ``x^x^x…`` nest without a single brace."""
+
+    @functools.wraps(method)
+    def level(self: "_TexReader", *args: str) -> str:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise InputError(f"the LaTeX claim nests groups and arguments more than {MAX_DEPTH} levels deep")
+            return method(self, *args)
+        finally:
+            self.depth -= 1
+
+    return level
+
+
 class _TexReader:
     """A small recursive reader: operands, operators and groups, emitted with explicit ``*``."""
 
     def __init__(self, tokens: list[_Tok], net: Network):
         self.toks, self.pos, self.net = tokens, 0, net
+        self.depth = 0
 
     def peek(self) -> _Tok | None:
         return self.toks[self.pos] if self.pos < len(self.toks) else None
@@ -328,6 +429,7 @@ class _TexReader:
         self.pos += 1
         return tok
 
+    @_nested
     def expression(self, until: str | None = None) -> str:
         """Read up to the closing ``until`` ('}' or ')') or the end; return claim text."""
         pieces: list[str] = []
@@ -377,6 +479,7 @@ class _TexReader:
             else:
                 raise InputError(f"the LaTeX claim contains {tok.text!r}, which a claim cannot use")
 
+    @_nested
     def argument(self) -> str:
         """A group ``{...}`` or a single token, as claim text."""
         tok = self.take()
@@ -480,12 +583,24 @@ class _TexReader:
             tok = self.take()
             letter = self._hat_letter() if tok.text == "{" else tok.text
             return self.letter(letter, hat=True), "operand"
-        if cmd in _FUNCTIONS_TEX or cmd in _FONTS:
-            fname = _FUNCTIONS_TEX.get(cmd) or self._named_function()
+        if cmd in _functions_tex() or cmd in _FONTS:
+            fname = _functions_tex().get(cmd) or self._named_function()
             return self.call(fname), "operand"
+        if cmd == "delta":
+            return self.delta(), "operand"
         if cmd == "partial":
             raise InputError("write only the right-hand side of the derivative (no \\partial) in --claim-latex")
         raise InputError(f"the LaTeX command \\{cmd} is not supported in a claim")
+
+    def delta(self) -> str:
+        """δ^{(k)}_j, the claim's delta{k}[j] = ∂E/∂h{k}[j]; the layer may be left out with one layer."""
+        sub, layer, power = self.scripts()
+        if layer is None and self.net.depth == 1:
+            layer = "1"
+        if sub is None or layer is None:
+            raise InputError("write a delta with its layer and unit, as \\delta^{(k)}_j")
+        name = f"delta{layer}[{sub}]"
+        return f"{name}**({power})" if power is not None else name
 
     def _hat_letter(self) -> str:
         # after \hat{ : one letter, then }
@@ -496,17 +611,17 @@ class _TexReader:
 
     def _named_function(self) -> str:
         word = self.raw_group().replace(" ", "").replace("\\_", "_").lower()
-        if word not in _NAMED_TEX:
-            raise InputError(f"unknown function {word!r} in the LaTeX claim; functions: {', '.join(FUNCTIONS)}")
-        return _NAMED_TEX[word]
+        named = _named_tex()
+        if word not in named:
+            raise InputError(f"unknown function {word!r} in the LaTeX claim; functions: {', '.join(claim_functions())}")
+        return named[word]
 
     def call(self, fname: str) -> str:
-        tok = self.peek()
-        if tok is not None and tok.kind == "ch" and tok.text == "^":
+        powers = []
+        while (tok := self.peek()) is not None and tok.kind == "ch" and tok.text == "^":
             # \sigma^2(h) is (σ(h))²
             self.pos += 1
-            power = self.argument()
-            return f"{self.call(fname)}**({power})"
+            powers.append(self.argument())
         if tok is not None and tok.text == "'":
             raise InputError("primes (\\sigma') are not supported; write the derivative out, "
                              "e.g. \\sigma(h)(1-\\sigma(h))")
@@ -514,4 +629,4 @@ class _TexReader:
             raise InputError(f"\\{fname} needs its argument in parentheses, e.g. \\{fname}(h)")
         self.pos += 1
         closing = {"(": ")", "{": "}", "[": "]"}[tok.text]
-        return f"{fname}({self.expression(closing)})"
+        return f"{fname}({self.expression(closing)})" + "".join(f"**({p})" for p in reversed(powers))

@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 from symnet import Network, derive
-from symnet.derivation.activations import Sigmoid
+from symnet.functions.activations import Sigmoid
 from symnet.derivation.chains import E
 from symnet.derivation.names import symbol
 from symnet.numeric.evaluate import Evaluator

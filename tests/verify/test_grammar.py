@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 from symnet import Network
-from symnet.derivation.activations import ReLU, Sigmoid
+from symnet.functions.activations import ReLU, Sigmoid
 from symnet.verify.grammar import M, MAX_CHARS, Names, latex_to_claim, parse_claim
 from symnet.errors import InputError
 from symnet.derivation.names import symbol as S
@@ -67,7 +67,8 @@ HOSTILE = [
     ("-" * 5000 + "x1", "too long or too deeply nested"),
     ("x" * 1_000_000, "1,000,000 characters long"),
     ("x1 if y else x2", "if/else is not allowed"),
-    ("x1 ^ 2", "use ** for powers"),
+    ("x1 ^^ 2", "not a valid expression"),
+    ("x1 | 2", "operator | is not allowed"),
     ("x1 @ x2", "operator @"),
     ("x1 < x2", "comparison is not allowed"),
     ("sigma(x1, x2)", "exactly one argument"),
@@ -106,7 +107,7 @@ def test_unknown_names_list_what_exists():
     assert str(err.value) == (
         "unknown name 'W2[1,2]' in the claim; the 2-2-1 network has x1, x2; y; W1[i,j] (i=1..2, j=1..2); "
         "b1[j], h1[j], a1[j] (j=1..2); W2[i,j] (i=1..2, j=1..1); b2[j], h2[j] (j=1..1); yhat; "
-        "m (the number of samples)")
+        "delta<k>[j] = ∂E/∂h<k>[j]; m (the number of samples)")
 
 
 def test_the_limits_are_at_the_documented_sizes():

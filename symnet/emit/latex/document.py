@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from symnet.derivation.activations import ACTIVATION_CLASSES, Activation, Lemma
+from symnet.functions.activations import ACTIVATION_CLASSES, IDENTITY, SOFTMAX, Activation, Lemma, latex_name
+from symnet.functions.losses import LOSSES
 from symnet.derivation.chains import E, Delta, Derivation, Factor
 from symnet.derivation import update
 from symnet.errors import InputError
-from symnet.derivation.layer_form import LayerRule, _loss, base, width
+from symnet.derivation.layer_form import LayerRule, base, width
 from symnet.derivation.names import parse_name
 from symnet.emit.latex.printer import latex
 from symnet.emit.latex.layout import LINE_EM, tex_width
@@ -162,7 +163,7 @@ class _Steps:
     def __init__(self, d: Derivation):
         self.d, self.m = d, d.model
         self.L = d.net.depth
-        self.softmax = d.net.output == "softmax"
+        self.softmax = d.net.output == SOFTMAX
         self.cache: dict[tuple[sp.Symbol, sp.Symbol], Step] = {}
 
     def grouped(self, factors: tuple[Factor, ...]) -> tuple[Step, ...]:
@@ -424,7 +425,7 @@ def build(d: Derivation, params: list[str] | None = None, values: Values | None 
     return WriteUp(
         d, chosen, sampled, _notation(d, bias_rows), _figure(d, bias_rows), _feedforward(d), _error(d),
         [_lemma_steps(lem) for lem in d.lemmas], loss_steps, loss_general,
-        _softmax_lemma(d, steps) if net.output == "softmax" else None, deduped,
+        _softmax_lemma(d, steps) if net.output == SOFTMAX else None, deduped,
         [_delta_layer(d, k) for k in range(net.depth, 0, -1)], _update(d, momentum), worked, bias_rows)
 
 
@@ -549,18 +550,18 @@ class Elementwise(sp.MatrixExpr):
 
     def _latex(self, printer, exp=None):
         act = self.args[0].name
-        head = ACTIVATION_CLASSES[act].latex_name if act in ACTIVATION_CLASSES else rf"\operatorname{{{act}}}"
+        head = latex_name(act)
         return rf"{head}\left({printer._print(self.args[1])}\right)"
 
 
 def _apply_vector(act: str, v: sp.MatrixExpr) -> sp.MatrixExpr:
-    return v if act == "identity" else Elementwise(act, v)
+    return v if act == IDENTITY else Elementwise(act, v)
 
 
 def _error(d: Derivation) -> ErrorSection:
     L, n = d.net.depth, d.net.layers[-1]
     q = sp.Symbol("j", integer=True, positive=True)
-    general = eqn(E, _loss(d.net.loss, base("a", L, L), base("y", None, L), q, width(L)))
+    general = eqn(E, LOSSES[d.net.loss].indexed(base("a", L, L), base("y", None, L), q, width(L)))
     per_sample = eqn(E, d.model.loss) if n <= 3 else None
     m_, s = sp.Symbol("m", integer=True, positive=True), sp.Symbol("s", integer=True, positive=True)
     Es = sp.IndexedBase("E")[s]
@@ -578,7 +579,7 @@ def _lemma_steps(lem: Lemma) -> LemmaSteps:
 
 def _loss_lemmas(d: Derivation, steps: _Steps) -> tuple[list[Step], Eqn | None]:
     """∂E/∂ŷⱼ for the first outputs, and for any j (elementwise outputs; softmax has its own lemma)."""
-    if d.net.output == "softmax":
+    if d.net.output == SOFTMAX:
         return [], None
     m = d.model
     shown = [steps.loss(d.local(E, p)) for p in m.yhat[:2]]
@@ -610,7 +611,7 @@ def _delta_layer(d: Derivation, k: int) -> DeltaLayer:
     j = r.delta.lhs.indices[0]
     h_j = base("h", k, d.net.depth)[j]
     dE_dh = sp.Derivative(E, h_j, evaluate=False)
-    show_terms = not (r.is_output and d.net.output == "softmax")
+    show_terms = not (r.is_output and d.net.output == SOFTMAX)
     general = eqn(r.delta.lhs, dE_dh, *( [r.delta_terms] if show_terms else []), r.delta.rhs)
     neurons = []
     n, up = d.net.layers[k], d.net.layers[min(k + 1, d.net.depth)]

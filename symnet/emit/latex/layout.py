@@ -213,7 +213,9 @@ class _Measure:
             return self.atom() + 1.0
         if name == "begin":
             return self.environment()
-        return _CMD_EM.get(name, 0.6)
+        if name in _CMD_EM:
+            return _CMD_EM[name]
+        return 0.6
 
     def environment(self) -> float:
         s = self.s

@@ -20,7 +20,7 @@ import sympy as sp
 from sympy.core.sorting import default_sort_key
 from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 
-from symnet.derivation.activations import Activation
+from symnet.functions.activations import Activation
 from symnet.derivation.names import parse_name
 
 _BASE_LATEX = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": r"\delta"}

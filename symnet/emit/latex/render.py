@@ -16,6 +16,7 @@ import jinja2
 import sympy as sp
 
 from symnet.emit.templates import latex_environment
+from symnet.functions.activations import latex_name
 from symnet.errors import InputError
 from symnet.emit.latex.printer import LatexPrinter
 from symnet.emit.latex.layout import Row, align_rows, expr_tokens, product_tokens, sum_tokens, Piece, group
@@ -147,15 +148,9 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
     w = build(d, parse_params(params), values, momentum)
     r = Renderer(w)
     template = latex_environment().get_template("writeup.tex.j2")
-    text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), activation_tex=_activation_tex)
+    text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), activation_tex=latex_name)
     return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
 
-
-def _activation_tex(name: str) -> str:
-    from symnet.derivation.activations import ACTIVATION_CLASSES
-    if name in ACTIVATION_CLASSES:
-        return ACTIVATION_CLASSES[name].latex_name
-    return {"softmax": r"\operatorname{softmax}", "identity": r"\operatorname{id}"}.get(name, name)
 
 
 # -- compiling ---------------------------------------------------------------------------------

@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from symnet.emit.numba.printer import EXP_HELPER, HELPERS, Emitter, KernelPrinter
-from symnet.derivation.chains import Derivation
+from symnet.derivation import update
+from symnet.emit.numba.printer import Emitter, Helper, KernelPrinter, helpers
+from symnet.derivation.chains import Derivation, derive
 from symnet.errors import InputError
-from symnet.derivation.layer_form import base, i, j, l, layer_rule, q, width
-from symnet.derivation.model import per_sample_loss
+from symnet.derivation.layer_form import base, i, j, l, q, width
+from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, init_scheme
+from symnet.functions.initialisation import FAN_IN, FAN_OUT, SCHEMES
+from symnet.functions.losses import LOSSES
 from symnet.derivation.names import parse_name
 from symnet.spec import Network, SpecError
-from symnet.emit.numba.stable import (loss_from_logits, odd_from_nonnegative, shifted_log_sum_exp, sigmoid_from_exp, softmax_from_lse,
-                     softmax_total, tanh_from_expm1, vector_exp)
+from symnet.emit.numba.stable import loss_from_logits, shifted_log_sum_exp, softmax_from_lse, softmax_total, vector_exp
 from symnet.emit.templates import python_environment, tidy_python
 
 MODES = ("auto", "unrolled", "indexed")
@@ -106,9 +108,11 @@ class Kernel:
     backward: list[Block]
     store: list[Block]  # yhat of sample r (or of the batch) into `out`
     zero_each_batch: list[str]  # gradient arrays accumulated over the batch (the others are overwritten)
-    helpers: list[str]
-    #: gemm: the branch-free e^x and activations that let the loops over a batch vectorise
+    helpers: list[Helper]
+    #: gemm: the branch-free e^x (and e^x − 1) that let the loops over a batch vectorise
     vector: dict | None = None
+    #: which of the branch-free functions the helpers and blocks call (_exp, _expm1)
+    vector_math: set[str] = field(default_factory=set)
 
     @property
     def jit_options(self) -> str:
@@ -118,16 +122,19 @@ class Kernel:
         return ', error_model="numpy", fastmath={"contract"}' if self.vector else ""
 
 
-def generate(net: Network | str, mode: str = "auto", dtype: str = "float64", *, output: str = "OUT.py") -> str:
-    """The source of a kernel module for ``net`` (module contract: DESIGN.md).
+def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
+             output: str = "OUT.py") -> str:
+    """The source of a kernel module for ``net`` (module contract: README.md, "Architecture"), printed
+    from its derivation (the one given, or a new one).
 
     ``output`` only names the file in the header's regeneration command.  Same arguments, same bytes.
     """
-    net = checked_network(net)
+    d = net if isinstance(net, Derivation) else derive(checked_network(net))
+    net = checked_network(d.net)
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
     layout = choose_layout(net, mode)
-    kernel = _build(net, layout, dtype)
+    kernel = _build(d, layout, dtype)
     return render(kernel, mode=mode, output=output)
 
 
@@ -140,13 +147,32 @@ def render(kernel: Kernel, *, mode: str, output: str) -> str:
     init = []
     for k in range(1, L + 1):
         act = net.activations[k - 1]
-        init.append(dict(k=k, act=act, scheme="he" if act in ("relu", "leaky_relu", "softplus") else "glorot"))
+        scheme = SCHEMES[init_scheme(act)]
+        printer = KernelPrinter(names={FAN_IN: f"N{k - 1}", FAN_OUT: f"N{k}"})
+        init.append(dict(k=k, act=act, scheme=scheme, scale=printer.doprint(scheme.scale)))
     command = f"symnet codegen {net.describe()} -o {shell_word(output)} --mode {mode} --dtype {kernel.dtype}"
     return tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
-        params=_names("", L), grads=_names("g", L), velocity=_names("v", L),
+        params=_names("", L), grads=_names("g", L), velocity=_names("v", L), updates=_updates(L),
     ))
+
+
+def _updates(L: int) -> list[dict[str, str]]:
+    """The update rules of symnet.derivation.update printed for every layer's W[i, j] and b[j]:
+    ``sgd`` θ ← θ − α g; ``velocity`` v ← μ v − α g and ``with_velocity`` θ ← θ + v."""
+    out = []
+    for k in range(1, L + 1):
+        for kind, idx in (("W", (i, j)), ("b", (j,))):
+            labels = {pre: f"{pre}{kind}{k}" for pre in ("", "g", "v")}
+            arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
+            p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, arrays=arrays, index_names={i, j})
+            theta, g, v = (sp.IndexedBase(labels[pre], real=True)[idx] for pre in ("", "g", "v"))
+            rules = update.rules(theta, g, v)
+            out.append(dict(k=k, kind=kind, sgd=f"{p.doprint(theta)} = {p.doprint(rules['sgd'])}",
+                            velocity=f"{p.doprint(v)} = {p.doprint(rules['velocity'])}",
+                            with_velocity=f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}"))
+    return out
 
 
 def shell_word(text: str) -> str:
@@ -176,36 +202,31 @@ def checked_network(net: Network | str) -> Network:
 
 
 # -- the layouts ------------------------------------------------------------------------
-def _build(net: Network, layout: str, dtype: str) -> Kernel:
+def _build(d: Derivation, layout: str, dtype: str) -> Kernel:
     if layout == "unrolled":
-        return _Unrolled(net, dtype).kernel()
-    return _Indexed(net, dtype, batch=layout == "gemm").kernel()
+        return _Unrolled(d, dtype).kernel()
+    return _Indexed(d, dtype, batch=layout == "gemm").kernel()
 
 
 def _sup(k: int) -> str:
     return "⁽" + str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) + "⁾"
 
 
-def _helpers(printer: KernelPrinter) -> list[str]:
-    """The helper functions the printed code calls, in a fixed order."""
-    return [helper for helper in [*HELPERS.values(), EXP_HELPER] if helper in printer.helpers]
+def _kernel(d: Derivation, layout: str, dtype: str, printer: KernelPrinter, **blocks) -> Kernel:
+    """The kernel of the printed blocks, with the helper functions their code calls."""
+    vector = layout == "gemm"
+    used, math = helpers(printer.helpers, vector)
+    return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=_vector_math() if vector else None,
+                  vector_math=math | printer.vector_math, **blocks)
 
 
 def _vector_math() -> dict:
-    """The printed pieces of the branch-free e^x, e^x − 1, tanh and σ (:func:`symnet.emit.numba.stable.vector_exp`):
-    the constants, e^r − 1 as a polynomial in r, and the activations in e^{−|z|} and e^{−2|z|} − 1."""
+    """The printed pieces of the branch-free e^x (:func:`symnet.emit.numba.stable.vector_exp`): the
+    constants and e^r − 1 as a polynomial in r."""
     v = vector_exp()
-    z, t = sp.Symbol("z", real=True), sp.Symbol("t", real=True)
-    em1, e = sp.Symbol("em1", real=True), sp.Symbol("e", positive=True)
-    printer = KernelPrinter(names={v.r: "r", z: "z", em1: "em1", e: "e", t: "t"})
-    tanh = tanh_from_expm1(em1)
-    return dict(
-        log2e=repr(v.log2e), ln2_hi=repr(v.ln2_hi), ln2_lo=repr(v.ln2_lo), degree=v.degree,
-        bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial),
-        tanh_rule=f"tanh z = {sp.sstr(tanh)} for z >= 0 with em1 = e^(-2z) - 1, tanh(-z) = -tanh z",
-        tanh=printer.doprint(odd_from_nonnegative(sp.tanh, z, tanh)),
-        sigmoid=printer.doprint(sigmoid_from_exp(e, z)),
-    )
+    printer = KernelPrinter(names={v.r: "r"})
+    return dict(log2e=repr(v.log2e), ln2_hi=repr(v.ln2_hi), ln2_lo=repr(v.ln2_lo), degree=v.degree,
+                bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial))
 
 
 def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -> list[str]:
@@ -221,10 +242,10 @@ def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -
 class _Indexed:
     """The layer form, per sample (loops over i, j) or per batch (BLAS products)."""
 
-    def __init__(self, net: Network, dtype: str, batch: bool):
-        self.net, self.dtype, self.batch = net, dtype, batch
-        self.L = net.depth
-        self.rules = [layer_rule(net, k) for k in range(1, self.L + 1)]
+    def __init__(self, d: Derivation, dtype: str, batch: bool):
+        self.d, self.net, self.dtype, self.batch = d, d.net, dtype, batch
+        self.L = d.net.depth
+        self.rules = [d.layer_rule(k) for k in range(1, self.L + 1)]
         arrays = {}
         row = "r, " if batch else ""
         for k in range(1, self.L + 1):
@@ -254,7 +275,7 @@ class _Indexed:
         for k in range(1, L + 1):
             for kind in ("h", "a", "delta"):
                 workspace.append((str(base(kind, k, L).label), f"({rows}N{k})"))
-        if self.batch and self.net.output == "softmax":
+        if self.batch and self.net.output == SOFTMAX:
             workspace.append((f"lse{L}", "(rows,)"))
         forward = [b for k in range(1, L + 1) for b in self.forward(k)]
         loss = self.loss()
@@ -265,9 +286,8 @@ class _Indexed:
                       [f"out[{'start + r' if self.batch else 'r'}, j] = {yhat}[{'r, ' if self.batch else ''}j]"],
                       self.loops(("j", f"N{L}")))
         zero = [g for g in _names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else _names("g", L)
-        return Kernel(self.net, "gemm" if self.batch else "loops", self.dtype, not self.batch, workspace,
-                      forward, [loss], backward, [store], zero, _helpers(self.printer),
-                      _vector_math() if self.batch else None)
+        return _kernel(self.d, "gemm" if self.batch else "loops", self.dtype, self.printer, workspace=workspace,
+                       forward=forward, loss=[loss], backward=backward, store=[store], zero_each_batch=zero)
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, k: int) -> list[Block]:
@@ -279,7 +299,7 @@ class _Indexed:
         else:
             products, h_rhs = self._axpy(rule.h.rhs, str(h.base.label), f"N{k}")
         body = self.emit.assign(self.printer.doprint(h), h_rhs)
-        if act == "softmax":
+        if act == SOFTMAX:
             return [Block(comment, body, self.loops(("j", f"N{k}")), products), self.softmax(k)]
         comment.append(f"{' ' * len(f'layer {k}, forward: ')}{sp.sstr(a)} = {sp.sstr(rule.a.rhs)}")
         body += self.emit.assign(self.printer.doprint(a), rule.a.rhs)
@@ -306,18 +326,17 @@ class _Indexed:
         """ŷ_q in its logits, for a loss that takes its logarithm."""
         L, act = self.L, self.net.output
         h = base("h", L, L)
-        if act == "softmax":
+        if act == SOFTMAX:
             return {base("a", L, L)[q]: softmax_from_lse(self.rules[-1].a.rhs.xreplace({j: q}),
                                                          sp.Symbol(f"lse{L}", real=True))}
-        if act == "sigmoid":
+        if act in ACTIVATION_CLASSES:
             return {base("a", L, L)[q]: self.rules[-1].a.rhs.xreplace({j: q})}
         return {}
 
     def loss(self) -> Block:
         L = self.L
         yhat, y = base("a", L, L), base("y", None, L)
-        per_output = per_sample_loss(self.net.loss, [yhat[q]], [y[q]])
-        total = sp.Sum(per_output, (q, 1, width(L)))
+        total = LOSSES[self.net.loss].indexed(yhat, y, q, width(L))
         stable = loss_from_logits(total, self.outputs())
         comment = [f"loss of the sample: {sp.sstr(total)}"]
         if stable != total:
@@ -419,11 +438,10 @@ class _Indexed:
 class _Unrolled:
     """The scalar form: straight-line statements per sample, one per quantity, after ``sympy.cse``."""
 
-    def __init__(self, net: Network, dtype: str):
-        self.net, self.dtype = net, dtype
-        self.d = Derivation(net)
-        self.m = self.d.model
-        self.L = net.depth
+    def __init__(self, d: Derivation, dtype: str):
+        self.d, self.net, self.dtype = d, d.net, dtype
+        self.m = d.model
+        self.L = d.net.depth
         names: dict[sp.Symbol, str] = {sp.Symbol("inv_m"): "inv_m"}
         for sym in self.m.params + self.m.x + self.m.y + list(self.m.definitions):
             names[sym] = self._name(parse_name(sym.name))
@@ -465,8 +483,8 @@ class _Unrolled:
         backward += [self.gradients(k) for k in range(L, 0, -1)]
         store = Block(["ŷ of the sample into out"],
                       [f"out[r, {n}] = {self.printer.doprint(p)}" for n, p in enumerate(m.yhat)])
-        return Kernel(self.net, "unrolled", self.dtype, True, [], forward, [loss], backward, [store],
-                      _names("g", L), _helpers(self.printer))
+        return _kernel(self.d, "unrolled", self.dtype, self.printer, workspace=[], forward=forward, loss=[loss],
+                       backward=backward, store=[store], zero_each_batch=_names("g", L))
 
     def forward(self, k: int) -> Block:
         m, p = self.m, self.printer
@@ -474,7 +492,7 @@ class _Unrolled:
         body = [f"{p.doprint(h)} = {p.doprint(m.definitions[h])}" for h in m.h[k]]
         source = "x" if k == 1 else f"a{k - 1}"
         comment = [f"layer {k}, forward: h{k}[j] = Σᵢ W{k}[i,j] {source}[i] + b{k}[j], a{k}[j] = {act}(h{k}[j])"]
-        if act == "softmax":
+        if act == SOFTMAX:
             hmax, lse = sp.Symbol(f"hmax{k}", real=True), sp.Symbol(f"lse{k}", real=True)
             p.names.update({hmax: hmax.name, lse: lse.name})
             definition = m.definitions[m.a[k][0]]
@@ -488,10 +506,10 @@ class _Unrolled:
 
     def outputs(self) -> dict[sp.Expr, sp.Expr]:
         m, L = self.m, self.L
-        if self.net.output == "softmax":
+        if self.net.output == SOFTMAX:
             lse = sp.Symbol(f"lse{L}", real=True)
             return {p: softmax_from_lse(m.definitions[p], lse) for p in m.yhat}
-        if self.net.output == "sigmoid":
+        if self.net.output in ACTIVATION_CLASSES:
             return {p: m.definitions[p] for p in m.yhat}
         return {}
 

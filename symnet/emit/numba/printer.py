@@ -19,12 +19,24 @@ from typing import Callable
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from symnet.derivation.activations import ACTIVATION_CLASSES, Activation
+from sympy.codegen.cfunctions import expm1, log1p
 
-#: activations evaluated by a helper of the generated module (a stable form of the definition)
-HELPERS = {"sigmoid": "_sigmoid", "tanh": "_tanh", "softplus": "_softplus"}
-#: the exponential as a helper, in kernels whose loops should vectorise (``vector=True``)
-EXP_HELPER = "_exp"
+from symnet.functions.activations import ACTIVATION_CLASSES, Activation
+
+#: functions whose evaluation costs a library call: an activation whose kernel form has one is called
+#: through a helper function of the module, the others are printed inline (z if z > 0 else 0.01*z)
+TRANSCENDENTAL = (sp.exp, sp.log, expm1, log1p, sp.tanh)
+#: the module's branch-free e^x and e^x − 1, in kernels whose loops should vectorise (``vector=True``)
+VECTOR_MATH = {sp.exp: "_exp", expm1: "_expm1"}
+
+
+def helper_name(cls: type[Activation]) -> str:
+    return f"_{cls.name}"
+
+
+def needs_helper(cls: type[Activation]) -> bool:
+    z = sp.Symbol("z", real=True)
+    return cls.kernel_form(z).has(*TRANSCENDENTAL, Activation)
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -51,7 +63,8 @@ class KernelPrinter(PythonCodePrinter):
         self.names = dict(names or {})
         self.arrays = dict(arrays or {})
         self.index_names = set(index_names)
-        self.helpers: set[str] = set()  # the module's helper functions this printer has called
+        self.helpers: set[type[Activation]] = set()  # the activations this printer called a helper of
+        self.vector_math: set[str] = set()  # the branch-free e^x, e^x − 1 it called
 
     def doprint(self, expr: sp.Expr, assign_to: None = None) -> str:
         return super().doprint(_floats(expr), assign_to)
@@ -83,23 +96,45 @@ class KernelPrinter(PythonCodePrinter):
         return self._print_Symbol(expr)
 
     # -- numbers -------------------------------------------------------------------------
+    def _print(self, expr, **kwargs) -> str:
+        # SymPy dispatches a Function subclass on its own class name only (_print_Sigmoid): every
+        # activation, built in or defined later, goes through one method instead
+        if isinstance(expr, Activation):
+            return self._print_Activation(expr)
+        return super()._print(expr, **kwargs)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        # a square root after _floats made its exponent 0.5: np.sqrt rounds correctly, ** 0.5 need not
+        if expr.exp == 0.5:
+            return f"np.sqrt({self._print(expr.base)})"
+        return super()._print_Pow(expr, rational=rational)
+
     def _print_Float(self, expr: sp.Float) -> str:
         # repr of the double: 1/100 → 0.01, exact to the last bit and readable
         return repr(float(expr))
 
     # -- functions -----------------------------------------------------------------------
     def _print_Activation(self, expr: Activation) -> str:
-        if expr.name in HELPERS:
-            self.helpers.add(HELPERS[expr.name])
-            return f"{HELPERS[expr.name]}({self._print(expr.args[0])})"
-        # the piecewise-linear ones print as their definition: z if z > 0 else slope*z
-        return self._print(_floats(expr.expand_definition()))
+        cls = type(expr)
+        if needs_helper(cls):
+            self.helpers.add(cls)
+            return f"{helper_name(cls)}({self._print(expr.args[0])})"
+        # the piecewise-linear ones print as their kernel form: z if z > 0 else slope*z
+        return self._print(_floats(cls.kernel_form(expr.args[0])))
 
     def _print_exp(self, expr: sp.exp) -> str:
-        if not self.vector:
-            return super()._print_exp(expr)
-        self.helpers.add(EXP_HELPER)
-        return f"{EXP_HELPER}({self._print(expr.args[0])})"
+        return self._vector_call(expr) if self.vector else super()._print_exp(expr)
+
+    def _print_expm1(self, expr: expm1) -> str:
+        return self._vector_call(expr) if self.vector else f"np.expm1({self._print(expr.args[0])})"
+
+    def _print_log1p(self, expr: log1p) -> str:
+        return f"np.log1p({self._print(expr.args[0])})"
+
+    def _vector_call(self, expr: sp.Function) -> str:
+        name = VECTOR_MATH[expr.func]
+        self.vector_math.add(name)
+        return f"{name}({self._print(expr.args[0])})"
 
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
         # Heaviside(z, H0) with the derivation's H0 (ReLU'(0) = 0) as a conditional
@@ -118,10 +153,6 @@ def _floats(expr: sp.Expr) -> sp.Expr:
     return expr.xreplace({r: sp.Float(float(r)) for r in expr.atoms(sp.Rational) if not r.is_Integer})
 
 
-# SymPy's printer dispatches a Function subclass on its own class name only (``_print_Sigmoid``)
-for _cls in ACTIVATION_CLASSES.values():
-    setattr(KernelPrinter, f"_print_{_cls.__name__}", KernelPrinter._print_Activation)
-
 
 @dataclass
 class Emitter:
@@ -135,10 +166,6 @@ class Emitter:
         """``target op expr`` as lines: loops for the sums in expr, then the assignment."""
         lines, scalar = self._hoist(sp.sympify(expr))
         return lines + [f"{target} {op} {self.printer.doprint(scalar)}"]
-
-    def expr(self, expr: sp.Expr) -> str:
-        """A scalar expression (no sums)."""
-        return self.printer.doprint(expr)
 
     def _hoist(self, expr: sp.Expr) -> tuple[list[str], sp.Expr]:
         sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
@@ -171,3 +198,39 @@ class Emitter:
         if hi in self.extents:
             return self.extents[hi]
         raise KeyError(f"no extent for the sum limit {hi}")
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A helper function of the generated module: an activation's kernel form, printed."""
+
+    name: str
+    comment: str
+    body: list[str]
+
+
+def helpers(used: set[type[Activation]], vector: bool) -> tuple[list[Helper], set[str]]:
+    """The helper functions for the activations ``used`` (and those their forms call), in registry
+    order, and the branch-free math functions their bodies call."""
+    z = sp.Symbol("z", real=True)
+    done: dict[type[Activation], Helper] = {}
+    math: set[str] = set()
+    todo = set(used)
+    while todo:
+        cls = todo.pop()
+        printer = KernelPrinter(names={z: "z"}, vector=vector)
+        form = _floats(cls.kernel_form(z))
+        temps, (reduced,) = sp.cse([form], symbols=sp.numbered_symbols("e", real=True), order="canonical")
+        body = []
+        for t, e in temps:
+            printer.names[t] = t.name
+            body.append(f"{t.name} = {printer.doprint(e)}")
+        body.append(f"return {printer.doprint(reduced)}")
+        definition = cls.definition(z)
+        comment = f"{cls.name}(z) = {sp.sstr(definition)}"
+        if form != definition:
+            comment += ", evaluated in a form that cannot overflow (its kernel form)"
+        done[cls] = Helper(helper_name(cls), comment, body)
+        math |= printer.vector_math
+        todo |= printer.helpers - set(done)
+    return [done[c] for c in ACTIVATION_CLASSES.values() if c in done], math

@@ -19,7 +19,7 @@ import mpmath
 import sympy as sp
 from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
-from symnet.derivation.activations import Sigmoid, Softplus
+from symnet.functions.activations import Sigmoid, Softplus
 
 _z = sp.Wild("z")
 #: (pattern, replacement): identities of the logistic function used to take logs of it stably
@@ -72,8 +72,6 @@ def loss_from_logits(loss: sp.Expr, outputs: dict[sp.Expr, sp.Expr]) -> sp.Expr:
 # derived from their definitions — nothing below is typed in but the algorithm.
 
 _r = sp.Symbol("r", real=True)
-_z = sp.Symbol("z", real=True)
-_w = sp.Symbol("w", positive=True)  # the substitution that turns an exponential into algebra
 UNIT_ROUNDOFF = mpmath.mpf(2) ** -53
 
 
@@ -114,26 +112,3 @@ def vector_exp(target: float = 0.25) -> VectorExp:
         series = sp.series(sp.exp(_r) - 1, _r, 0, degree + 1).removeO()
         return VectorExp(float(1 / ln2), float(ln2_hi), float(ln2_lo), float(r_max), degree,
                          float(bound), sp.horner(series, _r))
-
-
-def tanh_from_expm1(m: sp.Symbol) -> sp.Expr:
-    """tanh z for z ≥ 0 in m = e^{−2z} − 1, which has no cancellation near 0: from tanh's definition
-    with w = e^{−2z}, then w = 1 + m."""
-    t = sp.tanh(_z).rewrite(sp.exp)
-    in_w = sp.simplify(t.subs(_z, -sp.log(_w) / 2))
-    return sp.factor(sp.simplify(in_w.subs(_w, 1 + m)))
-
-
-def odd_from_nonnegative(f: sp.FunctionClass, z: sp.Symbol, value: sp.Expr) -> sp.Expr:
-    """f(z) from ``value`` = f(|z|) for an odd f (the oddness is SymPy's: f(−w) → −f(w))."""
-    negative = f(-_w).subs(f(_w), value)
-    return sp.Piecewise((value, z >= 0), (negative, True))
-
-
-def sigmoid_from_exp(e: sp.Symbol, z: sp.Symbol) -> sp.Expr:
-    """σ(z) in e = e^{−|z|} ≤ 1 (never overflows): the definition with z = −log e for z ≥ 0 and
-    z = log e for z < 0."""
-    definition = Sigmoid(_z).expand_definition()
-    nonnegative = sp.simplify(definition.subs(_z, -sp.log(_w))).subs(_w, e)
-    negative = sp.simplify(definition.subs(_z, sp.log(_w))).subs(_w, e)
-    return sp.Piecewise((nonnegative, z >= 0), (negative, True))

@@ -11,9 +11,10 @@ import sympy as sp
 
 import symnet
 from symnet import Network
-from symnet.derivation.activations import Sigmoid
+from symnet.functions.activations import Sigmoid
 from symnet.emit.numba.builder import generate
-from symnet.emit.numba.stable import UNIT_ROUNDOFF, odd_from_nonnegative, sigmoid_from_exp, tanh_from_expm1, vector_exp
+from symnet.emit.numba.stable import UNIT_ROUNDOFF, vector_exp
+from symnet.functions.activations import logistic_from_exp as sigmoid_from_exp, odd_from_nonnegative, tanh_from_expm1
 
 
 def test_ln2_is_split_so_that_k_times_its_high_part_is_exact():

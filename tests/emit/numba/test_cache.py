@@ -1,0 +1,92 @@
+"""The kernel cache trusts nothing it did not write: content-addressed entries in a private directory."""
+import ast
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+import symnet
+from symnet.cli import main
+from symnet.emit.numba import cache
+from symnet.emit.numba.builder import generate
+
+NET = symnet.Network.parse("2-2-1")
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    where = tmp_path / "cache"
+    monkeypatch.setenv("SYMNET_CACHE", str(where))
+    monkeypatch.setattr(cache, "_loaded", {})
+    return where
+
+
+def test_the_cache_is_created_private_and_named_by_the_source(private_cache):
+    module = symnet.compile(NET)
+    assert stat.S_IMODE(private_cache.stat().st_mode) == 0o700
+    path = Path(module.__file__)
+    source = generate(NET, output=cache.CACHED_NAME)
+    assert path.read_text() == source
+    assert path.name == f"symnet_kernel_{cache.source_key(source, 'float64')}.py"
+    assert cache.source_key(source, "float32") != cache.source_key(source, "float64")
+
+
+def test_a_planted_module_is_never_imported_but_regenerated(private_cache, tmp_path, capsys):
+    path = cache.kernel_path(NET)
+    marker = tmp_path / "pwned"
+    private_cache.mkdir(mode=0o700)
+    path.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    pycache = private_cache / "__pycache__"
+    pycache.mkdir(mode=0o700)
+    planted_index = pycache / f"{path.stem}.train_epoch-1.py311.nbi"
+    planted_index.write_bytes(b"not numba's")
+    module = symnet.compile(NET)
+    assert not marker.exists()
+    assert not planted_index.exists()
+    assert path.read_text() == generate(NET, output=cache.CACHED_NAME)
+    assert module.LAYERS == (2, 2, 1)
+    assert "is not the source symnet generates; regenerating it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff\xfe binary", b"def train_epoch(:\n"])
+def test_a_corrupt_entry_is_regenerated(private_cache, content):
+    path = cache.kernel_path(NET)
+    private_cache.mkdir(mode=0o700)
+    path.write_bytes(content)
+    params = symnet.compile(NET).init_params(0)
+    assert [p.shape for p in params] == [(2, 2), (2,), (2, 1), (1,)]
+    assert path.read_text() == generate(NET, output=cache.CACHED_NAME)
+
+
+def test_a_cache_others_can_write_is_refused_with_one_line(private_cache, capsys):
+    private_cache.mkdir()
+    os.chmod(private_cache, 0o777)
+    with pytest.raises(cache.CacheError, match=r"others can write to it \(mode 777\); run chmod go-w"):
+        symnet.compile(NET)
+    assert main(["gradcheck", "2-2-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refusing the kernel cache" in err[0]
+
+
+def test_a_cache_of_another_user_is_refused(private_cache, monkeypatch):
+    private_cache.mkdir(mode=0o700)
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(private_cache).st_uid + 1)
+    with pytest.raises(cache.CacheError, match="belongs to uid .*not to you"):
+        symnet.compile(NET)
+
+
+def test_a_writable_numba_cache_is_refused(private_cache):
+    private_cache.mkdir(mode=0o700)
+    (private_cache / "__pycache__").mkdir()
+    os.chmod(private_cache / "__pycache__", 0o777)
+    with pytest.raises(cache.CacheError, match="refusing the Numba cache"):
+        symnet.compile(NET)
+
+
+def test_an_output_name_cannot_become_code():
+    source = generate(NET, output="x.py\nimport os; os.system('echo pwned')\n#")
+    tree = ast.parse(source)
+    assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in tree.body)
+    header = [line for line in source.splitlines() if "symnet codegen" in line]
+    assert len(header) == 1 and header[0].startswith("#") and "\\n" in header[0]

@@ -1,0 +1,49 @@
+"""The package's shape: every concept defined in one module, no module reaching into another's privates.
+
+The layers themselves (which stage may import which) are import-linter contracts in pyproject.toml,
+checked by ``lint-imports`` in CI.
+"""
+import ast
+import re
+from pathlib import Path
+
+from symnet.functions.activations import ACTIVATION_CLASSES, IDENTITY, SOFTMAX
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "symnet"
+
+
+def _modules():
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _string_constants(tree: ast.AST) -> set[str]:
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings}
+
+
+def test_no_module_imports_another_modules_private_names():
+    offences = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("symnet"):
+                offences += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
+                             if a.name.startswith("_") and not a.name.startswith("__")]
+    assert offences == []
+
+
+def test_an_activations_name_is_written_in_one_module_only():
+    names = set(ACTIVATION_CLASSES) | {IDENTITY, SOFTMAX}
+    written = {}
+    for path in _modules():
+        for name in _string_constants(ast.parse(path.read_text())) & names:
+            written.setdefault(name, set()).add(path.relative_to(PACKAGE).as_posix())
+    # the one exception: the width table of the line breaker knows TeX's \tanh operator (a glyph, not the activation)
+    written["tanh"].discard("emit/latex/layout.py")
+    assert written == {name: {"functions/activations.py"} for name in names}
+    for template in (ROOT / "templates").rglob("*.j2"):
+        text = template.read_text()
+        assert [n for n in ACTIVATION_CLASSES if re.search(rf"\b{n}\b", text)] == [], template.name
