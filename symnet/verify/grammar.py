@@ -353,7 +353,7 @@ _ELEMENTARY_TEX = {"exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt"}
 
 def _functions_tex() -> dict[str, str]:
     """LaTeX commands that are functions (\\sigma, \\tanh, \\exp) → their claim names."""
-    commands = {cls.latex_name[1:]: cls.name for cls in activations.ACTIVATION_CLASSES.values()
+    commands = {cls.latex_name[1:]: (cls.claim_names or (cls.name,))[0] for cls in activations.ACTIVATION_CLASSES.values()
                 if re.fullmatch(r"\\[A-Za-z]+", cls.latex_name)}
     return {**commands, **_ELEMENTARY_TEX}
 
