@@ -129,12 +129,12 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (0 for plain SGD).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Initialisation, split and shuffling (a whole number >= 0).")
+              help="Initialisation, split and shuffling.")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True)
 @click.option("--standardize/--no-standardize", default=True, show_default=True,
               help="Scale features to zero mean, unit variance (training rows' statistics).")
 @click.option("--samples", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
-              help="Rows of a generated data set (1 to 1000000).")
+              help="Rows of a generated data set.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the loss/accuracy curves (PNG).")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write the parameters and spec (.npz).")
 @click.option("--quiet", is_flag=True, help="Only the summary line.")
