@@ -20,7 +20,7 @@ N1 = 2
 N2 = 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _sigmoid(z):
     # sigmoid(z) = 1/(1 + exp(-z)), evaluated in a form that cannot overflow (its kernel form)
     e0 = np.exp(-abs(z))
@@ -28,7 +28,7 @@ def _sigmoid(z):
     return ((e1) if (z >= 0) else (e0*e1))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _forward(W1, b1, W2, b2, X, start, stop, out):
     """ŷ of the rows start..stop-1 of X into out."""
     B = stop - start
@@ -47,7 +47,7 @@ def _forward(W1, b1, W2, b2, X, start, stop, out):
         out[r, 0] = yhat
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _loss(W1, b1, W2, b2, X, Y, start, stop):
     """E, the mean loss of the rows start..stop-1."""
     B = stop - start
@@ -68,7 +68,7 @@ def _loss(W1, b1, W2, b2, X, Y, start, stop):
     return E / B
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2):
     """∂E/∂θ of the rows start..stop-1 into the g arrays; returns E of those rows."""
     B = stop - start
@@ -124,7 +124,7 @@ def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2):
     return E * inv_m
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, vW1, vb1, vW2, vb2, gW1, gb1, gW2, gb2):
     """One epoch of mini-batch SGD, every batch forward, backward and update without leaving Numba."""
     m = X.shape[0]

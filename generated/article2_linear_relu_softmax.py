@@ -20,7 +20,7 @@ N1 = 8
 N2 = 3
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _forward(W1, b1, W2, b2, X, start, stop, out, h1, a1, delta1, h2, yhat, delta2):
     """ŷ of the rows start..stop-1 of X into out."""
     B = stop - start
@@ -62,7 +62,7 @@ def _forward(W1, b1, W2, b2, X, start, stop, out, h1, a1, delta1, h2, yhat, delt
             out[r, j] = yhat[j]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _loss(W1, b1, W2, b2, X, Y, start, stop, h1, a1, delta1, h2, yhat, delta2):
     """E, the mean loss of the rows start..stop-1."""
     B = stop - start
@@ -109,7 +109,7 @@ def _loss(W1, b1, W2, b2, X, Y, start, stop, h1, a1, delta1, h2, yhat, delta2):
     return E / B
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2, h1, a1, delta1, h2, yhat, delta2):
     """∂E/∂θ of the rows start..stop-1 into the g arrays; returns E of those rows."""
     B = stop - start
@@ -198,7 +198,7 @@ def _batch(W1, b1, W2, b2, X, Y, start, stop, gW1, gb1, gW2, gb2, h1, a1, delta1
     return E * inv_m
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, vW1, vb1, vW2, vb2, gW1, gb1, gW2, gb2, h1, a1, delta1, h2, yhat, delta2):
     """One epoch of mini-batch SGD, every batch forward, backward and update without leaving Numba."""
     m = X.shape[0]

@@ -21,7 +21,7 @@ N2 = 8
 N3 = 3
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _forward(W1, b1, W2, b2, W3, b3, X, start, stop, out, h1, a1, delta1, h2, a2, delta2, h3, yhat, delta3):
     """ŷ of the rows start..stop-1 of X into out."""
     B = stop - start
@@ -74,7 +74,7 @@ def _forward(W1, b1, W2, b2, W3, b3, X, start, stop, out, h1, a1, delta1, h2, a2
             out[r, j] = yhat[j]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _loss(W1, b1, W2, b2, W3, b3, X, Y, start, stop, h1, a1, delta1, h2, a2, delta2, h3, yhat, delta3):
     """E, the mean loss of the rows start..stop-1."""
     B = stop - start
@@ -132,7 +132,7 @@ def _loss(W1, b1, W2, b2, W3, b3, X, Y, start, stop, h1, a1, delta1, h2, a2, del
     return E / B
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _batch(W1, b1, W2, b2, W3, b3, X, Y, start, stop, gW1, gb1, gW2, gb2, gW3, gb3, h1, a1, delta1, h2, a2, delta2, h3, yhat, delta3):
     """∂E/∂θ of the rows start..stop-1 into the g arrays; returns E of those rows."""
     B = stop - start
@@ -253,7 +253,7 @@ def _batch(W1, b1, W2, b2, W3, b3, X, Y, start, stop, gW1, gb1, gW2, gb2, gW3, g
     return E * inv_m
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _train_epoch(W1, b1, W2, b2, W3, b3, X, Y, lr, batch_size, momentum, use_velocity, vW1, vb1, vW2, vb2, vW3, vb3, gW1, gb1, gW2, gb2, gW3, gb3, h1, a1, delta1, h2, a2, delta2, h3, yhat, delta3):
     """One epoch of mini-batch SGD, every batch forward, backward and update without leaving Numba."""
     m = X.shape[0]

@@ -12,6 +12,8 @@ from symnet.functions.losses import LOSSES
 
 BIAS_NOTATIONS = ("separate", "augmented")
 TOML_KEYS = ("layers", "hidden", "output", "loss", "bias")
+#: the widest layer a spec may have: a weight matrix between two such layers is already 8 TB
+MAX_WIDTH = 1_000_000
 #: the first article's network
 DEFAULTS = {"hidden": Sigmoid.name, "output": Sigmoid.name, "loss": "mse", "bias": "separate"}
 
@@ -156,6 +158,8 @@ def _validate(net: Network) -> None:
     for k, n in enumerate(net.layers):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise SpecError(f"layer {k} has size {n!r}; every layer size must be a whole number >= 1")
+        if n > MAX_WIDTH:
+            raise SpecError(f"layer {k} has {n} neurons; symnet takes at most {MAX_WIDTH:,} per layer")
     if len(net.activations) != net.depth:
         raise SpecError(f"{len(net.activations)} activations for {net.depth} layers with weights")
     for k, act in enumerate(net.activations, start=1):

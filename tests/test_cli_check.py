@@ -85,6 +85,7 @@ def _symnet(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_hostile_claims_in_a_real_process_execute_nothing(tmp_path):
     marker = tmp_path / "pwned"
     for claim in (f"__import__('os').system('touch {marker}')",
@@ -99,6 +100,7 @@ def test_hostile_claims_in_a_real_process_execute_nothing(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_verdicts_in_a_real_process():
     assert _symnet("--wrt", "W1[1,1]", "--claim", CHAIN).returncode == 0
     wrong = _symnet("--wrt", "W1[1,1]", "--claim", CHAIN.replace("W2[1,1]", "W2[2,1]"))

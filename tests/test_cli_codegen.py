@@ -22,6 +22,7 @@ def kernel_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SYMNET_CACHE", str(tmp_path_factory.getbasetemp() / "symnet-cache-cli"))
 
 
+@pytest.mark.slow
 def test_codegen_writes_the_generated_module(tmp_path, capsys):
     out = tmp_path / "k.py"
     assert main(["codegen", "2-4-3", "--hidden", "tanh", "--output", "softmax", "--loss", "cce",
@@ -52,6 +53,7 @@ def test_codegen_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_pat
     assert not (tmp_path / "k.py").exists()
 
 
+@pytest.mark.slow
 def test_gradcheck_passes_a_generated_kernel(capsys):
     assert main(["gradcheck", "2-3-2", "--hidden", "relu", "--output", "softmax", "--loss", "cce"]) == 0
     out = capsys.readouterr().out
@@ -61,6 +63,7 @@ def test_gradcheck_passes_a_generated_kernel(capsys):
     assert float(out.split("max relative error ")[1].split()[0]) < 1e-8
 
 
+@pytest.mark.slow
 def test_gradcheck_fails_a_kernel_whose_gradients_are_wrong(capsys, monkeypatch):
     real = symnet.compile(symnet.Network.parse("2-2-1"), "auto")
     broken = types.SimpleNamespace(**{k: getattr(real, k) for k in ("LAYERS", "ACTIVATIONS", "LOSS", "DTYPE",
@@ -72,12 +75,14 @@ def test_gradcheck_fails_a_kernel_whose_gradients_are_wrong(capsys, monkeypatch)
     assert "max relative error 9.9" in err and err.rstrip().endswith("(tolerance 1e-06): FAILED")
 
 
+@pytest.mark.slow
 def test_float32_gradcheck_uses_a_float32_tolerance(capsys):
     assert main(["gradcheck", "2-2-1", "--dtype", "float32"]) == 0
     assert "(tolerance 1e-02): ok" in capsys.readouterr().out
 
 
 # -- generated/ -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_generated_files_are_fresh(tmp_path):
     """generated/ is what `python -m symnet.regenerate` writes today, byte for byte: kernels and write-ups."""
     written = regenerate(tmp_path)
@@ -95,6 +100,7 @@ def test_each_article_kernel_says_how_to_regenerate_it():
         assert f"symnet codegen {article.net.describe()} -o generated/{name} --mode auto" in kernel(article)
 
 
+@pytest.mark.slow
 def test_first_articles_kernel_trains_the_first_articles_network(tmp_path):
     copy = tmp_path / "article1.py"  # Numba's cache goes beside the module: not into generated/
     copy.write_bytes((ROOT / "generated" / "article1_2-2-1.py").read_bytes())
@@ -132,6 +138,7 @@ def test_shifted_log_sum_exp_and_softmax_from_lse_are_identities():
     assert sp.simplify(softmax_from_lse(softmax, lse).subs(lse, sp.log(total)) - softmax) == 0
 
 
+@pytest.mark.slow
 def test_stable_helpers_match_the_activation_definitions_everywhere():
     kernel = symnet.compile(symnet.Network.parse("1-1-1", hidden="tanh", output="softplus"), "loops")
     z = sp.Symbol("z", real=True)
@@ -142,6 +149,7 @@ def test_stable_helpers_match_the_activation_definitions_everywhere():
             assert getattr(kernel, f"_{name}")(value) == pytest.approx(exact, rel=4e-16, abs=1e-100), (name, value)
 
 
+@pytest.mark.slow
 def test_the_kernel_cache_lives_where_the_environment_says(monkeypatch, tmp_path):
     from symnet.emit.numba.cache import cache_dir, kernel_path
 

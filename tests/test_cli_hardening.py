@@ -85,6 +85,7 @@ def test_saving_over_the_data_file_is_refused_and_leaves_it_intact(tmp_path, cap
     assert data.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_predict_output_over_its_data_or_its_model_is_refused(tmp_path, capsys, model):
     saved, arrays, points = model
     data = tmp_path / "p.csv"
@@ -145,6 +146,7 @@ def spec_text(layers, output="softmax", loss="cce"):
 ], ids=["nan-W1", "inf-b2", "shape-W2", "no-W1", "string-W1", "object-W1", "complex-b1", "mean-no-std",
         "std-no-mean", "shape-mean", "nan-std", "zero-std", "1-class", "3-classes", "no-spec", "bad-toml",
         "numeric-spec", "bad-spec"])
+@pytest.mark.slow
 def test_predict_refuses_an_unusable_model_naming_the_model_file(tmp_path, capsys, model, change, message):
     _, arrays, points = model
     broken = dict(arrays)
@@ -165,6 +167,7 @@ def test_predict_refuses_an_unusable_model_naming_the_model_file(tmp_path, capsy
     assert ".toml" not in err  # the saved file is named, never a temporary one
 
 
+@pytest.mark.slow
 def test_predict_refuses_inputs_too_large_for_the_models_standardisation(tmp_path, capsys, model):
     saved, arrays, _ = model
     points = write_points(tmp_path / "far.csv", [[1.7e308, 0.0], [0.5, 0.5]], ["0", "1"])
@@ -175,6 +178,7 @@ def test_predict_refuses_inputs_too_large_for_the_models_standardisation(tmp_pat
                              f"standardised (mean {mean:.3g}, std {std:.3g}); rescale that column")
 
 
+@pytest.mark.slow
 def test_a_usable_model_still_predicts(tmp_path, capsys, model):
     saved, _, points = model
     code, out, err = run(capsys, "predict", saved, "--data", points)

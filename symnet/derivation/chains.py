@@ -24,10 +24,10 @@ from symnet.functions.activations import IDENTITY, SOFTMAX, Activation, Lemma, l
 from symnet.functions.losses import LOSSES
 from symnet.errors import UnknownName
 from symnet.derivation.model import Model
-from symnet.derivation.names import Name, parse_name, symbol
+from symnet.derivation.names import E, Name, parse_name, symbol
+from symnet.functions.simplest import factored
 from symnet.spec import Network
 
-E = sp.Symbol("E", real=True)
 #: above this many paths a chain is shown through its deltas only (the sum would not be readable)
 MAX_PATHS = 256
 
@@ -120,15 +120,6 @@ class Derivation:
 
     def __init__(self, net: Network):
         self.net = net
-        self.model = Model(net)
-        m = self.model
-        # the graph: each quantity -> the quantities it feeds (the local derivative sits on the edge)
-        self._up: dict[sp.Symbol, list[sp.Symbol]] = {}
-        for sym, reads in m.inputs.items():
-            for src in reads:
-                self._up.setdefault(src, []).append(sym)
-        for p in m.yhat:
-            self._up.setdefault(p, []).append(E)
         self._factors: dict[tuple[sp.Symbol, sp.Symbol], Factor] = {}
         self._path_counts: dict[sp.Symbol, dict[sp.Symbol, int]] = {}
         # deltas and chains are derived on first use, each delta once: a write-up of 784-256-10
@@ -136,18 +127,26 @@ class Derivation:
         self._deltas: dict[sp.Symbol, Delta] = {}
         self._chains: dict[sp.Symbol, Chain] = {}
 
-    @property
-    def deltas(self) -> dict[sp.Symbol, Delta]:
-        """Every δ, output layer first."""
-        return {d.h: d for d in self.all_deltas()}
+    @cached_property
+    def model(self) -> Model:
+        """The scalar model, one symbol per quantity; built on first use (the layer form and the
+        kernels of wide nets never need it)."""
+        return Model(self.net)
+
+    @cached_property
+    def _up(self) -> dict[sp.Symbol, list[sp.Symbol]]:
+        """The graph: each quantity → the quantities it feeds (the local derivative sits on the edge)."""
+        up: dict[sp.Symbol, list[sp.Symbol]] = {}
+        for sym, reads in self.model.inputs.items():
+            for src in reads:
+                up.setdefault(src, []).append(sym)
+        for p in self.model.yhat:
+            up.setdefault(p, []).append(E)
+        return up
 
     def all_deltas(self) -> list[Delta]:
         return [self.delta(hk) for k in range(self.net.depth, 0, -1) for hk in self.model.h[k]]
 
-    @property
-    def chains(self) -> dict[sp.Symbol, Chain]:
-        """Every parameter's chain, in the kernel's order."""
-        return {p: self.chain(p) for p in self.model.params}
 
     # -- public API ---------------------------------------------------------------------
     def symbol(self, name: str | sp.Symbol) -> sp.Symbol:
@@ -304,7 +303,7 @@ class Derivation:
                 other = m.y[-1] if j != len(m.y) - 1 else m.y[0]
                 assumption = sp.Eq(sp.Add(*m.y), 1)
                 expr = expr.subs(other, 1 - (sp.Add(*m.y) - other))
-            expr = _simplest(expr)
+            expr = factored(expr)
             return Delta(dsym, hk, terms, expr, assumption)
         a = m.a[k][j]
         f_prime = self.local(a, hk).compact
@@ -331,11 +330,6 @@ def derive(net: Network | str, **spec_options: str) -> Derivation:
         net = Network.load(net, **spec_options)
     return Derivation(net)
 
-
-def _simplest(expr: sp.Expr) -> sp.Expr:
-    """The shorter of expr and its factored, cancelled form — never `simplify` on whole gradients."""
-    candidate = sp.factor(sp.cancel(expr))
-    return candidate if sp.count_ops(candidate) < sp.count_ops(expr) else expr
 
 
 def _small(net: Network) -> bool:

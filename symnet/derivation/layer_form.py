@@ -15,10 +15,11 @@ from sympy.concrete.delta import deltasummation
 
 from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, apply
 from symnet.functions.losses import LOSSES
+from symnet.functions.simplest import factored
+from symnet.derivation.names import E
 from symnet.spec import Network
 
 i, j, l, q = sp.symbols("i j l q", integer=True, positive=True)
-E = sp.Symbol("E", real=True)
 _p = sp.Symbol("p", integer=True, positive=True)  # a free index distinct from the bound i of Σᵢ
 
 
@@ -102,8 +103,7 @@ def layer_rule(net: Network, k: int) -> LayerRule:
         if LOSSES[net.loss].one_hot:
             assumption = sp.Eq(sp.Sum(y[q], (q, 1, n_k)), 1)
             rule = rule.subs(assumption.lhs, 1)
-        simpler = sp.factor(sp.cancel(rule))
-        rule = simpler if sp.count_ops(simpler) < sp.count_ops(rule) else rule
+        rule = factored(rule)
         local = {"dE/dyhat": dE_dyhat, "dyhat/dh": dyhat_dh}
     else:
         W_next, h_next = base("W", k + 1, L), base("h", k + 1, L)

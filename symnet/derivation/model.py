@@ -12,9 +12,14 @@ from functools import cached_property
 import sympy as sp
 
 from symnet.functions.activations import SOFTMAX, apply
+from symnet.errors import InputError
 from symnet.functions.losses import LOSSES
 from symnet.derivation.names import Name, symbol
 from symnet.spec import Network
+
+
+#: parameters above which the symbolic model (a SymPy symbol per parameter, ~1.5 kB each) is refused
+MAX_SCALAR_PARAMS = 300_000
 
 
 @dataclass
@@ -34,6 +39,9 @@ class Model:
     def __post_init__(self) -> None:
         net, L = self.net, self.net.depth
         n = net.layers
+        if net.n_params > MAX_SCALAR_PARAMS:
+            raise InputError(f"{net.compact} has {net.n_params:,} parameters; the scalar form (one symbol each) is "
+                             f"built for at most {MAX_SCALAR_PARAMS:,}: use a narrower network (784-256-10 has 203,530)")
 
         def io(kind: str, count: int) -> list[sp.Symbol]:
             return [symbol(Name(kind, None, (i,) if count > 1 else ())) for i in range(1, count + 1)]

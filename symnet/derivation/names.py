@@ -58,5 +58,5 @@ def symbol(name: Name | str) -> sp.Symbol:
     return sp.Symbol(str(name), real=True)
 
 
-def name_of(sym: sp.Basic) -> Name | None:
-    return parse_name(sym.name) if isinstance(sym, sp.Symbol) else None
+#: the error of one sample (the cost of a batch is its mean over the samples)
+E = sp.Symbol("E", real=True)

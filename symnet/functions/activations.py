@@ -26,6 +26,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
+from symnet.functions.simplest import shortest
+
 x = sp.Symbol("x", real=True)
 _u = sp.Symbol("u", positive=True)  # u = eˣ, the substitution that turns exponentials into algebra
 _s = sp.Symbol("s", real=True)  # the value f(x) that the compact derivative is written in
@@ -332,7 +334,7 @@ def lemma(name: str) -> Lemma:
         return Lemma(name, definition, derivative, None, compact)
     if not definition.has(sp.exp):
         # nothing to substitute: the derivative as SymPy gives it is the compact form
-        return Lemma(name, definition, derivative, None, _tidy_in(derivative))
+        return Lemma(name, definition, derivative, None, shortest(derivative, sp.factor(derivative)))
     target_cls = ACTIVATION_CLASSES[cls.derivative_in or name]
     g_of_u = _in_u(target_cls.definition(x))
     # eˣ > 0: take the root that is not a negated expression (tanh gives ±√…)
@@ -340,11 +342,6 @@ def lemma(name: str) -> Lemma:
     in_s = sp.simplify(_in_u(derivative).subs(_u, u_of_s))
     compact = _tidy(sp.factor(in_s)).subs(_s, target_cls(x))
     return Lemma(name, definition, derivative, sp.Eq(sp.exp(x), u_of_s.subs(_s, target_cls(x))), compact)
-
-
-def _tidy_in(expr: sp.Expr) -> sp.Expr:
-    factored = sp.factor(expr)
-    return factored if sp.count_ops(factored) < sp.count_ops(expr) else expr
 
 
 def _in_u(expr: sp.Expr) -> sp.Expr:
@@ -361,6 +358,4 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
         for k in (preferred or odd)[:1]:
             factors[k] = (-factors[k][0], factors[k][1])
             coeff = -coeff
-    factored = coeff * sp.Mul(*(f**e for f, e in factors))
-    expanded = sp.expand(expr)
-    return expanded if sp.count_ops(expanded) < sp.count_ops(factored) else factored
+    return shortest(coeff * sp.Mul(*(f**e for f, e in factors)), sp.expand(expr))

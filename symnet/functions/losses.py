@@ -53,4 +53,4 @@ def register(loss: Loss) -> Loss:
 register(Loss("mse", lambda p, t: sp.Rational(1, 2) * (p - t) ** 2, "half the squared error"))
 register(Loss("bce", lambda p, t: -(t * sp.log(p) + (1 - t) * sp.log(1 - p)), "binary cross-entropy",
               unit_interval=True))
-register(Loss("cce", lambda p, t: -t * sp.log(p), "categorical cross-entropy", output=SOFTMAX, one_hot=True))
+register(Loss("cce", lambda p, t: -t * sp.log(p), "cross-entropy", output=SOFTMAX, one_hot=True))

@@ -161,9 +161,6 @@ class WorkedExample:
             out.append(Update(p, before, g, update.step(before, g, lr).after))
         return out
 
-    def value(self, sym: str | sp.Symbol) -> float:
-        """The number of any quantity at this point (``h1[1]``, ``yhat``, ``delta2[1]``, ``W1[1,1]``)."""
-        return self.num(sp.Symbol(sym, real=True) if isinstance(sym, str) else sym)
 
     def gradient(self, param: str | sp.Symbol) -> float:
         return self.num(self.derivation.chain(param).via_delta)

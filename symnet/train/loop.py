@@ -127,7 +127,7 @@ def train(
     kernel=None,
 ) -> Trained:
     """Train ``net`` on ``data`` with its compiled kernel; the same seed gives the same numbers."""
-    from symnet import compile as compile_kernel
+    from symnet.emit.numba.cache import compile as compile_kernel
 
     Y = check_inputs(net, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
                      test_fraction=test_fraction)

@@ -181,7 +181,16 @@ def parse_claim(text: str, names: Names) -> sp.Expr:
         raise InputError(f"the claim is not a valid expression ({e.msg}); allowed: {_allowed()}") from None
     except (RecursionError, MemoryError, ValueError):
         raise InputError("the claim is too long or too deeply nested to read") from None
-    expr = _Builder(names).build(tree.body)
+    try:
+        expr = _Builder(names).build(tree.body)
+    except InputError:
+        raise
+    except (TypeError, ValueError, ArithmeticError):
+        # SymPy evaluates constant parts as it builds, and refuses a function of a non-real constant
+        raise InputError("the claim is not a real number (a function of the square root or log of a negative "
+                         "number)") from None
+    except RecursionError:
+        raise InputError("the claim is too deeply nested for SymPy to build") from None
     if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise InputError("the claim is undefined (it divides by zero or is infinite)")
     if expr.has(sp.I):

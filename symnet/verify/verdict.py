@@ -28,7 +28,7 @@ from symnet.spec import Network
 from symnet.verify.diagnosis import FINGERPRINT_POINTS, Paths, chain_paths, diagnose, product_text
 from symnet.verify.evaluation import DIGITS, Point
 from symnet.verify.grammar import M, Names, latex_to_claim, parse_claim, text
-from symnet.verify.proof import Timeout, prove, time_limit
+from symnet.verify import proof
 from symnet.verify.sampling import KINK_MARGIN, Comparison, Sampler, compare
 from symnet.verify.scope import WHOLE_UP_TO, slice_network
 
@@ -124,7 +124,12 @@ def check(
     wrt_s = _quantity(whole, names, wrt, "--wrt")
     if of_s != E and parse_name(of_s.name).kind not in ("h", "a", "yhat"):
         raise InputError(f"--of {of} is not a computed quantity; use E, h<k>[j], a<k>[j] or yhat")
-    expr, source = _read_claim(claim, names, whole, latex)
+    try:
+        # SymPy evaluates as it builds: nested functions can cost it minutes before the check begins
+        with proof.time_limit(time_limit):
+            expr, source = _read_claim(claim, names, whole, latex)
+    except proof.Timeout:
+        raise InputError(f"the claim took SymPy more than {time_limit:g} s to read; write it more simply") from None
     batch = batch or M in expr.free_symbols
     if batch and of_s != E:
         raise InputError("m and --batch belong to derivatives of E, the mean over the m samples")
@@ -186,10 +191,10 @@ def _judge(d: Derivation, of: sp.Symbol, wrt: sp.Symbol, claim: sp.Expr, truth: 
     chain = tuple((link.label, link.expr) for link in paths[0]) if paths and len(paths) == 1 else ()
     common = dict(of=str(of), wrt=str(wrt), claim=claim, truth=truth, chain=chain)
     if comparison.counterexample is None:
-        proof = prove(claim, truth, model, y_rule, seconds)
-        if proof.timed_out:
+        shown = proof.prove(claim, truth, model, y_rule, seconds)
+        if shown.timed_out:
             notes.append(f"symbolic simplification stopped after {seconds:g} s")
-        return Verdict(True, proved=proof.proved, points=len(comparison.agreed), notes=tuple(notes), **common)
+        return Verdict(True, proved=shown.proved, points=len(comparison.agreed), notes=tuple(notes), **common)
     diagnosis = _diagnose(claim, paths, comparison, sampler, model, seconds)
     claimed = comparison.claimed
     return Verdict(False, proved=False, points=len(comparison.agreed) + 1,
@@ -203,13 +208,13 @@ def _diagnose(claim: sp.Expr, paths: Paths | None, comparison: Comparison, sampl
     if paths is None:
         return ()
     try:
-        with time_limit(seconds), mpmath.workdps(DIGITS):
+        with proof.time_limit(seconds), mpmath.workdps(DIGITS):
             # the counterexample and the agreed points, topped up with fresh ones
             points = [comparison.counterexample, *comparison.agreed][:FINGERPRINT_POINTS]
             fresh = (p for p in (sampler.point() for _ in range(20 * FINGERPRINT_POINTS)) if p is not None)
             points += islice(fresh, FINGERPRINT_POINTS - len(points))
             return tuple(diagnose(claim, paths, points, model))
-    except Timeout:
+    except proof.Timeout:
         return ()
 
 

@@ -92,6 +92,7 @@ def test_unknown_names_are_rejected_with_examples(article_net):
     ("784-256-10", {"hidden": "relu", "output": "softmax", "loss": "cce"}),
     ("3-5-4-2", {"hidden": "tanh,leaky_relu", "output": "sigmoid", "loss": "bce"}),
 ])
+@pytest.mark.slow
 def test_layer_form_matches_the_scalar_form(spec, options):
     net = Network.parse(spec, **options)
     d = derive(net)
@@ -129,6 +130,7 @@ def test_softmax_cce_layer_rule_states_its_assumption():
     assert rule.assumption is not None
 
 
+@pytest.mark.slow
 def test_big_nets_derive_only_what_is_asked():
     d = derive(Network.parse("784-256-10", hidden="relu", output="softmax", loss="cce"))
     assert d.chain("W1[1,1]").via_delta == S("x1") * S("delta1[1]")

@@ -30,6 +30,7 @@ def cube():
     Cube.numpy_function.cache_clear()
 
 
+@pytest.mark.slow
 def test_a_definition_added_at_run_time_reaches_every_stage(cube, tmp_path):
     net = symnet.Network.parse("2-3-1", hidden="cube")
     d = symnet.derive(net)

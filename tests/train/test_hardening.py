@@ -63,6 +63,7 @@ UNSCALED = "lower --lr (now 0.1) or standardise inputs (drop --no-standardize)"
     (MSE, ["--data", "{big}", "--no-standardize"], UNSCALED),
     (CCE, ["--data", "{big}", "--no-standardize"], UNSCALED),
 ], ids=["mse-lr-1000", "cce-lr-1000", "mse-inputs-1e6", "cce-inputs-1e6"])
+@pytest.mark.slow
 def test_a_diverging_run_exits_1_and_overwrites_neither_save_nor_plot(tmp_path, capsys, existing, spec, extra, hint):
     big = moons_csv(tmp_path / "big.csv", scale=1e6)
     saved, before = existing
@@ -86,6 +87,7 @@ def test_divergence_wipes_the_progress_bar_so_the_verdict_is_the_only_line(capsy
     assert saved.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_the_library_raises_diverged_with_the_epochs_before_it_and_save_refuses_a_non_finite_model(existing):
     net = Network.parse("2-8-1", hidden="relu", output="identity", loss="mse")
     with pytest.raises(Diverged) as caught:
@@ -267,6 +269,7 @@ def check_loaded(path: Path, label: str | None = None) -> None:
 
 @settings(max_examples=200, derandomize=True, database=None, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
 @given(csv_files())
 def test_any_csv_loads_to_finite_arrays_or_is_one_input_error(file):
     header, rows, label = file

@@ -23,6 +23,7 @@ def summary_accuracy(line: str) -> float:
     return float(re.search(r"test accuracy ([0-9.]+)", line).group(1))
 
 
+@pytest.mark.slow
 def test_digits_64_32_10_reaches_over_90_percent_test_accuracy(capsys):
     code, out, _ = run(capsys, "train", "64-32-10", "--output", "softmax", "--loss", "cce", "--data", "digits",
                        "--epochs", "15", "--lr", "0.5", "--quiet")
@@ -31,6 +32,7 @@ def test_digits_64_32_10_reaches_over_90_percent_test_accuracy(capsys):
     assert "s/epoch" in out and out.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_moons_with_momentum_learns_the_two_moons():
     net = Network.parse("2-8-1", hidden="tanh", output="sigmoid", loss="bce")
     trained = train(net, ds.load("moons", samples=600), epochs=25, lr=0.3, batch_size=16, momentum=0.9, seed=1)
@@ -47,6 +49,7 @@ def write_csv(path, X, labels, names=("a", "b")):
             w.writerow([*[f"{v:.6f}" for v in row], label])
 
 
+@pytest.mark.slow
 def test_csv_training_then_predict_reproduces_the_test_accuracy(tmp_path, capsys):
     moons = ds.load("moons", samples=400, seed=5)
     names = np.array(["heron", "ibis"])[moons.labels]
@@ -72,6 +75,7 @@ def test_csv_training_then_predict_reproduces_the_test_accuracy(tmp_path, capsys
     assert hits == pytest.approx(trained_accuracy, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(capsys):
     args = ["train", "2-5-1", "--hidden", "relu", "--output", "sigmoid", "--loss", "bce", "--data", "xor",
             "--epochs", "5", "--seed", "3", "--quiet"]
@@ -83,6 +87,7 @@ def test_same_seed_same_numbers(capsys):
     assert strip(other) != strip(first)
 
 
+@pytest.mark.slow
 def test_regression_on_csv_reports_test_loss(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (200, 2))
@@ -97,6 +102,7 @@ def test_regression_on_csv_reports_test_loss(tmp_path, capsys):
     assert float(re.search(r"test loss ([0-9.e-]+)", out).group(1)) < 1e-4
 
 
+@pytest.mark.slow
 def test_plot_and_save_files_are_written(tmp_path, capsys):
     plot, saved = tmp_path / "curve.png", tmp_path / "p.npz"
     code, out, _ = run(capsys, "train", "2-4-2", "--output", "softmax", "--loss", "cce", "--data", "circles",
@@ -125,6 +131,7 @@ def test_bad_files_exit_2_with_one_line_and_no_traceback(tmp_path, capsys, conte
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_missing_scikit_learn_names_the_extra(tmp_path):
     script = ("import sys; sys.modules['sklearn'] = None\n"
               "from symnet.cli import main\n"

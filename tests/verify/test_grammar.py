@@ -209,3 +209,37 @@ def test_any_latex_gives_a_claim_or_one_clear_error(tex):
         parse(claim)
     except InputError as e:
         assert str(e) and "\n" not in str(e)
+
+
+# -- powers written ^, and deltas ----------------------------------------------------------------
+
+def test_caret_is_a_power_with_the_precedence_of_mathematics():
+    assert parse("(yhat - y)^2/2") == parse("(yhat - y)**2/2") == (S("yhat") - S("y")) ** 2 / 2
+    assert parse("-x1^2") == -S("x1") ** 2  # −(x₁²), not (−x₁)²
+    assert parse("x1^2^3") == S("x1") ** 8  # right to left: x₁^(2³)
+    assert parse("x1 + 1^2") == S("x1") + 1  # ^ binds tighter than +, unlike Python's XOR
+    assert parse("2^-1*x1") == S("x1") / 2
+    assert parse("x2^(1/3)") == S("x2") ** sp.Rational(1, 3)
+    with pytest.raises(InputError, match="exponent 101 is too large"):
+        parse("x1^101")
+
+
+def test_deltas_are_names_of_a_claim_and_of_latex():
+    assert parse("x1*delta1[1]") == S("x1") * S("delta1[1]")
+    assert parse("delta2[1]") == S("delta2[1]")
+    for name in ("delta3[1]", "delta1[3]", "delta2[2]", "delta1[1,1]"):
+        with pytest.raises(InputError, match="unknown name"):
+            parse(name)
+    assert latex_to_claim(r"x_1 \delta^{(1)}_1", NET) == "x1*delta1[1]"
+    assert latex_to_claim(r"\delta^{(2)}_{1}^2", NET) == "delta2[1]**(2)"
+    assert latex_to_claim(r"\delta_2 x_1", Network.parse("2-3")) == "delta1[2]*x1"
+    with pytest.raises(InputError, match=r"\\delta\^\{\(k\)\}_j"):
+        latex_to_claim(r"\delta_1", NET)
+
+
+def test_names_of_a_wide_network_are_read_without_listing_them():
+    wide = Names(Network.parse("784-256-10", output="softmax", loss="cce"))
+    assert parse_claim("W1[784,256]*x784 + delta2[10] - yhat[10]", wide) == \
+        S("W1[784,256]") * S("x784") + S("delta2[10]") - S("yhat[10]")
+    for name in ("W1[785,1]", "x785", "a2[1]", "yhat", "x[2]", "W1[01,1]"):
+        assert wide.get(name) is None, name

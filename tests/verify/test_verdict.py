@@ -49,6 +49,7 @@ def test_first_articles_chain_is_proved_correct(article_net):
     assert v.report().startswith(f"correct: ∂E/∂W1[1,1] = {ARTICLE_CHAIN}")
 
 
+@pytest.mark.slow
 def test_expanded_sigma_form_of_the_chain_is_correct(article_net):
     with_sigma = ("(sigma(h2[1]) - y)*sigma(h2[1])*(1 - sigma(h2[1]))"
                   "*W2[1,1]*sigma(h1[1])*(1 - sigma(h1[1]))*x1")
@@ -78,6 +79,7 @@ def test_sigma_prime_in_exponentials_is_proved_equal(article_net):
     ("E", "W2[1,1]", "(yhat - y)*yhat*(1 - yhat)*a1[1]"),
     ("E", "b1[2]", "(yhat - y)*yhat*(1 - yhat)*W2[2,1]*a1[2]*(1 - a1[2])"),
 ])
+@pytest.mark.slow
 def test_each_factor_of_the_articles_chain_checks_out(article_net, of, wrt, claim):
     v = check(article_net, of=of, wrt=wrt, claim=claim)
     assert v.correct and v.proved, v.report()
@@ -110,6 +112,7 @@ def test_a_claim_with_the_mean_over_m_samples(article_net):
     assert any("mean over m samples" in n for n in v.notes)
 
 
+@pytest.mark.slow
 def test_relu_claims_are_checked_away_from_the_kink():
     d = derive(Network.parse("2-2-1", hidden="relu"))
     v = check(d, wrt="W1[1,1]", claim="(yhat - y)*yhat*(1 - yhat)*W2[1,1]*heaviside(h1[1])*x1")
@@ -248,6 +251,7 @@ def test_digits_lost_to_cancellation_are_recovered_at_higher_precision(article_n
     assert v.correct and v.proved
 
 
+@pytest.mark.slow
 def test_symbolic_work_is_bounded_by_the_time_limit(article_net):
     # the chain plus s⁴⁰ minus the same power written another way: correct, but SymPy would expand a
     # ten-variable polynomial of degree 40 (billions of terms) to see it
@@ -285,3 +289,38 @@ def test_checks_run_outside_the_main_thread_without_a_timer(article_net):
         bad = pool.submit(check, article_net, "W1[1,1]", ARTICLE_CHAIN.replace("x1", "x2")).result(timeout=60)
     assert good.correct and good.proved
     assert bad.diagnosis == ("wrong ∂h1[1]/∂W1[1,1]: the claim has x2 where the chain has x1",)
+
+
+# -- deltas and ^ in claims ----------------------------------------------------------------------------
+
+def test_a_delta_means_what_the_write_up_prints(article_net):
+    # δ⁽¹⁾₁ = ∂E/∂h1[1]: x1·δ⁽¹⁾₁ is ∂E/∂W⁽¹⁾₁₁, x2·δ⁽¹⁾₁ is ∂E/∂W⁽¹⁾₂₁
+    v = check(article_net, wrt="W1[1,1]", claim="x1*delta1[1]")
+    assert v.correct and v.proved and v.claim_text == "x1*delta1[1]"
+    assert check(article_net, wrt="W1[2,1]", claim="x2*delta1[1]").proved
+    assert check(article_net, wrt="W1[1,1]", claim="x1*a1[1]*(1 - a1[1])*W2[1,1]*delta2[1]").proved
+    v = check(article_net, wrt="W1[1,1]", claim="x2*delta1[1]")
+    assert not v.correct
+    assert v.diagnosis == ("wrong ∂h1[1]/∂W1[1,1]: the claim has x2 where the chain has x1",)
+    # the values are real: the claim is x2/x1 times the derivative at the counterexample
+    p = v.counterexample
+    assert v.claimed_value == pytest.approx(v.true_value * p["x2"] / p["x1"], rel=1e-9)
+    eps = 1e-6
+    slope = (article_E(p, p["W1[1,1]"] + eps) - article_E(p, p["W1[1,1]"] - eps)) / (2 * eps)
+    assert v.true_value == pytest.approx(slope, rel=1e-6)
+
+
+def test_a_delta_of_softmax_cross_entropy(softmax_cce):
+    assert check(softmax_cce, wrt="W1[1,2]", claim="x1*delta1[2]").proved
+    assert check(softmax_cce, of="E", wrt="h1[2]", claim="yhat[2] - y2").proved
+
+
+def test_powers_written_with_a_caret(article_net):
+    assert check(article_net, of="yhat", wrt="h2[1]", claim="yhat - yhat^2").proved
+    assert check(article_net, wrt="W1[1,1]", claim="(yhat - y)*(yhat - yhat^2)*W2[1,1]*(a1[1] - a1[1]^2)*x1").proved
+    v = check(article_net, wrt="W1[1,1]", claim="(yhat - y)^2/2*x1")
+    assert not v.correct
+    p = v.counterexample
+    assert v.claimed_value == pytest.approx((p["yhat"] - p["y"]) ** 2 / 2 * p["x1"], rel=1e-9)
+    tanh = derive(Network.parse("2-2-1", hidden="tanh", output="identity"))
+    assert check(tanh, wrt="W1[1,1]", claim="(yhat - y)*W2[1,1]*(1 - a1[1]^2)*x1").proved

@@ -40,6 +40,9 @@ DTYPES = ("float64", "float32")
 
 #: auto: unrolled up to this many parameters (its compile time grows with them; see ``choose_layout``)
 UNROLLED_MAX_PARAMS = 60
+#: unrolled on request: above this many parameters its statements take Numba minutes to compile (16-16-4,
+#: 340 parameters, takes 19 s) and SymPy's cse gigabytes, so it is refused
+UNROLLED_LIMIT = 1_000
 #: indexed: per-sample loops while every layer is at most this wide and the net this small, then gemm
 LOOPS_MAX_WIDTH = 16
 LOOPS_MAX_PARAMS = 300
@@ -75,6 +78,9 @@ def choose_layout(net: Network, mode: str = "auto") -> str:
     """
     if mode not in MODES + LAYOUTS[1:]:
         raise InputError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}")
+    if mode == "unrolled" and net.n_params > UNROLLED_LIMIT:
+        raise InputError(f"--mode unrolled writes straight-line code per parameter; {net.compact} has "
+                         f"{net.n_params:,} parameters, over the {UNROLLED_LIMIT:,} it handles: use --mode indexed")
     if mode in LAYOUTS:
         return mode
     if mode == "auto" and net.n_params <= UNROLLED_MAX_PARAMS:
@@ -116,10 +122,12 @@ class Kernel:
 
     @property
     def jit_options(self) -> str:
-        """Numba options of the kernels.  Vectorised loops need Numba's NumPy error model (no
-        ZeroDivisionError branch in every division); ``contract`` lets LLVM fuse a·b + c into one
-        fused multiply-add, which rounds once instead of twice and changes nothing else."""
-        return ', error_model="numpy", fastmath={"contract"}' if self.vector else ""
+        """Numba options of the kernels.  NumPy's error model: a division by zero gives inf or nan,
+        as in NumPy, which the caller sees (training stops on a non-finite loss), instead of a
+        ZeroDivisionError from inside compiled code — and vectorised loops need no branch in every
+        division.  ``contract`` (gemm) lets LLVM fuse a·b + c into one fused multiply-add, which
+        rounds once instead of twice and changes nothing else."""
+        return ', error_model="numpy"' + (', fastmath={"contract"}' if self.vector else "")
 
 
 def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,

@@ -26,6 +26,9 @@ from symnet.errors import InputError
 from symnet.files import write_atomic
 from symnet.spec import Network
 
+#: the most memory a compiled kernel's parameters, gradients and velocity may take (3 arrays of each);
+#: 784-256-10 takes 4.9 MB
+MAX_KERNEL_BYTES = 2 * 1024**3
 #: the name a cached module's header gives in its regeneration command (the file name is its hash)
 CACHED_NAME = "kernel.py"
 #: modules this process imported, by what they were generated from (generating costs a derivation)
@@ -91,6 +94,11 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64") -> M
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
     net = checked_network(net)
+    need = 3 * net.n_params * (8 if dtype == "float64" else 4)
+    if need > MAX_KERNEL_BYTES:
+        raise InputError(f"{net.compact} has {net.n_params:,} parameters: its parameters, gradients and velocity "
+                         f"would take {need / 1024**3:.1f} GiB, over the {MAX_KERNEL_BYTES / 1024**3:.0f} GiB a kernel "
+                         f"may use; use a narrower network")
     memo = (net, mode, dtype, cache_dir())
     if memo in _loaded:
         return _loaded[memo]

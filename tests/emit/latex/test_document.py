@@ -82,6 +82,7 @@ def test_values_reproduce_numpy_digit_for_digit(article1_tex):
     assert " \\cdot ".join(g9(f) for f in factors) in tex
 
 
+@pytest.mark.slow
 def test_wide_net_gives_rules_and_samples_not_every_weight():
     d = symnet.derive("64-32-10", hidden="relu", output="softmax", loss="cce")
     tex = symnet.latex(d)

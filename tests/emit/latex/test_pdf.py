@@ -17,16 +17,13 @@ import pytest
 import symnet
 from symnet.cli import main
 from symnet.regenerate import GENERATED
+from tests.conftest import HIDDEN, OUTPUT_LOSSES
 
 HAVE_TEX = shutil.which("pdflatex") is not None
 if not HAVE_TEX and not os.environ.get("CI"):
     pytest.skip("pdflatex is not installed (CI installs it)", allow_module_level=True)
 
-HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"]
-OUTPUT_LOSSES = [
-    ("identity", "mse"), ("sigmoid", "mse"), ("tanh", "mse"), ("relu", "mse"), ("leaky_relu", "mse"),
-    ("softplus", "mse"), ("softmax", "mse"), ("sigmoid", "bce"), ("softmax", "bce"), ("softmax", "cce"),
-]
+pytestmark = pytest.mark.slow  # LaTeX runs
 NETS = {f"{out}-{loss}-{HIDDEN[k % len(HIDDEN)]}": dict(spec="2-2-2", hidden=HIDDEN[k % len(HIDDEN)],
                                                         output=out, loss=loss)
         for k, (out, loss) in enumerate(OUTPUT_LOSSES)}

@@ -75,6 +75,7 @@ def check_against_derivation(net: Network, layout: str, seed: int = 0) -> None:
     assert Comparison(grads, numeric).max_relative_error < 1e-7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", range(len(OUTPUT_LOSSES)), ids=[f"{o}-{l}" for o, l in OUTPUT_LOSSES])
 def test_gradients_equal_the_derivation_and_finite_differences(n, layout):
@@ -88,6 +89,7 @@ def test_gradients_equal_the_derivation_and_finite_differences(n, layout):
     pair=st.sampled_from(OUTPUT_LOSSES),
     layout=st.sampled_from(["loops", "gemm"]),
 )
+@pytest.mark.slow
 def test_random_architectures_up_to_three_hidden_layers(widths, hidden, pair, layout):
     out, loss = pair
     outputs = 2 if out == "softmax" else 1
@@ -110,6 +112,7 @@ def step_by_step(kernel, params, X, Y, lr, batch_size, momentum):
     return params, velocity, float(np.mean(losses))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_train_epoch_equals_the_update_step_by_step(layout, momentum):
@@ -129,6 +132,7 @@ def test_train_epoch_equals_the_update_step_by_step(layout, momentum):
             np.testing.assert_allclose(v, e, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_train_epoch_is_fused_and_does_not_allocate_per_sample():
     from numba.core.runtime import _nrt_python, rtsys
 
@@ -147,6 +151,7 @@ def test_train_epoch_is_fused_and_does_not_allocate_per_sample():
     assert allocations(10) == allocations(1000)  # the same fixed number, none per sample
 
 
+@pytest.mark.slow
 def test_float32_kernels_agree_with_float64_to_float32_precision():
     net = net_for(9)
     d = derive(net)
@@ -207,6 +212,7 @@ def _flat(arr):
     return [s for row in arr for s in row] if isinstance(arr[0], list) else list(arr)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n", [9, 7, 2], ids=["softmax-cce", "sigmoid-bce", "tanh-mse"])
 def test_inputs_of_size_1e3_give_finite_exact_losses_and_gradients(n, layout):
@@ -227,6 +233,7 @@ def test_inputs_of_size_1e3_give_finite_exact_losses_and_gradients(n, layout):
     assert max(float(np.abs(g - e).max()) for g, e in zip(grads, exact_grads)) < 1e-12 * scale
 
 
+@pytest.mark.slow
 def test_saturated_logits_give_the_cross_entropy_of_the_logits():
     net = Network.parse("1-3", output="softmax", loss="cce")
     kernel = symnet.compile(net, "loops")
@@ -239,6 +246,7 @@ def test_saturated_logits_give_the_cross_entropy_of_the_logits():
     np.testing.assert_array_equal(gW, [[800.0, -800.0, 0.0]])
 
 
+@pytest.mark.slow
 def test_digits_train_to_over_90_percent_test_accuracy():
     from sklearn.datasets import load_digits
 
@@ -262,6 +270,7 @@ def test_digits_train_to_over_90_percent_test_accuracy():
 CONTRACT = {"LAYERS", "ACTIVATIONS", "LOSS", "init_params", "forward", "loss", "gradients", "train_epoch"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_module_has_the_contract_imports_only_numpy_and_numba_and_names_its_origin(layout):
     net = net_for(9)
@@ -291,6 +300,7 @@ def test_every_block_says_which_derivative_it_computes():
     assert "delta1[j] = acc" in source and "(1 - a1[j]**2)" in source
 
 
+@pytest.mark.slow
 def test_init_params_scale_to_the_activation_and_are_deterministic():
     net = Network.parse("400-300-300-10", hidden="relu,tanh", output="softmax", loss="cce")
     kernel = symnet.compile(net, "gemm")  # init_params is plain NumPy: nothing is compiled here
@@ -303,6 +313,7 @@ def test_init_params_scale_to_the_activation_and_are_deterministic():
     assert not np.array_equal(kernel.init_params(8)[0], W1)
 
 
+@pytest.mark.slow
 def test_generating_twice_gives_the_same_bytes_in_any_process():
     net = Network.build([2, 3, 2, 2], ["leaky_relu", "softplus"], "softmax", "cce")
     code = ("import sys, symnet; net = symnet.Network.build([2, 3, 2, 2], ['leaky_relu', 'softplus'],"
@@ -346,6 +357,7 @@ def test_auto_picks_unrolled_only_for_small_nets():
     assert choose_layout(Network.parse("64-32-10"), "indexed") == "gemm"
 
 
+@pytest.mark.slow
 def test_a_second_process_imports_the_cached_kernel_without_writing_it_again(kernel_cache):
     net = net_for(0)
     first = symnet.compile(net, "loops")

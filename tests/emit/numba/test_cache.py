@@ -11,6 +11,8 @@ from symnet.cli import main
 from symnet.emit.numba import cache
 from symnet.emit.numba.builder import generate
 
+pytestmark = pytest.mark.slow  # each test compiles a kernel or runs a process
+
 NET = symnet.Network.parse("2-2-1")
 
 

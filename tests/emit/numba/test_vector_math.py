@@ -77,6 +77,7 @@ def ulps(got: np.ndarray, exact: list) -> np.ndarray:
 POINTS = np.concatenate([np.random.default_rng(0).standard_normal(600) * s for s in (1e-9, 1e-3, 0.2, 1, 4, 30)])
 
 
+@pytest.mark.slow
 def test_exp_is_within_two_ulp_and_handles_the_ends(helpers):
     x = np.concatenate([-np.abs(POINTS) * 20, POINTS, np.linspace(-740, 709, 200)])
     got = np.array([helpers._exp(v) for v in x])

@@ -1,0 +1,35 @@
+"""Specs too large to build are refused before anything is built: one line, exit 2, little memory."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # each test compiles a kernel or runs a process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+OVERSIZED = [
+    (["derive", "100000-100000-1"], "the scalar form (one symbol each) is built for at most 300,000"),
+    (["check", "100000-100000-1", "--wrt", "W1[1,1]", "--claim", "x1"], "built for at most 300,000"),
+    (["codegen", "100000-100000-1", "--mode", "unrolled", "-o", "k.py"], "use --mode indexed"),
+    (["derive", "2-9223372036854775808-1"], "at most 1,000,000 per layer"),
+    (["train", "2-20000-20000-1", "--data", "moons"], "over the 2 GiB a kernel may use"),
+    (["gradcheck", "2-60000-60000-1"], "over the 2 GiB a kernel may use"),
+]
+
+
+@pytest.mark.parametrize("args, message", OVERSIZED, ids=[" ".join(a[:2]) for a, _ in OVERSIZED])
+def test_an_oversized_spec_is_refused_in_one_line_without_allocating(args, message, tmp_path):
+    # the command runs in a child that reports its own peak memory when it exits
+    rss = tmp_path / "rss"
+    code = ("import atexit, resource, sys\n"
+            f"atexit.register(lambda: open({str(rss)!r}, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+            "from symnet.cli import main\n"
+            f"sys.exit(main({args!r}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env={"PYTHONPATH": str(ROOT), "SYMNET_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert int(rss.read_text()) / 1024 < 400  # MB: an interpreter with symnet imported takes about 150
