@@ -49,7 +49,8 @@ def cli() -> None:
 @click.option("--params", default="all", metavar="all|LIST",
               help="Parameters whose chain rule is written out, e.g. 'W1[1,1],b2[1]' (default all; "
                    "samples for nets of more than 50 parameters).")
-@click.option("--momentum", type=float, default=None, metavar="MU", help="Show the update with momentum MU.")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="MU",
+              help="Show the update with momentum MU, 0 <= MU < 1.")
 def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
            out: str | None, pdf: bool, values: str | None, params: str, momentum: float | None) -> None:
     """Write the derivation up as a LaTeX document (and compile it with --pdf)."""
@@ -59,11 +60,18 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
     from symnet.files import check_writable, write_atomic
     from symnet.emit.latex.render import compile_pdf, render_document
 
+    from symnet.files import distinct_outputs
+
     net = load_network(spec, hidden, output_act, loss, bias)
     if pdf and out is None:
         raise InputError("--pdf needs -o OUT.tex (the PDF is written next to it)")
     out_path = Path(out) if out else None
     if out_path is not None:
+        if pdf and out_path.suffix.lower() == ".pdf":
+            raise InputError(f"-o {out} names the PDF; give the .tex file (-o {out_path.with_suffix('.tex')}) "
+                             f"and --pdf writes the PDF next to it")
+        distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None, "--values": values},
+                         outputs={"-o": out_path, "the PDF": out_path.with_suffix(".pdf") if pdf else None})
         check_writable(out_path)
         if pdf:
             check_writable(out_path.with_suffix(".pdf"))
@@ -95,7 +103,10 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
     from symnet.emit.numba.builder import choose_layout, generate
     from symnet.files import check_writable, write_atomic
 
+    from symnet.files import distinct_outputs
+
     net = load_network(spec, hidden, output_act, loss, bias)
+    distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None}, outputs={"-o": out})
     check_writable(out)
     write_atomic(out, generate(net, mode, dtype, output=out))
     click.echo(f"wrote {out}: {net.describe()}, {choose_layout(net, mode)} layout, {dtype}")
@@ -260,7 +271,7 @@ def _require_matplotlib() -> None:
               help=r"The same in LaTeX, e.g. '(\hat{y}-y)\sigma(h)(1-\sigma(h))x_1'.")
 @click.option("--batch", is_flag=True,
               help="E is the mean over m samples and the claim is one sample's term (with its 1/m); implied by m.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random points.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the random points.")
 def check_command(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
                   wrt: str, of: str, claim: str | None, claim_latex: str | None, batch: bool, seed: int) -> None:
     """Check a hand-derived derivative: exit 0 correct, 1 incorrect (with a counterexample), 2 bad input."""
@@ -280,7 +291,7 @@ def check_command(spec: str, hidden: str | None, output_act: str | None, loss: s
 @spec_options
 @click.option("--mode", type=click.Choice(("auto", "unrolled", "indexed")), default="auto", show_default=True)
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True)
-@click.option("--tol", type=float, default=None, help="Largest relative error accepted (default 1e-6; 1e-2 for float32).")
+@click.option("--tol", type=float, default=None, callback=lambda ctx, param, v: _tolerance(v), help="Largest relative error accepted (default 1e-6; 1e-2 for float32).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the point checked.")
 def gradcheck(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
               mode: str, dtype: str, tol: float | None, seed: int) -> None:
@@ -297,6 +308,13 @@ def gradcheck(spec: str, hidden: str | None, output_act: str | None, loss: str |
     if not result.max_relative_error <= tol:
         raise VerdictError(f"{line}: FAILED")
     click.echo(f"{line}: ok")
+
+
+def _tolerance(value: float | None) -> float | None:
+    # click's FloatRange lets nan through (every comparison with it is false)
+    if value is not None and not 0 < value <= 1:
+        raise click.BadParameter(f"{value} is not a relative error in (0, 1]")
+    return value
 
 
 class _Interrupted(BaseException):

@@ -39,6 +39,10 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     return path
 
 
+#: spec, values and article files are a few lines; anything this large is not one
+MAX_TOML_BYTES = 1024 * 1024
+
+
 def read_toml(path: str | Path, what: str, error: type[InputError] = InputError) -> dict:
     """A TOML file as a dict; a missing, unreadable or malformed file is one ``error`` naming ``what`` it is."""
     try:
@@ -47,7 +51,10 @@ def read_toml(path: str | Path, what: str, error: type[InputError] = InputError)
         import tomli as tomllib  # type: ignore[no-redef]
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.is_file() and path.stat().st_size > MAX_TOML_BYTES:
+            raise error(f"{what} {path} is {path.stat().st_size:,} bytes; a {what} is at most {MAX_TOML_BYTES:,}")
+        # utf-8-sig: an editor's byte-order mark is not part of the TOML
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise error(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -22,6 +22,13 @@ SGD = theta - alpha * gradient
 VELOCITY = mu * velocity - alpha * gradient
 WITH_VELOCITY = theta + velocity
 
+
+
+def valid_momentum(mu: float) -> bool:
+    """0 ≤ μ < 1: with μ ≥ 1 the velocity never decays and the steps grow without bound."""
+    return 0 <= mu < 1
+
+
 _sgd = sp.lambdify((theta, gradient, alpha), SGD)
 _velocity = sp.lambdify((velocity, gradient, alpha, mu), VELOCITY)
 _with_velocity = sp.lambdify((theta, velocity), WITH_VELOCITY)

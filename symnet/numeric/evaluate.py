@@ -50,7 +50,9 @@ class Evaluator:
             args = sorted(expr.free_symbols, key=lambda s: s.name)
             self._compiled[expr] = (args, sp.lambdify(args, expr, modules=_MODULES, cse=True))
         args, fn = self._compiled[expr]
-        return fn(*(env[a] for a in args))
+        # log 0 or 1/0 at a saturated point is the true value (−inf, inf): shown, not warned about
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return fn(*(env[a] for a in args))
 
     def point(self, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> dict[sp.Symbol, object]:
         """The symbols of parameters, inputs and targets bound to numbers (X, Y: (m, n))."""

@@ -6,6 +6,7 @@ write-up's worked example too, so the two can never disagree.
 from __future__ import annotations
 
 import json
+import math
 
 
 from symnet.numeric.worked import WorkedExample, fmt
@@ -71,7 +72,18 @@ def as_json(ex: WorkedExample) -> str:
         },
         "updated": {str(u.param): {"before": u.before, "gradient": u.gradient, "after": u.after} for u in ex.updates},
     }
-    return json.dumps(doc, indent=2) + "\n"
+    return json.dumps(_finite(doc), indent=2, allow_nan=False) + "\n"
+
+
+def _finite(doc: object) -> object:
+    """JSON has no inf or nan: such a number is written as the string "inf", "-inf" or "nan"."""
+    if isinstance(doc, dict):
+        return {k: _finite(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_finite(v) for v in doc]
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return str(doc)
+    return doc
 
 
 __all__ = ["as_json", "as_text"]

@@ -15,6 +15,7 @@ import sympy as sp
 
 from symnet.derivation.chains import E, Delta, Derivation, Factor
 from symnet.derivation import update
+from symnet.derivation.update import valid_momentum
 from symnet.errors import InputError
 from symnet.files import read_toml
 from symnet.numeric.evaluate import Evaluator
@@ -62,6 +63,9 @@ def values_from_dict(data: dict, net: Network, source: str = "values") -> Values
         raw = data[key]
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and shape == (1,):
             raw = [raw]
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in _leaves(raw)):
+            raise InputError(f"{source}: {key} must hold numbers only (no true/false or text), e.g. {key} = "
+                             f"{_example(shape)}")
         try:
             arr = np.array(raw, dtype=float)
         except (TypeError, ValueError):
@@ -87,7 +91,18 @@ def values_from_dict(data: dict, net: Network, source: str = "values") -> Values
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
             raise InputError(f"{source}: {key} must be a number, got {v!r}")
         rates[key] = float(v)
+    if not valid_momentum(rates["momentum"]):
+        raise InputError(f"{source}: momentum must be in [0, 1), got {rates['momentum']}")
+    if not rates["learning_rate"] > 0:
+        raise InputError(f"{source}: learning_rate must be positive, got {rates['learning_rate']}")
     return Values(x, y, params, rates["learning_rate"], rates["momentum"])
+
+
+def _leaves(raw: object) -> list:
+    """The entries of nested lists (a lone value is its own leaf)."""
+    if isinstance(raw, list):
+        return [leaf for item in raw for leaf in _leaves(item)]
+    return [raw]
 
 
 def _shape(shape: tuple[int, ...]) -> str:

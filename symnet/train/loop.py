@@ -12,6 +12,7 @@ import numpy as np
 
 from symnet.train.data import (Dataset, Standardizer, check_features, encode_targets, plural, read_npz_arrays,
                                split)
+from symnet.derivation.update import valid_momentum
 from symnet.errors import InputError, VerdictError
 from symnet.files import write_atomic
 from symnet.spec import DEFAULTS, TOML_KEYS, Network, SpecError
@@ -100,9 +101,12 @@ def accuracy(outputs: np.ndarray, Y: np.ndarray) -> float:
 def check_inputs(net: Network, data: Dataset, *, epochs: int, lr: float, batch_size: int, momentum: float,
                  test_fraction: float) -> np.ndarray:
     """Everything about a run that can be wrong before it starts; returns the encoded targets."""
+    from symnet.emit.numba.cache import check_size
+
+    check_size(net)
     for name, value, ok in (("--epochs", epochs, epochs >= 1), ("--batch-size", batch_size, batch_size >= 1),
                             ("--lr", lr, np.isfinite(lr) and lr > 0),
-                            ("--momentum", momentum, 0 <= momentum < 1),
+                            ("--momentum", momentum, valid_momentum(momentum)),
                             ("--test-fraction", test_fraction, 0 <= test_fraction < 1)):
         if not ok:
             rule = {"--lr": "a positive number", "--momentum": "in [0, 1)",

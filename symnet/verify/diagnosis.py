@@ -202,7 +202,7 @@ class _Diagnosis:
 
     def _product(self, claim: sp.Expr, path: list[Link]) -> list[str]:
         """Which factors of one path the claim (a product) lacks, adds or has wrong."""
-        coeff, claim_atoms = _factors(claim)
+        _, claim_atoms = _factors(claim)
         if len(claim_atoms) == 1 and isinstance(claim_atoms[0][0], sp.Add) and len(path) > 1:
             return ["the claim is a sum that does not factor, so it cannot be compared factor by factor "
                     "with the chain rule's product"]
@@ -219,11 +219,8 @@ class _Diagnosis:
             getattr(cl, side).append(atom)
             classes.append(cl)
 
-        chain_coeff = sp.Integer(1)
         for i, link in enumerate(path):
-            k, atoms = _factors(link.expr)
-            chain_coeff *= k
-            for base, e in atoms:
+            for base, e in _factors(link.expr)[1]:
                 place(_Atom(base, e, i), "chain")
         for base, e in claim_atoms:
             place(_Atom(base, e), "claim")

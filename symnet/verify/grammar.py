@@ -99,22 +99,6 @@ class Names:
         """Whether a SymPy symbol is one of this network's (with its assumptions, as the model makes it)."""
         return isinstance(sym, sp.Symbol) and self.get(sym.name) == sym
 
-    @property
-    def symbols(self) -> dict[str, sp.Symbol]:
-        """Every name and its symbol — a listing for small networks (it grows with the parameters)."""
-        n, L = self.net.layers, self.net.depth
-
-        def io(kind: str, count: int) -> list[str]:
-            return [kind] if count == 1 else [str(Name(kind, None, (i,))) for i in range(1, count + 1)]
-
-        texts = [*io("x", n[0]), *io("y", n[L]), *io("yhat", n[L]), *self._aliases]
-        for k in range(1, L + 1):
-            texts += [f"W{k}[{i},{j}]" for i in range(1, n[k - 1] + 2) for j in range(1, n[k] + 1)]
-            units = ("b", "h", "delta", "a") if k < L else ("b", "h", "delta")
-            texts += [f"{kind}{k}[{j}]" for kind in units for j in range(1, n[k] + 1)]
-        found = {t: self.get(t) for t in ["m", *texts]}
-        return {t: s for t, s in found.items() if s is not None}
-
     def summary(self, claims: bool = True) -> str:
         """The names, by family: ``x1, x2; y; W1[i,j] (i=1..2, j=1..2); b1[j] (j=1..2); …``; with
         ``claims`` also the names only a claim may use (the deltas and m)."""
@@ -122,11 +106,8 @@ class Names:
         n = net.layers
 
         def io(kind: str, count: int) -> str:
-            if count == 1:
-                return kind
-            names = [str(Name(kind, None, (i,))) for i in (1, count)]
-            return ", ".join(str(Name(kind, None, (i,))) for i in range(1, count + 1)) if count <= 3 \
-                else f"{names[0]}..{names[1]}"
+            names = [kind] if count == 1 else [str(Name(kind, None, (i,))) for i in range(1, min(count, 3) + 1)]
+            return ", ".join(names) if count <= 3 else f"{names[0]}..{Name(kind, None, (count,))}"
 
         parts = [io("x", n[0]), io("y", n[L])]
         for k in range(1, L + 1):
@@ -546,7 +527,6 @@ class _TexReader:
         return f"{name}**({power})" if power is not None else name
 
     def name(self, ch: str, sub: str | None, layer: str | None, hat: bool) -> str:
-        net, L = self.net, self.net.depth
         if hat:
             if ch != "y" or layer:
                 raise InputError(f"\\hat{{{ch}}} is not a quantity; the prediction is \\hat{{y}} or \\hat{{y}}_j")

@@ -24,7 +24,7 @@ from symnet.verify.evaluation import DIGITS, Point, Undefined, close, value
 from symnet.verify.grammar import M
 
 KINK_MARGIN = 0.05  # a ReLU-type argument closer than this to 0 makes a point unusable
-# 50-digit products per point above which fewer points are compared
+# drawn values above which a point is costly enough to compare fewer of them, and the budget in all
 _WORK_PER_POINT = 2000
 _WORK_IN_ALL = 50_000
 
@@ -38,6 +38,7 @@ class Sampler:
         self.model = model
         self.rng = random.Random(seed)
         defs = model.definitions
+        reads = list(reads)
         read = set().union(*(e.free_symbols for e in reads))
         self.needed = _closure(defs, read)
         self.drawn = set().union(read, *(defs[s].free_symbols for s in self.needed)) - set(defs)

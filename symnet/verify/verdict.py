@@ -114,9 +114,11 @@ def check(
 ) -> Verdict:
     """Check a hand-derived ∂of/∂wrt: ``symnet.check(net, wrt="W1[1,1]", claim="(yhat - y)*…")``.
 
-    ``claim`` is text in the claim grammar (or LaTeX with ``latex=True``); ``batch`` says that E is the
-    mean over m samples and the claim is one sample's term of the sum (so it carries the 1/m) — implied
-    when the claim uses ``m``.  ``time_limit`` bounds the symbolic work, in seconds.
+    ``claim`` is text in the claim grammar (or LaTeX with ``latex=True``), where ``delta2[1]`` is δ⁽²⁾₁ =
+    ∂E/∂h2[1] as the write-up prints it; ``batch`` says that E is the mean over m samples and the claim is
+    one sample's term of the sum (so it carries the 1/m) — implied when the claim uses ``m``.
+    ``time_limit`` bounds each piece of symbolic work (reading the claim, the proof, the diagnosis), in
+    seconds.  A wide network is checked on the slice of it that the claim and the chain rule read.
     """
     whole = net.net if isinstance(net, Derivation) else Network.load(net) if isinstance(net, str) else net
     names = Names(whole)

@@ -154,6 +154,10 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
 
 
 # -- compiling ---------------------------------------------------------------------------------
+#: the longest a LaTeX run may take (the 784-256-10 write-up takes about 5 s)
+LATEX_SECONDS = 180
+
+
 def compile_pdf(tex: str, out_pdf: Path, runs: int = 2) -> bytes:
     """Compile in a temporary directory and return the PDF's bytes; a LaTeX error becomes one line."""
     latexmk, pdflatex = shutil.which("latexmk"), shutil.which("pdflatex")
@@ -169,13 +173,22 @@ def compile_pdf(tex: str, out_pdf: Path, runs: int = 2) -> bytes:
         else:
             cmds = [[pdflatex, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
                      "writeup.tex"]] * runs
+        name = out_pdf.with_suffix(".tex").name
         for cmd in cmds:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, errors="replace")
+            try:
+                proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, errors="replace",
+                                      timeout=LATEX_SECONDS, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise TexError(f"LaTeX did not finish {name} in {LATEX_SECONDS} s; is the TeX installation "
+                               f"waiting for something? (try pdflatex by hand)") from None
             if proc.returncode != 0:
                 log = (Path(tmp) / "writeup.log")
-                raise TexError(f"LaTeX failed on {out_pdf.with_suffix('.tex').name}: "
+                raise TexError(f"LaTeX failed on {name}: "
                                f"{first_error(log.read_text(errors='replace') if log.exists() else proc.stdout)}")
-        return (Path(tmp) / "writeup.pdf").read_bytes()
+        pdf = Path(tmp) / "writeup.pdf"
+        if not pdf.is_file() or pdf.stat().st_size == 0:
+            raise TexError(f"LaTeX reported success on {name} but wrote no PDF; check the TeX installation")
+        return pdf.read_bytes()
 
 
 def first_error(log: str) -> str:

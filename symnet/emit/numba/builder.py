@@ -40,6 +40,10 @@ DTYPES = ("float64", "float32")
 
 #: auto: unrolled up to this many parameters (its compile time grows with them; see ``choose_layout``)
 UNROLLED_MAX_PARAMS = 60
+#: layers with weights a kernel may have: its code grows with every layer and Numba's compile time
+#: faster than that (8 hidden layers of 8: 22 s, 16: 72 s on 2 shared cores; 50 layers hit Numba's
+#: recursion limit), so deeper nets are refused rather than left compiling for many minutes
+MAX_KERNEL_LAYERS = 32
 #: unrolled on request: above this many parameters its statements take Numba minutes to compile (16-16-4,
 #: 340 parameters, takes 19 s) and SymPy's cse gigabytes, so it is refused
 UNROLLED_LIMIT = 1_000
@@ -139,6 +143,9 @@ def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "
     """
     d = net if isinstance(net, Derivation) else derive(checked_network(net))
     net = checked_network(d.net)
+    if net.depth > MAX_KERNEL_LAYERS:
+        raise InputError(f"{net.compact} has {net.depth} layers with weights; kernels are generated for at most "
+                         f"{MAX_KERNEL_LAYERS} (compile time grows faster than the depth)")
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
     layout = choose_layout(net, mode)

@@ -21,7 +21,7 @@ from types import ModuleType
 
 import numba
 
-from symnet.emit.numba.builder import DTYPES, checked_network, generate
+from symnet.emit.numba.builder import DTYPES, MAX_KERNEL_LAYERS, checked_network, generate
 from symnet.errors import InputError
 from symnet.files import write_atomic
 from symnet.spec import Network
@@ -69,6 +69,18 @@ def _refuse_foreign(path: Path, info: os.stat_result, what: str) -> None:
                          f"run chmod go-w {path} or set SYMNET_CACHE to a private directory")
 
 
+def check_size(net: Network, dtype: str = "float64") -> None:
+    """Refuse, before anything is generated or allocated, a kernel too deep to compile or too large to hold."""
+    if net.depth > MAX_KERNEL_LAYERS:
+        raise InputError(f"{net.compact} has {net.depth} layers with weights; kernels are generated for at most "
+                         f"{MAX_KERNEL_LAYERS} (compile time grows faster than the depth)")
+    need = 3 * net.n_params * (8 if dtype == "float64" else 4)
+    if need > MAX_KERNEL_BYTES:
+        raise InputError(f"{net.compact} has {net.n_params:,} parameters: its parameters, gradients and velocity "
+                         f"would take {need / 1024**3:.1f} GiB, over the {MAX_KERNEL_BYTES / 1024**3:.0f} GiB a kernel "
+                         f"may use; use a narrower network")
+
+
 def source_key(source: str, dtype: str) -> str:
     """The content address of a kernel: its source, the Numba that compiles it, the dtype."""
     text = f"{source}\nnumba={numba.__version__}\ndtype={dtype}\n"
@@ -94,11 +106,7 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64") -> M
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
     net = checked_network(net)
-    need = 3 * net.n_params * (8 if dtype == "float64" else 4)
-    if need > MAX_KERNEL_BYTES:
-        raise InputError(f"{net.compact} has {net.n_params:,} parameters: its parameters, gradients and velocity "
-                         f"would take {need / 1024**3:.1f} GiB, over the {MAX_KERNEL_BYTES / 1024**3:.0f} GiB a kernel "
-                         f"may use; use a narrower network")
+    check_size(net, dtype)
     memo = (net, mode, dtype, cache_dir())
     if memo in _loaded:
         return _loaded[memo]
