@@ -79,10 +79,8 @@ def _link(d: Derivation, f: Factor) -> "Link":
 
 def _delta_link(d: Derivation, h: sp.Symbol) -> "Link":
     net = d.net
-    why = {"cce": "softmax + cross-entropy", "bce": f"{net.output} + binary cross-entropy"}.get(
-        net.loss, f"{net.output} + {net.loss}")
-    if net.loss == "cce":
-        why += ", targets summing to 1"
+    loss = LOSSES[net.loss]
+    why = f"{net.output} + {loss.title}" + (", targets summing to 1" if loss.one_hot else "")
     j = parse_name(h.name).index[0]
     return Link(f"∂E/∂{h} = δ{net.depth}[{j}] ({why})", d.delta(h).expr, of=E)
 

@@ -16,6 +16,7 @@ from typing import Iterable
 import mpmath
 import sympy as sp
 
+from symnet.functions.losses import LOSSES
 from symnet.derivation.model import Model
 from symnet.derivation.names import parse_name
 from symnet.errors import InputError
@@ -72,7 +73,7 @@ class Sampler:
             for s in [*(w for row in m.W[k] for w in row), *m.b[k]]:
                 if s in self.drawn:
                     base[s] = nonzero(scale)
-        if net.loss == "cce":
+        if LOSSES[net.loss].one_hot:
             while True:
                 raw = [r.uniform(0.05, 1) for _ in m.y]
                 parts = [Decimal(f"{v / sum(raw):.2f}") for v in raw[:-1]]
@@ -80,7 +81,7 @@ class Sampler:
                 if last > Decimal("0.01") and all(p > 0 for p in parts):
                     break
             base.update(zip(m.y, map(str, [*parts, last])))
-        elif net.loss == "bce":
+        elif LOSSES[net.loss].unit_interval:
             base.update((s, f"{r.uniform(0.05, 0.95):.2f}") for s in m.y)
         else:
             base.update((s, nonzero()) for s in m.y)

@@ -20,6 +20,7 @@ from itertools import islice
 import mpmath
 import sympy as sp
 
+from symnet.functions.losses import LOSSES
 from symnet.derivation.chains import E, Derivation, derive
 from symnet.derivation.model import Model
 from symnet.derivation.names import parse_name
@@ -173,7 +174,7 @@ def _judge(d: Derivation, of: sp.Symbol, wrt: sp.Symbol, claim: sp.Expr, truth: 
     notes: list[str] = []
     y_rule: dict[sp.Symbol, sp.Expr] = {}
     # one-hot (or soft) targets sum to 1: the derivation used it for softmax + cce, so the claim may too
-    if d.net.loss == "cce" and (truth.free_symbols | claim.free_symbols) & set(model.y):
+    if LOSSES[d.net.loss].one_hot and (truth.free_symbols | claim.free_symbols) & set(model.y):
         ys = model.y
         y_rule = {ys[-1]: 1 - sp.Add(*ys[:-1])}
         notes.append(f"targets sum to 1 ({' + '.join(map(str, ys))} = 1), as for one-hot labels")
