@@ -28,6 +28,11 @@ class Loss:
     #: whether its targets are one-hot, Σⱼ yⱼ = 1 (the softmax + cross-entropy delta uses it)
     one_hot: bool = False
 
+    @property
+    def real_targets(self) -> bool:
+        """Whether any real number is a valid target (a regression loss)."""
+        return not (self.one_hot or self.unit_interval)
+
     def per_sample(self, yhat: list[sp.Expr], y: list[sp.Expr]) -> sp.Expr:
         """The error of one sample: Σⱼ ℓ(ŷⱼ, yⱼ) over the outputs."""
         return sp.Add(*(self.term(p, t) for p, t in zip(yhat, y)))

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from symnet.functions.losses import LOSSES
 from symnet.errors import InputError
 from symnet.spec import Network
 
@@ -298,11 +299,12 @@ def encode_targets(data: Dataset, net: Network) -> np.ndarray:
     K = net.layers[-1]
     if data.is_classification:
         n_classes = len(data.classes)
-        if K == 1 and n_classes == 2 and net.loss in ("bce", "mse"):
+        loss = LOSSES[net.loss]
+        if K == 1 and n_classes == 2 and not loss.one_hot:
             return data.labels.reshape(-1, 1).astype(float)
         if n_classes == K and n_classes >= 2:
             return np.eye(K)[data.labels]
-        if not (net.loss == "mse" and data.targets is not None):  # whole-number targets fit a regression
+        if not (loss.real_targets and data.targets is not None):  # whole-number targets fit a regression
             if n_classes < 2:
                 raise InputError(f"data set {data.name} has only {plural(n_classes, 'class', 'classes')} "
                                  f"({', '.join(data.classes)}); a classifier needs rows of at least 2 classes")
@@ -310,8 +312,9 @@ def encode_targets(data: Dataset, net: Network) -> np.ndarray:
             raise InputError(f"data set {data.name} has {plural(n_classes, 'class', 'classes')} but the output "
                              f"layer has {plural(K, 'neuron')}; use a network with {want}")
     targets = data.targets
-    if net.loss != "mse":
-        raise InputError(f"data set {data.name} has numeric targets, which need --loss mse (got {net.loss})")
+    if not LOSSES[net.loss].real_targets:
+        regression = " or ".join(name for name, loss in LOSSES.items() if loss.real_targets)
+        raise InputError(f"data set {data.name} has numeric targets, which need --loss {regression} (got {net.loss})")
     if targets.shape[1] != K:
         raise InputError(f"data set {data.name} has {plural(targets.shape[1], 'target column')} but the output "
                          f"layer has {plural(K, 'neuron')}; use a spec ending -{targets.shape[1]}")

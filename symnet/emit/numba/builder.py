@@ -30,7 +30,9 @@ from symnet.functions.initialisation import FAN_IN, FAN_OUT, SCHEMES
 from symnet.functions.losses import LOSSES
 from symnet.derivation.names import parse_name
 from symnet.spec import Network, SpecError
-from symnet.emit.numba.stable import loss_from_logits, shifted_log_sum_exp, softmax_from_lse, softmax_total, vector_exp
+from symnet.emit.numba.stable import (complement_log, in_complements, loss_from_logits, loss_in_complements,
+                                      shifted_log_sum_exp, softmax_from_lse, softmax_rule_in_complements, softmax_total,
+                                      vector_exp)
 from symnet.emit.templates import python_environment, tidy_python
 
 MODES = ("auto", "unrolled", "indexed")
@@ -223,6 +225,11 @@ def _build(d: Derivation, layout: str, dtype: str) -> Kernel:
     return _Indexed(d, dtype, batch=layout == "gemm").kernel()
 
 
+def needs_complements(net: Network) -> bool:
+    """Whether the loss takes log(1 − ŷ) of a softmax output (bce), which rounding to ŷ = 1 would make −∞."""
+    return net.output == SOFTMAX and LOSSES[net.loss].unit_interval
+
+
 def _sup(k: int) -> str:
     return "⁽" + str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) + "⁾"
 
@@ -279,6 +286,19 @@ class _Indexed:
         )
         self.emit = Emitter(self.printer, extents)
         self.accumulated: list[str] = []  # batch layout: gradients summed by loops, not set by a product
+        # bce over a softmax: 1 − ŷ and its logarithm from the logits (symnet.emit.numba.stable)
+        self.complements = needs_complements(self.net)
+        L = self.L
+        for label in (f"c{L}", f"lsec{L}"):
+            self.printer.arrays[label] = lambda idx, label=label: f"{label}[{row}{idx[0]}]"
+        self.c, self.lsec = sp.IndexedBase(f"c{L}", positive=True), sp.IndexedBase(f"lsec{L}", real=True)
+
+    def complement(self, e: sp.Expr) -> sp.Expr | None:
+        yhat = base("a", self.L, self.L)
+        return self.c[e.indices] if isinstance(e, sp.Indexed) and e.base == yhat else None
+
+    def log_complement(self, e: sp.Expr) -> sp.Expr | None:
+        return self.lsec[e.indices] if isinstance(e, sp.Indexed) and e.base == self.c else None
 
     def loops(self, *idx: tuple[str, str]) -> list[tuple[str, str]]:
         return ([("r", "B")] if self.batch else []) + list(idx)
@@ -292,6 +312,8 @@ class _Indexed:
                 workspace.append((str(base(kind, k, L).label), f"({rows}N{k})"))
         if self.batch and self.net.output == SOFTMAX:
             workspace.append((f"lse{L}", "(rows,)"))
+        if self.complements:
+            workspace += [(f"c{L}", f"({rows}N{L})"), (f"lsec{L}", f"({rows}N{L})")]
         forward = [b for k in range(1, L + 1) for b in self.forward(k)]
         loss = self.loss()
         backward = [self.output_delta()] + [self.hidden_delta(k) for k in range(L - 1, 0, -1)]
@@ -335,6 +357,17 @@ class _Indexed:
                                                       softmax_from_lse(rule.a.rhs, lse))]
         comment = [f"layer {k}, softmax: {sp.sstr(rule.a.rhs)}",
                    f"  as exp(h{k}[j] - lse{k}), lse{k} = log Σ exp(h{k}[l]) shifted by their max (no overflow)"]
+        if self.complements:
+            # log(1 − ŷ_q) = log Σ_{l≠q} e^{h_l} − lse, shifted by the largest of those logits
+            others = sp.Symbol(f"hmaxc{k}", real=True)
+            self.printer.names[others] = others.name
+            log_c = shifted_log_sum_exp(sp.Sum(sp.Piecewise((sp.exp(h[l]), sp.Ne(l, q)), (0, True)), (l, 1, width(k))),
+                                        others) - lse
+            body += [f"for q in range(N{k}):", f"    {others} = -np.inf", f"    for l in range(N{k}):",
+                     f"        if l != q:", f"            {others} = max({others}, {self.printer.doprint(h[l])})"]
+            body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.lsec[q]), log_c)]
+            body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.c[q]), sp.exp(self.lsec[q]))]
+            comment.append(f"  1 - yhat[q] as c{k}[q] = exp(lsec{k}[q]), lsec{k}[q] = log Σ_(l≠q) exp(h{k}[l]) - lse{k}")
         return Block(comment, body, self.loops())
 
     def outputs(self) -> dict[sp.Expr, sp.Expr]:
@@ -352,7 +385,10 @@ class _Indexed:
         L = self.L
         yhat, y = base("a", L, L), base("y", None, L)
         total = LOSSES[self.net.loss].indexed(yhat, y, q, width(L))
-        stable = loss_from_logits(total, self.outputs())
+        stable = total
+        if self.complements:
+            stable = loss_in_complements(stable, self.complement, self.log_complement)
+        stable = loss_from_logits(stable, self.outputs())
         comment = [f"loss of the sample: {sp.sstr(total)}"]
         if stable != total:
             comment.append(f"  from the logits: {sp.sstr(stable)}")
@@ -362,7 +398,10 @@ class _Indexed:
     def output_delta(self) -> Block:
         rule = self.rules[-1]
         inv_m = sp.Symbol("inv_m")
-        body = self.emit.assign(self.printer.doprint(rule.delta.lhs), inv_m * rule.delta.rhs)
+        rhs = rule.delta.rhs
+        if self.complements:
+            rhs = softmax_rule_in_complements(rhs, j, self.complement)
+        body = self.emit.assign(self.printer.doprint(rule.delta.lhs), inv_m * rhs)
         return Block(_output_comment(self.net, rule.delta, rule.assumption), body,
                      self.loops(("j", f"N{self.L}")))
 
@@ -464,6 +503,13 @@ class _Unrolled:
             names[delta.symbol] = self._name(parse_name(delta.symbol.name))
         self.printer = KernelPrinter(names=names)
         self.temps = sp.numbered_symbols("t", real=True)
+        # bce over a softmax: 1 − ŷ and its logarithm from the logits (symnet.emit.numba.stable)
+        self.complements = needs_complements(self.net)
+        L = self.L
+        self.c = {p: sp.Symbol(f"c{L}_{n}", positive=True) for n, p in enumerate(self.m.yhat, start=1)}
+        self.lsec = {c: sp.Symbol(f"lsec{L}_{n}", real=True) for n, c in enumerate(self.c.values(), start=1)}
+        for s in [*self.c.values(), *self.lsec.values()]:
+            self.printer.names[s] = s.name
 
     @staticmethod
     def _name(n) -> str:
@@ -515,6 +561,12 @@ class _Unrolled:
             body.append(f"{lse} = {p.doprint(shifted_log_sum_exp(softmax_total(definition), hmax))}")
             body += [f"{p.doprint(a)} = {p.doprint(softmax_from_lse(m.definitions[a], lse))}" for a in m.a[k]]
             comment.append(f"  softmax as exp(h{k}[j] - lse{k}), lse{k} = log Σ exp(h{k}[l]) shifted by their max")
+            if self.complements:
+                for n, a in enumerate(m.a[k]):
+                    c = self.c[a]
+                    body.append(f"{p.doprint(self.lsec[c])} = {p.doprint(complement_log(m.h[k], lse, n))}")
+                    body.append(f"{p.doprint(c)} = {p.doprint(sp.exp(self.lsec[c]))}")
+                comment.append(f"  1 - yhat[q] as c{k}_q = exp(lsec{k}_q), lsec{k}_q = log Σ_(l≠q) exp(h{k}[l]) - lse{k}")
         else:
             body += [f"{p.doprint(a)} = {p.doprint(m.definitions[a])}" for a in m.a[k]]
         return Block(comment, body)
@@ -529,7 +581,10 @@ class _Unrolled:
         return {}
 
     def loss(self) -> Block:
-        stable = loss_from_logits(self.m.loss, self.outputs())
+        stable = self.m.loss
+        if self.complements:
+            stable = loss_in_complements(stable, self.c.get, self.lsec.get)
+        stable = loss_from_logits(stable, self.outputs())
         comment = [f"loss of the sample: {sp.sstr(self.m.loss)}"]
         if stable != self.m.loss:
             comment.append(f"  from the logits: {sp.sstr(stable)}")
@@ -543,7 +598,8 @@ class _Unrolled:
             a = deltas[0].assumption
             comment.append(f"  (with {sp.sstr(a.lhs)} = {sp.sstr(a.rhs)}: one-hot targets)")
         comment.append("  times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too")
-        targets = [(self.printer.names[dl.symbol], dl.expr) for dl in deltas]
+        targets = [(self.printer.names[dl.symbol], in_complements(dl.expr, self.c.get) if self.complements else dl.expr)
+                   for dl in deltas]
         return Block(comment, self.statements(targets, wrap=lambda c: f"inv_m*({c})"))
 
     def hidden_delta(self, k: int) -> Block:

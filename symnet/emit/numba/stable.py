@@ -13,6 +13,7 @@ exactly (each is proved symbolically in the tests):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 from functools import cache
 
 import mpmath
@@ -60,6 +61,74 @@ def loss_from_logits(loss: sp.Expr, outputs: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     for pattern, replacement in LOG_RULES:
         expr = expr.replace(pattern, replacement)
     return optimize(expr, [expm1_opt, log1p_opt])
+
+
+# -- the complement 1 − ŷ of a softmax output ------------------------------------------------------
+# Binary cross-entropy over softmax outputs takes log(1 − ŷⱼ) and divides by 1 − ŷⱼ.  Once a logit leads
+# the others by about 37, ŷⱼ rounds to 1 and 1 − ŷⱼ to 0, although the true value, Σ_{l≠j} ŷₗ, is far from
+# any underflow.  The kernel names it cⱼ = e^{lse₋ⱼ − lse}, with lse₋ⱼ = log Σ_{l≠j} e^{hₗ} shifted by the
+# largest of those logits, and the derivation's expressions are rewritten in it: every 1 − ŷⱼ (and every
+# denominator that is a product of them) becomes cⱼ, and log cⱼ becomes lse₋ⱼ − lse.
+
+def in_complements(expr: sp.Expr, complement: Callable[[sp.Expr], sp.Expr | None]) -> sp.Expr:
+    """expr with 1 − ŷ written as its complement; ``complement(ŷ)`` gives c for an output ŷ, else None."""
+    outputs = [a for a in expr.atoms(sp.Symbol, sp.Indexed) if complement(a) is not None]
+    if not outputs:
+        return expr
+    as_c = {a: 1 - complement(a) for a in outputs}
+    back = {complement(a): 1 - a for a in outputs}
+
+    def in_c(e: sp.Expr) -> sp.Expr:
+        # ŷ = 1 − c inside the expression, factored: (ŷⱼ − 1)(ŷ_q − 1) → cⱼ c_q; what is not a product of
+        # complements is written back in ŷ
+        factored = sp.factor(sp.expand(e.xreplace(as_c)))
+        return sp.Mul(*(f if f.free_symbols <= set(back) or not f.is_Add else sp.expand(f.xreplace(back))
+                        for f in sp.Mul.make_args(factored)))
+
+    def is_complement_sum(e: sp.Expr) -> bool:
+        # a polynomial in the outputs alone (1 − ŷⱼ, ŷⱼŷ_q − ŷⱼ − ŷ_q + 1); anything with other quantities
+        # in it would be expanded into a sum that cancels
+        if not e.is_Add or not e.has(*outputs):
+            return False
+        factors = (f.base if f.is_Pow else f for term in e.args for f in sp.Mul.make_args(term))
+        return all(f.is_Number or f in as_c for f in factors)
+
+    return expr.replace(is_complement_sum, in_c)
+
+
+def loss_in_complements(loss: sp.Expr, complement: Callable[[sp.Expr], sp.Expr | None],
+                        log_complement: Callable[[sp.Expr], sp.Expr]) -> sp.Expr:
+    """The loss with log(1 − ŷ) as log cⱼ = lse₋ⱼ − lse (``log_complement(c)``)."""
+    expr = in_complements(loss, complement)
+    return expr.replace(lambda e: isinstance(e, sp.log) and log_complement(e.args[0]) is not None,
+                        lambda e: log_complement(e.args[0]))
+
+
+def complement_log(h: list[sp.Expr], lse: sp.Expr, p: int) -> sp.Expr:
+    """log cₚ = log(1 − ŷₚ) = lse₋ₚ − lse from the logits: the other logits' log-sum-exp, shifted by their
+    largest (so that its largest exponential is 1 and the sum never underflows to 0)."""
+    others = [x for k, x in enumerate(h) if k != p]
+    return shifted_log_sum_exp(sp.Add(*(sp.exp(x) for x in others)), sp.Max(*others)) - lse
+
+
+def softmax_rule_in_complements(rhs: sp.Expr, j: sp.Symbol, complement: Callable[[sp.Expr], sp.Expr | None]) -> sp.Expr:
+    """The layer form's softmax output delta δⱼ = (terms) + Σ_q f(q) with 1 − ŷ as c, and f(j) taken out of
+    the sum: the own term and the rest cancel in floating point near saturation, but not once factored
+    together (for bce: (ŷⱼ − yⱼ)(1 − ŷⱼ)/cⱼ = ŷⱼ − yⱼ)."""
+    terms = sp.Add.make_args(sp.expand(rhs))
+    sums = [t for t in terms if t.has(sp.Sum)]
+    if not sums:
+        return in_complements(rhs, complement)
+    limits = next(iter(rhs.atoms(sp.Sum))).limits
+    (q, _, _), = limits
+    body = sp.S.Zero
+    for term in sums:
+        (total,) = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.Sum)]
+        body += sp.Mul(*(f for f in sp.Mul.make_args(term) if f is not total)) * total.function
+    body = sp.factor(body)
+    own = sp.factor(sp.Add(*(t for t in terms if not t.has(sp.Sum))) + body.xreplace({q: j}))
+    others = sp.Piecewise((in_complements(body, complement), sp.Ne(q, j)), (0, True))
+    return in_complements(own, complement) + sp.Sum(others, *limits)
 
 
 # -- exponentials for whole blocks of a batch ------------------------------------------------------

@@ -379,3 +379,23 @@ def test_verify_gradcheck_reports_the_kernels_error():
     result = gradcheck(kernel)
     assert result.max_relative_error < 1e-8
     assert sum(a.size for a in result.analytic) == net_for(9).n_params
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["unrolled", "loops", "gemm"])
+def test_softmax_with_binary_cross_entropy_stays_finite_when_a_logit_saturates(mode):
+    from scipy.special import logsumexp
+
+    kernel = symnet.compile(Network.parse("2-3-3", hidden="tanh", output="softmax", loss="bce"), mode)
+    params = kernel.init_params(0)
+    params[2][:] = 0.0
+    params[3][:] = [300.0, 0.0, 0.0]  # ŷ₁ rounds to 1 and 1 − ŷ₁ to 0 in floating point
+    X = np.array([[1.0, 2.0], [0.3, -1.0]])
+    Y = np.array([[0.2, 0.5, 0.9], [0.0, 1.0, 0.3]])
+    H = np.tanh(X @ params[0] + params[1]) @ params[2] + params[3]
+    lse = logsumexp(H, axis=1, keepdims=True)
+    log_rest = np.stack([logsumexp(np.delete(H, j, axis=1), axis=1) for j in range(3)], axis=1) - lse
+    expected = np.mean(np.sum(-(Y * (H - lse) + (1 - Y) * log_rest), axis=1))
+    assert kernel.loss(params, X, Y) == pytest.approx(expected, rel=1e-12)
+    # at this gap δⱼ = ŷⱼ − yⱼ + Σ_{q≠j} (y_q − ŷ_q) ŷⱼ/(1 − ŷ_q) is, to e^-300, (2.2, -0.9, -1.3) and (2.3, -1.5, -0.8)
+    assert np.allclose(kernel.gradients(params, X, Y)[3], [2.25, -1.2, -1.05], rtol=1e-12, atol=0)
