@@ -21,5 +21,17 @@ from symnet.verify.verdict import Verdict, check  # noqa: E402
 
 _notebook.register()
 
+#: the scikit-learn estimators (symnet.train.estimator), imported on first use so that ``import symnet``
+#: never imports scikit-learn, an optional extra: pip install 'symnet[sklearn]'
+_ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+
+
+def __getattr__(name: str):
+    if name in _ESTIMATORS:
+        from symnet.train import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'symnet' has no attribute {name!r}")
+
 __all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "Verdict", "check", "compile",
            "derive", "generate", "latex", "__version__"]

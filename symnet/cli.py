@@ -49,7 +49,7 @@ def cli() -> None:
 @click.option("--params", default="all", metavar="all|LIST",
               help="Parameters whose chain rule is written out, e.g. 'W1[1,1],b2[1]' (default all; "
                    "samples for nets of more than 50 parameters).")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=None, metavar="MU",
+@click.option("--momentum", type=float, default=None, metavar="MU",
               help="Show the update with momentum MU, 0 <= MU < 1.")
 def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
            out: str | None, pdf: bool, values: str | None, params: str, momentum: float | None) -> None:

@@ -60,7 +60,7 @@ def test_a_values_file_momentum_obeys_the_same_rule_as_the_option(extra, message
     assert main(["example", "2-2-1", "--values", str(values)]) == 2
     assert message in one_line(capsys)
     assert main(["derive", "2-2-1", "--momentum", "5"]) == 2
-    assert "--momentum" in one_line(capsys)
+    assert "--momentum must be in [0, 1), got 5.0" in one_line(capsys)
 
 
 @pytest.mark.parametrize("replace", ["x = [true, 0.10]", "x = [0.05, \"0.1\"]", "x = [[0.05], [0.10]]"])

@@ -24,8 +24,10 @@ OVERSIZED = [
 def run_measured(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float]:
     """Run a symnet command in a child that reports its own peak memory (MB) when it exits."""
     rss = cwd / "rss"
-    code = ("import atexit, resource, sys\n"
-            f"atexit.register(lambda: open({str(rss)!r}, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+    # VmHWM, not ru_maxrss: a forked child's ru_maxrss starts at its parent's (pytest's) peak
+    code = ("import atexit, re, sys\n"
+            "peak = lambda: re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]\n"
+            f"atexit.register(lambda: open({str(rss)!r}, 'w').write(peak()))\n"
             "from symnet.cli import main\n"
             f"sys.exit(main({args!r}))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=120,

@@ -64,7 +64,7 @@ def values_from_dict(data: dict, net: Network, source: str = "values") -> Values
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and shape == (1,):
             raw = [raw]
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in _leaves(raw)):
-            raise InputError(f"{source}: {key} must hold numbers only (no true/false or text), e.g. {key} = "
+            raise InputError(f"{source}: {key} must be numbers only (no true/false or text), e.g. {key} = "
                              f"{_example(shape)}")
         try:
             arr = np.array(raw, dtype=float)

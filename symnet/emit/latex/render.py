@@ -15,6 +15,7 @@ from pathlib import Path
 import jinja2
 import sympy as sp
 
+from symnet.derivation.update import valid_momentum
 from symnet.emit.templates import latex_environment
 from symnet.functions.activations import latex_name
 from symnet.errors import InputError
@@ -143,7 +144,7 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
     """
     if isinstance(values, (str, Path)):
         values = load_values(values, d.net)
-    if momentum is not None and not (0 <= momentum < 1):
+    if momentum is not None and not valid_momentum(momentum):
         raise InputError(f"--momentum must be in [0, 1), got {momentum}")
     w = build(d, parse_params(params), values, momentum)
     r = Renderer(w)
