@@ -29,9 +29,10 @@ def valid_momentum(mu: float) -> bool:
     return 0 <= mu < 1
 
 
-_sgd = sp.lambdify((theta, gradient, alpha), SGD)
-_velocity = sp.lambdify((velocity, gradient, alpha, mu), VELOCITY)
-_with_velocity = sp.lambdify((theta, velocity), WITH_VELOCITY)
+# plain floats: "math" keeps lambdify from importing SciPy at start-up
+_sgd = sp.lambdify((theta, gradient, alpha), SGD, "math")
+_velocity = sp.lambdify((velocity, gradient, alpha, mu), VELOCITY, "math")
+_with_velocity = sp.lambdify((theta, velocity), WITH_VELOCITY, "math")
 
 
 @dataclass(frozen=True)

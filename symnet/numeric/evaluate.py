@@ -15,7 +15,7 @@ from symnet.functions.activations import numpy_functions
 from symnet.derivation.chains import E, Derivation
 from symnet.derivation.model import flat
 
-_MODULES = [numpy_functions(), "numpy"]
+
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Evaluator:
             return float(expr)
         if expr not in self._compiled:
             args = sorted(expr.free_symbols, key=lambda s: s.name)
-            self._compiled[expr] = (args, sp.lambdify(args, expr, modules=_MODULES, cse=True))
+            self._compiled[expr] = (args, sp.lambdify(args, expr, modules=[numpy_functions(), "numpy"], cse=True))
         args, fn = self._compiled[expr]
         # log 0 or 1/0 at a saturated point is the true value (−inf, inf): shown, not warned about
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import numba
+from importlib.metadata import version
 
 from symnet.emit.numba.builder import DTYPES, MAX_KERNEL_LAYERS, checked_network, generate
 from symnet.errors import InputError
@@ -83,7 +83,8 @@ def check_size(net: Network, dtype: str = "float64") -> None:
 
 def source_key(source: str, dtype: str) -> str:
     """The content address of a kernel: its source, the Numba that compiles it, the dtype."""
-    text = f"{source}\nnumba={numba.__version__}\ndtype={dtype}\n"
+    # the installed Numba's version, read without importing Numba (a derivation needs no compiler)
+    text = f"{source}\nnumba={version('numba')}\ndtype={dtype}\n"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
