@@ -46,7 +46,7 @@ EXTRA = "pip install 'symnet[sklearn]'"
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+    from sklearn.utils.multiclass import check_classification_targets, unique_labels
     from sklearn.utils.validation import check_is_fitted
 except ImportError as e:  # scikit-learn is an optional extra
     raise ImportError(f"symnet.MLPClassifier and symnet.MLPRegressor need scikit-learn, which is not "
@@ -69,7 +69,8 @@ class TrainingDiverged(Diverged, ValueError):
     """Training produced a loss or a parameter that is not a finite number.
 
     A ``ValueError`` (as scikit-learn expects of a failed fit) and symnet's :class:`~symnet.train.loop.Diverged`
-    (``epoch``: the epoch it happened in; ``history``: the epoch losses before it)."""
+    (``epoch``: the epoch it happened in, counted from the first fit; ``history`` is empty: the epoch
+    losses before it are the estimator's ``loss_curve_``)."""
 
 
 class _SymnetMLP(BaseEstimator):
@@ -176,10 +177,10 @@ class _SymnetMLP(BaseEstimator):
             velocity = [np.zeros_like(p) for p in params] if self.momentum else None
             rng = np.random.default_rng(seed)
             history: list[float] = []
-        else:  # work on copies: a diverged run leaves the estimator as it was
-            params = [p.copy() for p in self._params()]
+        else:  # work on copies (in the dtype asked for now): a diverged run leaves the estimator as it was
+            params = [np.array(p, dtype=self.dtype) for p in self._params()]
             velocity = ([np.zeros_like(p) for p in params] if self._velocity is None else
-                        [v.copy() for v in self._velocity]) if self.momentum else None
+                        [np.array(v, dtype=self.dtype) for v in self._velocity]) if self.momentum else None
             rng, history = copy.deepcopy(self._shuffle_rng), list(self.loss_curve_)
         X, Y = self._rows(X), self._rows(Y)
         for _ in range(1 if incremental else self.max_iter):
@@ -192,10 +193,8 @@ class _SymnetMLP(BaseEstimator):
             bad = f"the loss is {loss}" if not np.isfinite(loss) else non_finite(net, params)
             if bad:
                 epoch = len(history) + 1
-                raise TrainingDiverged(
-                    f"{type(self).__name__} diverged at epoch {epoch}: {bad}; lower learning_rate_init (now "
-                    f"{self.learning_rate_init:g})" + (f" or momentum (now {self.momentum:g})" if self.momentum else "")
-                    + " or standardise the inputs (e.g. a StandardScaler in a Pipeline)", epoch, [])
+                raise TrainingDiverged(f"{type(self).__name__} diverged at epoch {epoch}: {bad}; {self._fixes()}",
+                                       epoch, [])
             history.append(loss)
         for name, value in targets.items():
             setattr(self, name, value)
@@ -208,6 +207,16 @@ class _SymnetMLP(BaseEstimator):
         self.n_outputs_ = Y.shape[1]
         self.out_activation_ = net.output
         return self
+
+    def _fixes(self) -> str:
+        """What to change when training diverged."""
+        fixes = [f"lower learning_rate_init (now {self.learning_rate_init:g})"]
+        if self.momentum:
+            fixes.append(f"momentum (now {self.momentum:g})")
+        if getattr(self, "normalize_y", True) is False:
+            fixes.append("set normalize_y=True")
+        fixes.append("standardise the inputs (a StandardScaler in a Pipeline)")
+        return f"{', '.join(fixes[:-1])} or {fixes[-1]}"
 
     def fit(self, X, y):
         """Train for ``max_iter`` epochs, from new weights (or, with ``warm_start``, from the fitted ones)."""
@@ -240,11 +249,10 @@ class _SymnetMLP(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = self._multi_output_y
-        tags.input_tags.allow_nan = False
         return tags
 
     def _more_tags(self):
-        return {"multioutput": self._multi_output_y, "allow_nan": False}
+        return {"multioutput": self._multi_output_y}
 
 
 class MLPClassifier(ClassifierMixin, _SymnetMLP):
@@ -258,7 +266,8 @@ class MLPClassifier(ClassifierMixin, _SymnetMLP):
     hidden_layer_sizes : int or tuple of int, default (32,)
         Neurons per hidden layer; ``()`` fits a logistic (softmax) regression.
     activation : str or tuple of str, default "relu"
-        The hidden layers' activation (one for all, or one per layer): ``symnet.functions.activations.names(hidden=True)``.
+        The hidden layers' activation, one for all or one per layer, from
+        ``symnet.functions.activations.names(hidden=True)``.
     learning_rate_init : float, default 0.1
         The SGD step α.
     momentum : float, default 0.0

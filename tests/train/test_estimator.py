@@ -29,11 +29,11 @@ SMALL = dict(hidden_layer_sizes=(4,), max_iter=10, random_state=0)
 TRAINED = {**SMALL, "max_iter": 100}  # where a score is asserted (epochs of these nets take microseconds)
 
 
-# Every check of the installed scikit-learn runs (API and legacy); none is declared not applicable:
-# expected_failed_checks stays empty.  Two report "skipped" where their optional dependency is missing
-# (pandas: the data-frame checks; SCIPY_ARRAY_API: the array-API check).
+# Every check of the installed scikit-learn runs (API and legacy) and passes; none is declared not
+# applicable (no expected_failed_checks, no tags turning checks off).  A few report "skipped" where an
+# optional dependency is missing: pandas (the data-frame checks), SCIPY_ARRAY_API (the array-API check).
 @pytest.mark.slow
-@parametrize_with_checks([MLPClassifier(**SMALL), MLPRegressor(**SMALL)], expected_failed_checks=lambda est: {})
+@parametrize_with_checks([MLPClassifier(**SMALL), MLPRegressor(**SMALL)])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -50,6 +50,7 @@ def regression():
     return X, y
 
 
+@pytest.mark.slow
 def test_the_output_layer_follows_the_number_of_classes(iris):
     X, y = iris
     three = MLPClassifier(**TRAINED).fit(X, np.array(["setosa", "versicolor", "virginica"])[y])
@@ -66,6 +67,7 @@ def test_the_output_layer_follows_the_number_of_classes(iris):
     assert two.score(X, y == 0) > 0.9
 
 
+@pytest.mark.slow
 def test_the_regressor_predicts_in_the_units_of_y_one_or_many_columns(regression):
     X, y = regression
     one = MLPRegressor(**TRAINED).fit(X, y)
@@ -191,6 +193,7 @@ def test_one_class_is_refused_naming_the_class(iris):
         MLPClassifier(**SMALL).fit(X, np.ones(len(X)))
 
 
+@pytest.mark.slow
 def test_float32_kernels_predict_in_float32(iris):
     X, y = iris
     est = MLPClassifier(**TRAINED, dtype="float32").fit(X, y)
@@ -220,6 +223,7 @@ def test_grid_search_over_a_pipeline_on_digits_reaches_over_90_percent():
     assert search.score(X_test, y_test) > 0.9
 
 
+@pytest.mark.slow
 def test_a_fitted_estimator_writes_its_own_writeup_and_kernel(iris, tmp_path):
     X, y = iris
     est = MLPClassifier(**SMALL).fit(X, y)

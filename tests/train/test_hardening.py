@@ -78,6 +78,7 @@ def test_a_diverging_run_exits_1_and_overwrites_neither_save_nor_plot(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "good.npz"]  # no temporary files left
 
 
+@pytest.mark.slow
 def test_divergence_wipes_the_progress_bar_so_the_verdict_is_the_only_line(capsys, existing):
     saved, before = existing
     code, out, err = run(capsys, "train", *CCE, "--data", "moons", "--lr", "1000", "--epochs", "5", "--save", saved)
@@ -106,6 +107,7 @@ def test_the_library_raises_diverged_with_the_epochs_before_it_and_save_refuses_
     assert saved.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_run_that_stays_finite_still_trains_and_saves(tmp_path, capsys):
     saved = tmp_path / "m.npz"
     code, out, err = run(capsys, "train", *CCE, "--data", "moons", "--epochs", "3", "--save", saved, "--quiet")

@@ -222,7 +222,9 @@ def _flat(arr):
 @pytest.mark.parametrize("n", [pair("softmax", "cce"), pair("sigmoid", "bce"), pair("tanh", "mse")],
                          ids=["softmax-cce", "sigmoid-bce", "tanh-mse"])
 def test_inputs_of_size_1e3_give_finite_exact_losses_and_gradients(n, layout):
-    net = net_for(n)
+    # sigmoid and tanh hidden layers saturate to values float64 still holds exactly (SiLU's would underflow)
+    out, loss_name = OUTPUT_LOSSES[n]
+    net = Network.build([2, 3, 2, 2], ["sigmoid", "tanh"], out, loss_name)
     d = derive(net)
     params, X, Y = point_away_from_kinks(d, m=3, seed=4)
     X = X * 1e3  # saturates every sigmoid and tanh, and the output logits reach ~1e3
@@ -380,6 +382,7 @@ def test_a_second_process_imports_the_cached_kernel_without_writing_it_again(ker
     assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
+@pytest.mark.slow
 def test_verify_gradcheck_reports_the_kernels_error():
     kernel = symnet.compile(net_for(pair("softmax", "cce")), "loops")
     result = gradcheck(kernel)
