@@ -416,10 +416,15 @@ def _epoch_buffers(rows: int) -> tuple:
 
 
 def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> float:
-    """One epoch of SGD over the batches of X, Y in order (the last one may be partial).
+    """One epoch of SGD over the batches of X, Y in the order given (the last one may be partial).
 
-    Updates params, and velocity when momentum is used, in place; returns the mean of the batch
-    losses, each computed before its update.  velocity=None with momentum starts from zero.
+    It does not shuffle: to visit the rows in a new order each epoch, permute X and Y (the same
+    permutation) before the call.  Updates params, and velocity when momentum is used, in place;
+    returns the mean of the batch losses, each computed before its update.
+
+    velocity=None with momentum starts each call from a zero velocity, so calling this once per epoch
+    with momentum=0.9 and no velocity restarts the momentum every epoch; pass the same velocity list
+    (zeros shaped like params to begin with) to every call to carry it across epochs.
     """
     params, (X, Y) = _params(params, in_place=True), _data(X, Y)
     batch_size = int(batch_size)

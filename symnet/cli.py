@@ -5,6 +5,7 @@ library; bad input ends in one line on stderr and exit status 2, a negative verd
 """
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Callable
 
@@ -17,43 +18,85 @@ from symnet.functions.losses import LOSSES
 from symnet.spec import BIAS_NOTATIONS, DEFAULTS, Network
 
 
-def spec_options(f: Callable) -> Callable:
-    """SPEC and the options that describe a network, shared by every command."""
-    f = click.option("--bias", type=click.Choice(BIAS_NOTATIONS), default=None,
-                     help="How the write-up prints biases (default separate).")(f)
-    f = click.option("--loss", type=click.Choice(list(LOSSES)), default=None,
-                     help=f"Loss (default {DEFAULTS['loss']}).")(f)
-    f = click.option("--output", "output_act", metavar="ACT", default=None,
-                     help=f"Output activation: {', '.join(activation_names())} (default {DEFAULTS['output']}).")(f)
-    f = click.option("--hidden", metavar="ACT[,ACT...]", default=None,
-                     help=f"Hidden activation, or one per hidden layer (default {DEFAULTS['hidden']}).")(f)
+#: what SPEC is, in the group's help and in every command's that takes one (\b keeps click from rewrapping it)
+SPEC_HELP = """\b
+SPEC is the network, either
+  N0-N1-...-NL  the layer sizes, with --hidden, --output and --loss
+                e.g.  symnet {command} 2-8-2 --hidden tanh --output softmax --loss cce{extra}
+  FILE.toml     a file with the keys layers, hidden, output, loss and bias
+                e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"
+Options given on the command line override the file's keys."""
+
+#: the rest of each command's SPEC example, where the command needs more than SPEC
+SPEC_EXAMPLE_TAIL = {"derive": " -o net.tex", "codegen": " -o kernel.py", "check": " --wrt 'W1[1,1]' --claim EXPR",
+                     "example": " --values VALUES.toml", "train": " --data moons"}
+
+
+def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
+    """SPEC and the options that describe a network, and SPEC's explanation added to the command's help.
+    ``bias``: the command takes --bias (only where the bias notation changes what it does)."""
+    if f is None:
+        return lambda g: spec_options(g, bias=bias)
+    command = f.__name__.removesuffix("_command")
+    f.__doc__ = inspect.cleandoc(f.__doc__ or "") + "\n\n" + SPEC_HELP.format(
+        command=command, extra=SPEC_EXAMPLE_TAIL.get(command, ""))
+    if bias:
+        help = ("How biases are named: separate b<k>[j], or augmented, the last row W<k>[n+1,j] of each weight "
+                "matrix (as in the first reference article).")
+        f = click.option("--bias", type=click.Choice(BIAS_NOTATIONS), default=None,
+                         show_default=DEFAULTS["bias"], help=help)(f)
+    f = click.option("--loss", type=click.Choice(list(LOSSES)), default=None, show_default=DEFAULTS["loss"],
+                     help="The loss E: mse (½ squared error), bce (binary cross-entropy), cce (cross-entropy).")(f)
+    f = click.option("--output", "output_act", metavar="ACT", default=None, show_default=DEFAULTS["output"],
+                     help=f"Output activation: {', '.join(activation_names())}.")(f)
+    f = click.option("--hidden", metavar="ACT[,ACT...]", default=None, show_default=DEFAULTS["hidden"],
+                     help="Hidden activation, or a comma list of one per hidden layer.")(f)
     return click.argument("spec")(f)
 
 
 def load_network(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
-                 bias: str | None) -> Network:
+                 bias: str | None = None) -> Network:
     return Network.load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="symnet")
 def cli() -> None:
-    """Derive, write up, compile and check the gradients of a feed-forward network."""
+    """Derive, write up, compile and check the gradients of a feed-forward network.
+
+    \b
+    SPEC is the network, either
+      N0-N1-...-NL  the layer sizes, with --hidden, --output and --loss
+                    e.g.  symnet derive 2-2-1 --hidden tanh --loss mse -o net.tex
+      FILE.toml     a file with the keys layers, hidden, output, loss and bias
+                    e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"
+
+    Bad input ends with one line on standard error and exit status 2; a negative verdict (an incorrect claim,
+    a failed gradient check, a diverged run) with exit status 1. 'symnet COMMAND --help' describes each
+    command."""
 
 
 @cli.command()
-@spec_options
-@click.option("-o", "out", metavar="OUT.tex", default=None, help="Write the LaTeX here (default: standard output).")
-@click.option("--pdf", is_flag=True, help="Also compile OUT.pdf next to OUT.tex (needs pdflatex).")
-@click.option("--values", metavar="VALUES.toml", default=None, help="Add a worked example at these numbers.")
-@click.option("--params", default="all", metavar="all|LIST",
-              help="Parameters whose chain rule is written out, e.g. 'W1[1,1],b2[1]' (default all; "
-                   "samples for nets of more than 50 parameters).")
+@spec_options(bias=True)
+@click.option("-o", "out", metavar="OUT.tex", default=None, show_default="standard output",
+              help="Write the LaTeX (with --html: the web page) here.")
+@click.option("--html", "as_html", is_flag=True,
+              help="Write a self-contained web page (MathML formulas, SVG figure) instead of LaTeX; without -o "
+                   "it is written to the current directory, named after SPEC (2-2-1.html).")
+@click.option("--pdf", is_flag=True,
+              help="Also compile OUT.pdf next to OUT.tex (needs pdflatex); without -o both are written to the "
+                   "current directory, named after SPEC (2-2-1.tex, or the TOML file's stem).")
+@click.option("--values", metavar="VALUES.toml", default=None,
+              help="Add a worked example at these numbers (x, y, learning_rate, W<k>, b<k>).")
+@click.option("--params", default="all", metavar="all|LIST", show_default=True,
+              help="Parameters whose chain rule is written out, e.g. 'W1[1,1],b2[1]'; all means a sample for "
+                   "nets of more than 50 parameters.")
 @click.option("--momentum", type=float, default=None, metavar="MU",
-              help="Show the update with momentum MU, 0 <= MU < 1.")
+              help="Show the update with momentum MU, 0 <= MU < 1 (plain SGD without it).")
 def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
-           out: str | None, pdf: bool, values: str | None, params: str, momentum: float | None) -> None:
-    """Write the derivation up as a LaTeX document (and compile it with --pdf)."""
+           out: str | None, as_html: bool, pdf: bool, values: str | None, params: str,
+           momentum: float | None) -> None:
+    """Write the derivation up as a LaTeX document (and compile it with --pdf), or as a web page (--html)."""
     from pathlib import Path
 
     from symnet.derivation.chains import derive as derive_network
@@ -62,9 +105,14 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
 
     from symnet.files import distinct_outputs
 
+    if as_html and pdf:
+        raise InputError("--html and --pdf cannot be combined: --html writes a web page, --pdf compiles the LaTeX")
     net = load_network(spec, hidden, output_act, loss, bias)
-    if pdf and out is None:
-        raise InputError("--pdf needs -o OUT.tex (the PDF is written next to it)")
+    if as_html:
+        _derive_html(net, spec, out, values, params, momentum)
+        return
+    if pdf and out is None:  # named after the spec, in the current directory: 2-2-1.tex, or the TOML file's stem
+        out = f"{Path(spec).stem if spec.endswith('.toml') else net.compact}.tex"
     out_path = Path(out) if out else None
     if out_path is not None:
         if pdf and out_path.suffix.lower() == ".pdf":
@@ -90,13 +138,32 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
         click.echo(f"wrote {out_path}: {net.describe()} (compile it with --pdf, or pdflatex)")
 
 
+def _derive_html(net, spec: str, out: str | None, values: str | None, params: str, momentum: float | None) -> None:
+    """``symnet derive --html``: the write-up as one self-contained web page."""
+    from pathlib import Path
+
+    from symnet.derivation.chains import derive as derive_network
+    from symnet.emit.html.page import render_page
+    from symnet.files import check_writable, distinct_outputs, write_atomic
+
+    # named after the spec, in the current directory: 2-2-1.html, or the TOML file's stem
+    out_path = Path(out) if out else Path(f"{Path(spec).stem if spec.endswith('.toml') else net.compact}.html")
+    distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None, "--values": values},
+                     outputs={"-o": out_path})
+    check_writable(out_path)
+    page = render_page(derive_network(net), values=values, params=params, momentum=momentum)
+    write_atomic(out_path, page)
+    click.echo(f"wrote {out_path}: {net.describe()} (a web page: open it in a browser)")
+
+
 @cli.command()
-@spec_options
+@spec_options(bias=True)
 @click.option("-o", "out", metavar="OUT.py", required=True, help="Where to write the kernel module.")
 @click.option("--mode", type=click.Choice(("auto", "unrolled", "indexed")), default="auto", show_default=True,
               help="unrolled: straight-line code per sample (small nets); indexed: loops or batch matrix "
                    "products from the layer form; auto: unrolled where it compiles quickly and runs faster.")
-@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True)
+@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
+              help="The kernel's floating-point type.")
 def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
             out: str, mode: str, dtype: str) -> None:
     """Write a Numba training kernel module for SPEC (init_params, forward, loss, gradients, train_epoch)."""
@@ -117,14 +184,14 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False), metavar="VALUES.toml",
               help="x, y, learning_rate and every W<k>, b<k> (rows = source neurons).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def example(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+def example(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
             values_path: str, as_json: bool) -> None:
     """The numbers of a hand calculation: forward pass, chain factors, gradients, one update."""
     from symnet.numeric import example as report
     from symnet.derivation.chains import Derivation
     from symnet.numeric.worked import WorkedExample, load_values
 
-    net = load_network(spec, hidden, output_act, loss, bias)
+    net = load_network(spec, hidden, output_act, loss)
     values = load_values(values_path, net)
     worked = WorkedExample(Derivation(net), values)
     click.echo(report.as_json(worked) if as_json else report.as_text(worked), nl=False)
@@ -134,24 +201,31 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @spec_options
 @click.option("--data", "data_source", required=True, metavar="NAME|FILE",
               help="moons, circles, xor, spirals, digits, iris, wine, breast_cancer, or a .csv/.npz file.")
-@click.option("--label", default=None, metavar="COLUMN", help="CSV label column (default: the last).")
-@click.option("--epochs", type=int, default=20, show_default=True)
+@click.option("--label", default=None, metavar="COLUMN", show_default="the last column",
+              help="The label column of a CSV file.")
+@click.option("--epochs", type=int, default=20, show_default=True, help="Passes over the training rows.")
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate α.")
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True,
+              help="Rows per mini-batch (one update each; the last batch of an epoch may be smaller).")
 @click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (0 for plain SGD).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Initialisation, split and shuffling.")
-@click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@click.option("--test-fraction", type=float, default=0.2, show_default=True,
+              help="Share of the rows held out for the test loss and accuracy (0 for none).")
 @click.option("--standardize/--no-standardize", default=True, show_default=True,
               help="Scale features to zero mean, unit variance (training rows' statistics).")
+@click.option("--shuffle/--no-shuffle", default=True, show_default=True,
+              help="Visit the training rows in a new order each epoch, a permutation drawn from --seed.")
 @click.option("--samples", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Rows of a generated data set.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the loss/accuracy curves (PNG).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE.png|.pdf|.svg",
+              help="Write the loss and accuracy curves, in the format the extension names; for a classifier "
+                   "of two input features also its decision boundary.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write the parameters and spec (.npz).")
 @click.option("--quiet", is_flag=True, help="Only the summary line.")
-def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
           data_source: str, label: str | None, epochs: int, lr: float, batch_size: int, momentum: float,
-          seed: int, test_fraction: float, standardize: bool, samples: int, plot: str | None,
+          seed: int, test_fraction: float, standardize: bool, shuffle: bool, samples: int, plot: str | None,
           save: str | None, quiet: bool) -> None:
     """Train SPEC on a data set with its generated kernel.
 
@@ -162,13 +236,16 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     from symnet.train.loop import Diverged, check_inputs
     from symnet.train.loop import train as run_training
 
-    net = load_network(spec, hidden, output_act, loss, bias)
+    net = load_network(spec, hidden, output_act, loss)
     for path in (plot, save):
         if path:
             check_writable(path)
     data_file = None if data_source in datasets.GENERATED + datasets.SKLEARN else data_source
     distinct_outputs(inputs={"--data": data_file}, outputs={"--save": save, "--plot": plot})
     if plot:
+        from symnet.train.plot import plot_format
+
+        plot_format(plot)
         _require_matplotlib()
     dataset = datasets.load(data_source, label=label, samples=samples, seed=seed)
     check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
@@ -194,19 +271,20 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 
     try:
         trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                               seed=seed, test_fraction=test_fraction, standardize=standardize, on_epoch=report)
+                               seed=seed, test_fraction=test_fraction, standardize=standardize, shuffle=shuffle,
+                               on_epoch=report)
     except BaseException as e:
         if bar is not None:  # wipe the bar: the error is then the one line left on stderr
             bar.leave = False
             bar.close()
         if isinstance(e, Diverged):
             unwritten = " and ".join(p for p in (save, plot) if p)
-            raise VerdictError(f"symnet train: {e}" + (f" ({unwritten} not written)" if unwritten else "")) from None
+            raise VerdictError(f"symnet: {e}" + (f" ({unwritten} not written)" if unwritten else "")) from None
         raise
     if bar is not None:
         bar.close()
     last = trained.history[-1]
-    parts = [f"{net.describe()} on {dataset.name}: {epochs} epochs"]
+    parts = [f"{net.describe()} on {dataset.name}: {datasets.plural(epochs, 'epoch')}"]
     if last.test_accuracy is not None:
         parts.append(f"test accuracy {last.test_accuracy:.4f}")
     if last.test_loss is not None:
@@ -214,30 +292,36 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     else:
         parts.append(f"train loss {last.loss:.6g}")
     parts.append(f"{trained.seconds_per_epoch:.4g} s/epoch (start-up and compile {trained.compile_seconds:.2f} s)")
-    png = None
+    figure = None
     if plot:  # drawn before anything is written: a failure leaves neither file
-        from symnet.train.plot import render_history
+        from symnet.train.plot import plot_format, render_history
 
-        png = render_history(trained)
+        figure = render_history(trained, plot_format(plot), dataset)
     if save:
         trained.save(save)
         parts.append(f"saved {save}")
     if plot:
         from symnet.files import write_atomic
 
-        write_atomic(plot, png)
+        write_atomic(plot, figure)
         parts.append(f"plot {plot}")
     click.echo(", ".join(parts))
 
 
 @cli.command()
 @click.argument("saved", metavar="SAVED.npz")
-@click.option("--data", "data_source", required=True, metavar="FILE", help="A .csv or .npz of inputs to predict.")
-@click.option("--label", default=None, metavar="COLUMN", help="CSV label column, if the file has one.")
+@click.option("--data", "data_source", required=True, metavar="FILE",
+              help="A .csv or .npz of inputs to predict: labels are optional (an .npz with only X, a CSV with "
+                   "one column per input).")
+@click.option("--label", default=None, metavar="COLUMN", show_default="the column after the inputs, if any",
+              help="The label column of a CSV file, for the accuracy line.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write the predictions here (CSV); default standard output.")
+              show_default="standard output", help="Write the predictions here (CSV).")
 def predict(saved: str, data_source: str, label: str | None, out: str | None) -> None:
-    """Predict with parameters saved by 'symnet train --save'."""
+    """Predict with parameters saved by 'symnet train --save'.
+
+    Prints one CSV row per data row (the class and its probabilities, or the outputs); when the file has
+    labels, also the accuracy, on standard error."""
     from symnet.files import check_writable, distinct_outputs, write_atomic
     from symnet.train.predict import predict_file
 
@@ -261,7 +345,7 @@ def _require_matplotlib() -> None:
 
 
 @cli.command("check")
-@spec_options
+@spec_options(bias=True)
 @click.option("--wrt", required=True, metavar="NAME", help="The variable: a parameter W1[1,1], b2[1], or h1[2], a1[2], yhat, x1.")
 @click.option("--of", "of", default="E", show_default=True, metavar="NAME",
               help="What is differentiated: E, or an intermediate quantity such as h2[1] (the chain's factors).")
@@ -284,29 +368,32 @@ def check_command(spec: str, hidden: str | None, output_act: str | None, loss: s
                     latex=claim is None, batch=batch, seed=seed)
     click.echo(verdict.report())
     if not verdict.correct:
-        raise VerdictError(f"symnet check: the claim is not {verdict.derivative}")
+        raise VerdictError(f"symnet: the claim is not {verdict.derivative}")
 
 
 @cli.command()
 @spec_options
-@click.option("--mode", type=click.Choice(("auto", "unrolled", "indexed")), default="auto", show_default=True)
-@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True)
-@click.option("--tol", type=float, default=None, callback=lambda ctx, param, v: _tolerance(v), help="Largest relative error accepted (default 1e-6; 1e-2 for float32).")
+@click.option("--mode", type=click.Choice(("auto", "unrolled", "indexed")), default="auto", show_default=True,
+              help="The kernel layout checked (as in codegen).")
+@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
+              help="The kernel's floating-point type.")
+@click.option("--tol", type=float, default=None, callback=lambda ctx, param, v: _tolerance(v),
+              show_default="1e-6; 1e-2 for float32", help="Largest relative error accepted.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the point checked.")
-def gradcheck(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
+def gradcheck(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
               mode: str, dtype: str, tol: float | None, seed: int) -> None:
     """Check the generated kernel's gradients against central finite differences of its loss."""
     from symnet.emit.numba.cache import compile as compile_kernel
     from symnet.numeric.finite_differences import gradcheck as check
 
-    net = load_network(spec, hidden, output_act, loss, bias)
+    net = load_network(spec, hidden, output_act, loss)
     tol = tol if tol is not None else (1e-6 if dtype == "float64" else 1e-2)
     result = check(compile_kernel(net, mode, dtype), seed=seed)
     checked = sum(a.size for a in result.analytic)
     line = (f"gradcheck {net.describe()} ({mode}, {dtype}): max relative error {result.max_relative_error:.2e}"
             f" over {checked} of {net.n_params} parameters (tolerance {tol:.0e})")
     if not result.max_relative_error <= tol:
-        raise VerdictError(f"{line}: FAILED")
+        raise VerdictError(f"symnet: {line}: FAILED")
     click.echo(f"{line}: ok")
 
 
@@ -373,7 +460,7 @@ def _main(args: list[str]) -> int:
         return 130
     except click.UsageError as e:
         cmd = e.ctx.command_path if e.ctx else "symnet"
-        click.echo(f"{cmd}: {e.format_message()} (see '{cmd} --help')", err=True)
+        click.echo(f"symnet: {e.format_message()} (see '{cmd} --help')", err=True)
         return 2
     except click.ClickException as e:
         click.echo(f"symnet: {e.format_message()}", err=True)

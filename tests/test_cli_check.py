@@ -40,7 +40,7 @@ def test_an_incorrect_claim_exits_1_with_counterexample_and_correct_expression(c
     assert "  diagnosis:  missing ∂a1[1]/∂h1[1] = σ′(h1[1]) = a1[1]*(1 - a1[1])" in lines
     assert any(line.startswith("  counterexample: x1 = ") for line in lines)
     assert any(line.startswith("    claimed value ") and ", true value " in line for line in lines)
-    assert err.strip() == "symnet check: the claim is not ∂E/∂W1[1,1]"
+    assert err.strip() == "symnet: the claim is not ∂E/∂W1[1,1]"
 
 
 def test_a_latex_claim_and_a_spec_file(capsys, tmp_path):

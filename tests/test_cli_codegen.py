@@ -73,6 +73,8 @@ def test_gradcheck_fails_a_kernel_whose_gradients_are_wrong(capsys, monkeypatch)
     assert main(["gradcheck", "2-2-1"]) == 1
     err = capsys.readouterr().err
     assert "max relative error 9.9" in err and err.rstrip().endswith("(tolerance 1e-06): FAILED")
+    assert err.startswith("symnet: gradcheck 2-2-1 --hidden sigmoid --output sigmoid --loss mse (auto, float64): ")
+    assert err.count("\n") == 1
 
 
 @pytest.mark.slow

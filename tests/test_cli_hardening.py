@@ -57,7 +57,7 @@ def model(tmp_path_factory):
 def test_negative_seed_and_sample_counts_are_refused_by_the_option_parser(capsys, option, message):
     code, out, err = run(capsys, "train", *CCE, "--data", "moons", *option)
     assert code == 2 and out == ""
-    assert one_line(err) == f"symnet train: {message} (see 'symnet train --help')"
+    assert one_line(err) == f"symnet: {message} (see 'symnet train --help')"
 
 
 # -- 5. no output may be an input or another output ------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Installed, ``templates/`` is the package ``symnet.templates`` (pyproject's package-dir mapping); in a
 checkout it is the folder beside ``symnet/``.  Each target language has its own folder
-(``latex/``, ``numba/``) and its own delimiters; both environments load through :func:`template_dir`.
+(``latex/``, ``numba/``, ``html/``) and its own delimiters; every environment loads through :func:`template_dir`.
 """
 from __future__ import annotations
 
@@ -49,6 +49,15 @@ def latex_environment() -> jinja2.Environment:
         comment_start_string=r"\#{", comment_end_string="}",
         line_comment_prefix="%#", **_COMMON,
     )
+
+
+@cache
+def html_environment() -> jinja2.Environment:
+    """Templates of web pages (``templates/html``): Jinja2's own delimiters and, unlike the others,
+    autoescaping on: text is escaped unless it arrives as :class:`markupsafe.Markup` (the MathML and
+    numbers the renderer prints)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir() / "html")),
+                              **{**_COMMON, "autoescape": True})
 
 
 def tidy_python(source: str) -> str:

@@ -64,17 +64,21 @@ class Dataset:
         return f"column {self.columns[j]!r}" if j < len(self.columns) else f"X column {j}"
 
 
-def load(source: str, *, label: str | None = None, samples: int = 1000, seed: int = 0) -> Dataset:
-    """A built-in name (moons, circles, xor, spirals, digits, iris, wine, breast_cancer) or a .csv/.npz path."""
+def load(source: str, *, label: str | None = None, samples: int = 1000, seed: int = 0,
+         n_features: int | None = None) -> Dataset:
+    """A built-in name (moons, circles, xor, spirals, digits, iris, wine, breast_cancer) or a .csv/.npz path.
+
+    With ``n_features`` (prediction) a file may come without labels: an .npz with only ``X``, or a CSV of
+    exactly ``n_features`` columns and no ``label``; the Dataset then has neither labels nor targets."""
     if source in GENERATED:
         return generated(source, samples=samples, seed=seed)
     if source in SKLEARN:
         return bundled(source)
     path = Path(source)
     if path.suffix.lower() == ".csv":
-        return read_csv(path, label=label)
+        return read_csv(path, label=label, n_features=n_features)
     if path.suffix.lower() == ".npz":
-        return read_npz(path)
+        return read_npz(path, unlabelled=n_features is not None)
     raise InputError(f"unknown data set {source!r}: use one of {', '.join(GENERATED + SKLEARN)}, "
                      f"or a .csv or .npz file")
 
@@ -126,8 +130,10 @@ def bundled(name: str) -> Dataset:
     return Dataset(name, X, np.asarray(bunch.target, dtype=int), classes, columns=columns)
 
 
-def read_csv(path: Path, label: str | None = None) -> Dataset:
-    """A CSV with a header row; the label column is the last one, or the one named by ``label``."""
+def read_csv(path: Path, label: str | None = None, n_features: int | None = None) -> Dataset:
+    """A CSV with a header row; the label column is the last one, or the one named by ``label``.
+
+    With ``n_features`` and no ``label``, a file of exactly ``n_features`` columns has no label column."""
     if not path.is_file():
         raise InputError(f"data file {path} does not exist")
     try:
@@ -148,17 +154,19 @@ def read_csv(path: Path, label: str | None = None) -> Dataset:
     header = [h.strip() for h in rows[0]]
     if len(rows) < 2:
         raise InputError(f"{path} has a header but no data rows")
-    col = len(header) - 1
+    col: int | None = len(header) - 1
+    if label is None and n_features is not None and len(header) == n_features:
+        col = None
     if label is not None:
         if label not in header:
             raise InputError(f"{path} has no column {label!r}; columns: {', '.join(header)}")
         col = header.index(label)
-    if len(header) < 2:
+    if col is not None and len(header) < 2:
         raise InputError(f"{path} needs at least one feature column and a label column")
     features, raw_labels = [], []
     for n, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
-            raise InputError(f"{path} row {n} has {len(row)} cells, the header has {len(header)}")
+            raise InputError(f"{path} row {n} has {plural(len(row), 'cell')}, the header has {len(header)}")
         values = []
         for c, cell in enumerate(row):
             if c == col:
@@ -171,7 +179,11 @@ def read_csv(path: Path, label: str | None = None) -> Dataset:
                 raise InputError(f"{path} row {n} column {header[c]!r}: {cell.strip()} is not a finite number")
             values.append(v)
         features.append(values)
-        raw_labels.append(row[col].strip())
+        if col is not None:
+            raw_labels.append(row[col].strip())
+    if col is None:
+        data = Dataset(path.stem, np.array(features, dtype=float), columns=header, source=str(path))
+        return data
     data = _with_labels(path.stem, np.array(features, dtype=float), raw_labels,
                         lambda row: f"{path} row {row + 2} column {header[col]!r}")
     data.columns = [h for c, h in enumerate(header) if c != col]
@@ -231,12 +243,14 @@ def _check_npy_header(z: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, wher
                          f"symnet reads arrays of at most {NPZ_LIMIT_BYTES // 2**20} MiB")
 
 
-def read_npz(path: Path) -> Dataset:
-    """An .npz with arrays X (m, n) and y (m,) of labels or (m, k) of numeric targets."""
+def read_npz(path: Path, unlabelled: bool = False) -> Dataset:
+    """An .npz with arrays X (m, n) and y (m,) of labels or (m, k) of numeric targets; with ``unlabelled``
+    (prediction) y may be absent."""
     arrays = read_npz_arrays(path, "data file", ("X", "y"))
-    if "X" not in arrays or "y" not in arrays:
-        raise InputError(f"{path} must hold arrays 'X' and 'y'; it has {', '.join(sorted(arrays)) or 'none'}")
-    X, y = arrays["X"], arrays["y"]
+    if "X" not in arrays or ("y" not in arrays and not unlabelled):
+        need = "an array 'X' (and 'y' if it has labels)" if unlabelled else "arrays 'X' and 'y'"
+        raise InputError(f"{path} must hold {need}; it has {', '.join(sorted(arrays)) or 'none'}")
+    X, y = arrays["X"], arrays.get("y")
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise InputError(f"{path}: X must be a non-empty 2-D array (samples × features), got shape {X.shape}")
     if X.dtype.kind not in "iuf":
@@ -247,9 +261,11 @@ def read_npz(path: Path) -> Dataset:
         row, j = (int(v) for v in np.argwhere(bad)[0])
         raise InputError(f"{path}: X row {row} column {j} is {X[row, j]}, not a finite number; "
                          f"remove or fill the missing values")
+    if "y" not in arrays:
+        return Dataset(path.stem, X, source=str(path))
     if y.ndim == 0:
         raise InputError(f"{path}: y is a single value; it must hold one label or target per row of X "
-                         f"({X.shape[0]} rows)")
+                         f"({plural(X.shape[0], 'row')})")
     if y.ndim > 2:
         raise InputError(f"{path}: y must be 1-D labels or 2-D targets (samples × outputs), got shape {y.shape}")
     if y.shape[0] != X.shape[0]:

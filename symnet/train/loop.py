@@ -127,10 +127,15 @@ def train(
     seed: int = 0,
     test_fraction: float = 0.2,
     standardize: bool = True,
+    shuffle: bool = True,
     on_epoch: Callable[[Epoch], None] | None = None,
     kernel=None,
 ) -> Trained:
-    """Train ``net`` on ``data`` with its compiled kernel; the same seed gives the same numbers."""
+    """Train ``net`` on ``data`` with its compiled kernel; the same seed gives the same numbers.
+
+    With ``shuffle`` each epoch visits the training rows in a fresh permutation drawn from ``seed`` (the
+    kernel's ``train_epoch`` takes the batches in the order given); without it, in the same order every
+    epoch. With momentum one velocity persists across the epochs."""
     from symnet.emit.numba.cache import compile as compile_kernel
 
     Y = check_inputs(net, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
@@ -157,8 +162,11 @@ def train(
     trained = Trained(net, params, scaler, list(data.classes) if classify else [], compile_seconds=compile_seconds)
     rng = np.random.default_rng(seed)
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(X_train))
-        Xe, Ye = np.ascontiguousarray(X_train[order]), np.ascontiguousarray(Y_train[order])
+        if shuffle:
+            order = rng.permutation(len(X_train))
+            Xe, Ye = np.ascontiguousarray(X_train[order]), np.ascontiguousarray(Y_train[order])
+        else:
+            Xe, Ye = np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train)
         t = time.perf_counter()
         loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, momentum, velocity))
         seconds = time.perf_counter() - t

@@ -12,14 +12,17 @@ from symnet.train.loop import accuracy, load_saved
 
 
 def predict_file(saved: str, source: str, label: str | None = None) -> tuple[str, str | None]:
-    """(CSV text of predictions, a one-line accuracy summary when the file has labels)."""
+    """(CSV text of predictions, a one-line accuracy summary when the file has labels).
+
+    The file may come without labels: an .npz with only ``X``, or a CSV whose columns are the model's
+    inputs (with one more column, the last is the label, or the one ``label`` names)."""
     from symnet import compile as compile_kernel
 
     model = load_saved(saved)
     net = model.net
     if not (source.endswith(".csv") or source.endswith(".npz")):
         raise InputError(f"--data for predict must be a .csv or .npz file, got {source!r}")
-    data = datasets.load(source, label=label)
+    data = datasets.load(source, label=label, n_features=net.layers[0])
     datasets.check_features(data, net)
     X = model.standardizer.apply(data.X, data) if model.standardizer else data.X
     kernel = compile_kernel(net)
@@ -51,5 +54,5 @@ def predict_file(saved: str, source: str, label: str | None = None) -> tuple[str
         if all(n in index for n in names):
             truth = np.array([index[names[l]] for l in data.labels])
             Y = np.eye(max(K, 2))[truth][:, :K] if K > 1 else truth.reshape(-1, 1).astype(float)
-            summary = f"accuracy {accuracy(outputs, Y):.4f} on {len(truth)} rows of {source}"
+            summary = f"accuracy {accuracy(outputs, Y):.4f} on {datasets.plural(len(truth), 'row')} of {source}"
     return buf.getvalue(), summary

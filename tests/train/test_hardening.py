@@ -71,7 +71,7 @@ def test_a_diverging_run_exits_1_and_overwrites_neither_save_nor_plot(tmp_path, 
     args = [a.replace("{big}", str(big)) for a in extra]
     code, out, err = run(capsys, "train", *spec, *args, "--epochs", "5", "--save", saved, "--plot", plot, "--quiet")
     assert code == 1 and out == ""
-    assert re.fullmatch(rf"symnet train: diverged at epoch 1: {BLEW_UP}; {re.escape(hint)} "
+    assert re.fullmatch(rf"symnet: diverged at epoch 1: {BLEW_UP}; {re.escape(hint)} "
                         rf"\({re.escape(f'{saved} and {plot} not written')}\)", one_line(err))
     assert saved.read_bytes() == before
     assert not plot.exists()
@@ -83,7 +83,7 @@ def test_divergence_wipes_the_progress_bar_so_the_verdict_is_the_only_line(capsy
     saved, before = existing
     code, out, err = run(capsys, "train", *CCE, "--data", "moons", "--lr", "1000", "--epochs", "5", "--save", saved)
     assert code == 1 and out == ""
-    assert re.fullmatch(rf"symnet train: diverged at epoch 1: {BLEW_UP}; lower --lr \(now 1000\) "
+    assert re.fullmatch(rf"symnet: diverged at epoch 1: {BLEW_UP}; lower --lr \(now 1000\) "
                         rf"\({re.escape(str(saved))} not written\)", one_line(err))
     assert saved.read_bytes() == before
 

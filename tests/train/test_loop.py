@@ -117,7 +117,8 @@ def test_plot_and_save_files_are_written(tmp_path, capsys):
 @pytest.mark.parametrize("content, message", [
     (None, "does not exist"),
     ("", "is empty"),
-    ("a,b,label\n1,2,x\n3\n", "row 3 has 1 cells, the header has 3"),
+    ("a,b,label\n1,2,x\n3\n", "row 3 has 1 cell, the header has 3"),
+    ("a,b,label\n1,2,x\n3,4\n", "row 3 has 2 cells, the header has 3"),
     ("a,b,label\n1,two,x\n", "row 2 column 'b': 'two' is not a number"),
     ("a,b,label\n1,nan,x\n", "not a finite number"),
     ("a,b,label\n1,2,x\n3,4,y\n5,6,z\n", "has 3 classes but the output layer has 2 neurons"),
@@ -156,3 +157,77 @@ def test_bad_options_are_one_line_even_with_the_progress_bar(capsys, option, mes
     code, out, err = run(capsys, "train", "2-3-1", "--data", "xor", *option)
     assert code == 2 and out == ""
     assert err.startswith(f"symnet: {message}") and err.count("\n") == 1
+
+
+class SpyKernel:
+    """Stands in for a compiled kernel: records what train_epoch is given (no compile, no learning)."""
+
+    def __init__(self, net):
+        self.net, self.calls = net, []
+
+    def init_params(self, seed=0):
+        n = self.net.layers
+        return [a for k in range(1, len(n)) for a in (np.zeros((n[k - 1], n[k])), np.zeros(n[k]))]
+
+    def loss(self, params, X, Y):
+        return 0.5
+
+    def forward(self, params, X):
+        return np.full((len(X), self.net.layers[-1]), 0.5)
+
+    def train_epoch(self, params, X, Y, lr, batch_size, momentum=0.0, velocity=None):
+        self.calls.append((X.copy(), Y.copy(), velocity))
+        return 0.5
+
+
+def spy_run(seed=0, **options):
+    net = Network.parse("2-3-1", hidden="tanh", output="sigmoid", loss="bce")
+    data = ds.load("xor", samples=40, seed=0)
+    kernel = SpyKernel(net)
+    train(net, data, epochs=4, seed=seed, test_fraction=0.25, standardize=False, kernel=kernel, **options)
+    train_rows, _ = ds.split(40, 0.25, seed)
+    return kernel.calls, data.X[train_rows], data.labels[train_rows]
+
+
+def test_each_epoch_visits_the_training_rows_in_a_permutation_drawn_from_the_seed():
+    calls, X, labels = spy_run(seed=5)
+    orders = []
+    for Xe, Ye, _ in calls:
+        # the rows of the epoch are the training rows, reordered, each with its own target
+        order = [int(np.flatnonzero((X == row).all(axis=1))[0]) for row in Xe]
+        assert sorted(order) == list(range(30))
+        assert Ye[:, 0].tolist() == labels[order].astype(float).tolist()
+        orders.append(order)
+    assert len({tuple(o) for o in orders}) == 4  # a new permutation every epoch
+    assert orders[0] == np.random.default_rng(5).permutation(30).tolist()
+    again, _, _ = spy_run(seed=5)
+    assert all((a[0] == b[0]).all() for a, b in zip(calls, again))  # same seed, same batches
+    other, X6, _ = spy_run(seed=6)
+    order6 = [int(np.flatnonzero((X6 == row).all(axis=1))[0]) for row in other[0][0]]
+    assert order6 == np.random.default_rng(6).permutation(30).tolist()
+
+
+def test_no_shuffle_keeps_the_training_rows_in_one_order():
+    calls, X, _ = spy_run(seed=5, shuffle=False)
+    assert len(calls) == 4 and all((Xe == X).all() for Xe, _, _ in calls)
+
+
+def test_momentum_carries_one_velocity_across_the_epochs():
+    calls, _, _ = spy_run(momentum=0.9)
+    velocities = [v for _, _, v in calls]
+    assert velocities[0] is not None and all(v is velocities[0] for v in velocities)
+    assert [v.shape for v in velocities[0]] == [(2, 3), (3,), (3, 1), (1,)]
+    plain, _, _ = spy_run()
+    assert all(v is None for _, _, v in plain)
+
+
+@pytest.mark.slow
+def test_shuffle_option_changes_the_numbers_and_each_is_reproducible(capsys):
+    args = ["train", "2-5-1", "--hidden", "tanh", "--output", "sigmoid", "--loss", "bce", "--data", "moons",
+            "--samples", "200", "--epochs", "3", "--seed", "2", "--quiet"]
+    strip = lambda s: re.sub(r", [0-9.e-]+ s/epoch.*", "", s)  # noqa: E731
+    shuffled = strip(run(capsys, *args)[1])
+    assert strip(run(capsys, *args, "--shuffle")[1]) == shuffled  # on by default
+    code, out, err = run(capsys, *args, "--no-shuffle")
+    assert code == 0 and strip(out) != shuffled
+    assert strip(run(capsys, *args, "--no-shuffle")[1]) == strip(out)

@@ -40,7 +40,7 @@ def test_the_documented_depth_itself_is_checked(capsys):
                   "sigma(" * (MAX_DEPTH - 2) + "h1[1]" + ")" * (MAX_DEPTH - 2)):
         assert main(["check", "2-2-1", "--wrt", "W1[1,1]", "--claim", claim]) == 1
         _, err = capsys.readouterr()
-        assert err.strip() == "symnet check: the claim is not ∂E/∂W1[1,1]"
+        assert err.strip() == "symnet: the claim is not ∂E/∂W1[1,1]"
     tex = r"\sqrt" * (MAX_DEPTH // 2 - 1) + " x_1"
     assert main(["check", "2-2-1", "--wrt", "W1[1,1]", "--claim-latex", tex]) == 1
 

@@ -66,7 +66,7 @@ def test_a_wrong_claim_on_the_readmes_network_gets_a_counterexample_from_a_slice
     code = main(["check", *README, "--wrt", "W1[1,1]", "--claim", "x1"])
     assert time.perf_counter() - start < 60  # a guard against hangs (the whole network took > 400 s)
     out, err = capsys.readouterr()
-    assert code == 1 and err.strip() == "symnet check: the claim is not ∂E/∂W1[1,1]"
+    assert code == 1 and err.strip() == "symnet: the claim is not ∂E/∂W1[1,1]"
     lines = out.splitlines()
     assert lines[0] == "incorrect: the claim is not ∂E/∂W1[1,1]"
     counterexample = next(line for line in lines if line.startswith("  counterexample: "))

@@ -13,7 +13,6 @@ as :meth:`LatexPrinter.ordered_terms` and :meth:`LatexPrinter.mul_parts` so that
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -22,11 +21,12 @@ from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 
 from symnet.functions.activations import Activation
 from symnet.derivation.names import parse_name
+from symnet.emit.notation import LABEL, indexed_script, joined, layer_below, symbol_script
 
 _BASE_LATEX = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": r"\delta"}
 _VECTOR_LATEX = {"x": r"\mathbf{x}", "y": r"\mathbf{y}", "yhat": r"\hat{\mathbf{y}}", "h": r"\mathbf{h}",
                  "a": r"\mathbf{a}", "b": r"\mathbf{b}", "delta": r"\boldsymbol{\delta}", "W": "W"}
-_LABEL = re.compile(r"^(W|b|h|a|delta)([0-9]+|[a-z])$")
+_LABEL = LABEL
 #: a stand-in for "no layer": later than every real layer in the chain order
 _FAR = 100
 
@@ -39,9 +39,7 @@ def paren(tex: str) -> str:
 
 
 def _indices(idx: tuple) -> str:
-    parts = [str(i) for i in idx]
-    sep = "," if any(len(p) > 1 for p in parts) else ""
-    return sep.join(parts)
+    return joined(idx)[0]
 
 
 def _kind_layer(atom: sp.Basic) -> tuple[str | None, int | None]:
@@ -119,25 +117,22 @@ class LatexPrinter(_SympyLatexPrinter):
 
     # -- names ------------------------------------------------------------------------
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
-        name = parse_name(expr.name)
-        if name is None:
+        script = symbol_script(expr.name, self._settings["bias_rows"])
+        if script is None:
             return super()._print_Symbol(expr, style=style)
-        rows = self._settings["bias_rows"]
-        if name.kind == "b" and rows and name.layer in rows:
-            return f"W^{{({name.layer})}}_{{{_indices((rows[name.layer], name.index[0]))}}}"
-        if name.kind in _BASE_LATEX:
-            return f"{_BASE_LATEX[name.kind]}^{{({name.layer})}}_{{{_indices(name.index)}}}"
-        head = {"yhat": r"\hat{y}", "x": "x", "y": "y", "E": "E"}[name.kind]
-        return f"{head}_{{{name.index[0]}}}" if name.index else head
+        if script.layer is not None:
+            return f"{_BASE_LATEX[script.kind]}^{{({script.layer})}}_{{{_indices(script.index)}}}"
+        head = {"yhat": r"\hat{y}", "x": "x", "y": "y", "E": "E"}[script.kind]
+        return f"{head}_{{{script.index[0]}}}" if script.index else head
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         label = str(expr.base.label)
         idx = _indices(tuple(self._print(i) for i in expr.indices))
-        m = _LABEL.match(label)
-        if m:
-            kind, layer = m[1], m[2]
+        found = indexed_script(label)
+        if found:
+            kind, layer = found
             if kind == "b" and self._settings["augmented_indexed"]:
-                below = f"{int(layer) - 1}" if layer.isdigit() else f"{layer}-1"
+                below = layer_below(layer)
                 return f"W^{{({layer})}}_{{n_{{{below}}}+1,{idx}}}"
             return f"{_BASE_LATEX[kind]}^{{({layer})}}_{{{idx}}}"
         head = {"yhat": r"\hat{y}", "x": "x", "y": "y"}.get(label, label)
