@@ -223,10 +223,14 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
                    "of two input features also its decision boundary.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, help="Write the parameters and spec (.npz).")
 @click.option("--quiet", is_flag=True, help="Only the summary line.")
+@click.option("--dask", "dask_address", default=None, metavar="ADDRESS|local:N",
+              help="Train data-parallel on a Dask cluster: a scheduler's tcp://host:port, or local:N for N local "
+                   "worker processes. --data may then name shard files (a glob or a comma list of .npz/.csv), "
+                   "each read by a worker. Needs pip install 'symnet[dask]'.")
 def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
           data_source: str, label: str | None, epochs: int, lr: float, batch_size: int, momentum: float,
           seed: int, test_fraction: float, standardize: bool, shuffle: bool, samples: int, plot: str | None,
-          save: str | None, quiet: bool) -> None:
+          save: str | None, quiet: bool, dask_address: str | None) -> None:
     """Train SPEC on a data set with its generated kernel.
 
     A run whose loss or parameters stop being finite numbers ends at that epoch with exit status 1, and
@@ -247,9 +251,16 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 
         plot_format(plot)
         _require_matplotlib()
-    dataset = datasets.load(data_source, label=label, samples=samples, seed=seed)
-    check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                 test_fraction=test_fraction)  # before the progress bar: an error is then one line
+    shards = None
+    if dask_address:  # dask is imported only here
+        from symnet.train.distributed import require_dask, shard_paths
+
+        require_dask()
+        shards = shard_paths(data_source)
+    dataset = None if shards else datasets.load(data_source, label=label, samples=samples, seed=seed)
+    if dataset is not None:
+        check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                     test_fraction=test_fraction)  # before the progress bar: an error is then one line
     bar = None
     if not quiet:
         from tqdm import tqdm
@@ -270,9 +281,17 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
         bar.update(1)
 
     try:
-        trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                               seed=seed, test_fraction=test_fraction, standardize=standardize, shuffle=shuffle,
-                               on_epoch=report)
+        if dask_address:
+            from symnet.train.distributed import train_on_cluster
+
+            trained, dataset = train_on_cluster(
+                net, dask_address, data_source, dataset, label=label, epochs=epochs, lr=lr, batch_size=batch_size,
+                momentum=momentum, seed=seed, test_fraction=test_fraction, standardize=standardize,
+                shuffle=shuffle, on_epoch=report)
+        else:
+            trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+                                   seed=seed, test_fraction=test_fraction, standardize=standardize,
+                                   shuffle=shuffle, on_epoch=report)
     except BaseException as e:
         if bar is not None:  # wipe the bar: the error is then the one line left on stderr
             bar.leave = False
