@@ -7,11 +7,12 @@
     a1[1]*yhat*(1 - yhat)*(-y + yhat)
 
 The package is the pipeline (README.md, "Architecture"): ``spec`` → ``derivation`` → ``numeric`` →
-``emit`` (LaTeX, Numba) and ``verify`` (claims) → ``train`` → ``cli``.
+``emit`` (LaTeX, HTML, Numba) and ``verify`` (claims) → ``train`` → ``cli``.
 """
 from symnet.version import __version__  # noqa: F401
 
 from symnet.derivation.chains import Chain, Delta, Derivation, Factor, Path, derive  # noqa: E402
+from symnet.emit.html import notebook as _html_notebook  # noqa: E402
 from symnet.emit.latex import notebook as _notebook  # noqa: E402
 from symnet.emit.latex.render import render_document as latex  # noqa: E402
 from symnet.emit.numba.builder import generate  # noqa: E402
@@ -20,6 +21,7 @@ from symnet.spec import Network, SpecError  # noqa: E402
 from symnet.verify.verdict import Verdict, check  # noqa: E402
 
 _notebook.register()
+_html_notebook.register()
 
 #: the scikit-learn estimators (symnet.train.estimator), imported on first use so that ``import symnet``
 #: never imports scikit-learn, an optional extra: pip install 'symnet[sklearn]'
@@ -32,6 +34,7 @@ def __getattr__(name: str):
 
         return getattr(estimator, name)
     raise AttributeError(f"module 'symnet' has no attribute {name!r}")
+
 
 __all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "Verdict", "check", "compile",
            "derive", "generate", "latex", "__version__"]

@@ -334,8 +334,9 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
                    "one column per input).")
 @click.option("--label", default=None, metavar="COLUMN", show_default="the column after the inputs, if any",
               help="The label column of a CSV file, for the accuracy line.")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), default=None,
-              show_default="standard output", help="Write the predictions here (CSV).")
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False), default=None,
+              show_default="standard output",
+              help="Write the predictions here (CSV); --output is the output activation everywhere else.")
 def predict(saved: str, data_source: str, label: str | None, out: str | None) -> None:
     """Predict with parameters saved by 'symnet train --save'.
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 from symnet.functions import activations
 from symnet.errors import InputError
@@ -41,7 +42,8 @@ MAX_BITS = 1 << 14  # size of a number that an exponent may produce
 M = sp.Symbol("m", integer=True, positive=True)
 
 _ELEMENTARY: dict[str, Callable[[sp.Expr], sp.Expr]] = {
-    # ReLU′ with the derivation's convention H(0) = 0
+    # ReLU′ with the derivation's convention H(0) = 0 (the write-up's 𝟙[h > 0]); claims print it as step
+    "step": lambda arg: sp.Heaviside(arg, 0),
     "heaviside": lambda arg: sp.Heaviside(arg, 0),
     "exp": sp.exp,
     "log": sp.log,
@@ -179,9 +181,16 @@ def parse_claim(text: str, names: Names) -> sp.Expr:
     return expr
 
 
+class _ClaimPrinter(StrPrinter):
+    """SymPy's text with the claim grammar's names, so that what the checker prints can be pasted back."""
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        return f"step({self._print(expr.args[0])})"
+
+
 def text(expr: sp.Expr) -> str:
     """An expression in the claim grammar, terms in their natural order (``yhat - y``)."""
-    return sp.sstr(expr, order="none")
+    return _ClaimPrinter({"order": "none"}).doprint(expr)
 
 
 def _check_nesting(text: str) -> None:
