@@ -200,7 +200,7 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @cli.command()
 @spec_options
 @click.option("--data", "data_source", required=True, metavar="NAME|FILE",
-              help="moons, circles, xor, spirals, digits, iris, wine, breast_cancer, or a .csv/.npz file.")
+              help="moons, circles, xor, spirals, digits, iris, wine, breast_cancer, or a .csv/.npz/.parquet file.")
 @click.option("--label", default=None, metavar="COLUMN", show_default="the last column",
               help="The label column of a CSV file.")
 @click.option("--epochs", type=int, default=20, show_default=True, help="Passes over the training rows.")
@@ -330,7 +330,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 @cli.command()
 @click.argument("saved", metavar="SAVED.npz")
 @click.option("--data", "data_source", required=True, metavar="FILE",
-              help="A .csv or .npz of inputs to predict: labels are optional (an .npz with only X, a CSV with "
+              help="A .csv, .npz or .parquet of inputs to predict: labels are optional (an .npz with only X, a CSV with "
                    "one column per input).")
 @click.option("--label", default=None, metavar="COLUMN", show_default="the column after the inputs, if any",
               help="The label column of a CSV file, for the accuracy line.")

@@ -79,8 +79,10 @@ def load(source: str, *, label: str | None = None, samples: int = 1000, seed: in
         return read_csv(path, label=label, n_features=n_features)
     if path.suffix.lower() == ".npz":
         return read_npz(path, unlabelled=n_features is not None)
+    if path.suffix.lower() == ".parquet":
+        return read_parquet(path, label=label, n_features=n_features)
     raise InputError(f"unknown data set {source!r}: use one of {', '.join(GENERATED + SKLEARN)}, "
-                     f"or a .csv or .npz file")
+                     f"or a .csv, .npz or .parquet file")
 
 
 def generated(name: str, samples: int = 1000, seed: int = 0, noise: float = 0.1) -> Dataset:
@@ -186,6 +188,58 @@ def read_csv(path: Path, label: str | None = None, n_features: int | None = None
         return data
     data = _with_labels(path.stem, np.array(features, dtype=float), raw_labels,
                         lambda row: f"{path} row {row + 2} column {header[col]!r}")
+    data.columns = [h for c, h in enumerate(header) if c != col]
+    data.source = str(path)
+    return data
+
+
+def read_parquet(path: Path, label: str | None = None, n_features: int | None = None) -> Dataset:
+    """A Parquet table, read as a CSV is: the label column is the last one or ``label``; every other column
+    is a numeric feature.  Its size is checked from the file's metadata before the data is read."""
+    if not path.is_file():
+        raise InputError(f"data file {path} does not exist")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f"reading {path} needs pyarrow: pip install 'symnet[dask]' (or pyarrow)") from None
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as e:  # pyarrow raises its own error types for files that are not Parquet
+        raise InputError(f"cannot read {path}: it is not a Parquet file ({e})") from None
+    need = meta.num_rows * meta.num_columns * 8
+    if need > NPZ_LIMIT_BYTES:
+        raise InputError(f"{path} holds {meta.num_rows:,} rows of {meta.num_columns} columns ({need / 2**20:.0f} MiB as "
+                         f"numbers); symnet reads data files of at most {NPZ_LIMIT_BYTES // 2**20} MiB: use shards")
+    table = pq.read_table(path)
+    header = list(table.column_names)
+    if meta.num_rows == 0:
+        raise InputError(f"{path} has no rows")
+    col: int | None = len(header) - 1
+    if label is None and n_features is not None and len(header) == n_features:
+        col = None
+    if label is not None:
+        if label not in header:
+            raise InputError(f"{path} has no column {label!r}; columns: {', '.join(header)}")
+        col = header.index(label)
+    if col is not None and len(header) < 2:
+        raise InputError(f"{path} needs at least one feature column and a label column")
+    features = []
+    for c, name in enumerate(header):
+        if c == col:
+            continue
+        try:
+            values = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
+        except (TypeError, ValueError):
+            raise InputError(f"{path} column {name!r} is not numeric ({table.schema.field(name).type})") from None
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise InputError(f"{path} row {bad[0] + 1} column {name!r} is not a finite number")
+        features.append(values)
+    X = np.stack(features, axis=1)
+    if col is None:
+        return Dataset(path.stem, X, columns=header, source=str(path))
+    raw = ["" if v is None else str(v) for v in table.column(header[col]).to_pylist()]
+    data = _with_labels(path.stem, X, raw, lambda row: f"{path} row {row + 1} column {header[col]!r}")
     data.columns = [h for c, h in enumerate(header) if c != col]
     data.source = str(path)
     return data

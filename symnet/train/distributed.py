@@ -294,8 +294,8 @@ def shard_paths(source: str) -> list[str] | None:
     else:
         return None
     for p in parts:
-        if not p.lower().endswith((".csv", ".npz")):
-            raise InputError(f"--data shard {p!r} is not a .csv or .npz file")
+        if not p.lower().endswith((".csv", ".npz", ".parquet")):
+            raise InputError(f"--data shard {p!r} is not a .csv, .npz or .parquet file")
     return parts
 
 

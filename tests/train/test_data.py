@@ -93,3 +93,34 @@ def test_split_is_seeded_and_disjoint():
     tr, te = ds.split(100, 0.2, seed=1)
     assert len(te) == 20 and len(set(tr) | set(te)) == 100
     assert np.array_equal(ds.split(100, 0.2, seed=1)[1], te)
+
+
+def test_a_parquet_table_reads_like_a_csv(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [0.5, 1.5, -2.0], "b": [1, 2, 3], "kind": ["x", "y", "x"]}), f)
+    d = ds.load(str(f))
+    assert d.X.tolist() == [[0.5, 1.0], [1.5, 2.0], [-2.0, 3.0]]
+    assert d.classes == ["x", "y"] and d.labels.tolist() == [0, 1, 0]
+    g = tmp_path / "inputs.parquet"
+    pq.write_table(pa.table({"a": [0.5, 1.5], "b": [1, 2]}), g)
+    unlabelled = ds.load(str(g), n_features=2)  # as predict reads inputs without labels
+    assert unlabelled.X.tolist() == [[0.5, 1.0], [1.5, 2.0]] and unlabelled.labels is None
+
+
+def test_a_parquet_table_with_text_features_or_nan_is_one_line(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": ["p", "q"], "y": [0, 1]}), f)
+    with pytest.raises(InputError, match="column 'a' is not numeric"):
+        ds.load(str(f))
+    pq.write_table(pa.table({"a": [1.0, float("nan")], "y": [0, 1]}), f)
+    with pytest.raises(InputError, match="row 2 column 'a' is not a finite number"):
+        ds.load(str(f))
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match="is not a Parquet file"):
+        ds.load(str(tmp_path / "junk.parquet"))

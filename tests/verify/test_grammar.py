@@ -243,3 +243,11 @@ def test_names_of_a_wide_network_are_read_without_listing_them():
         S("W1[784,256]") * S("x784") + S("delta2[10]") - S("yhat[10]")
     for name in ("W1[785,1]", "x785", "a2[1]", "yhat", "x[2]", "W1[01,1]"):
         assert wide.get(name) is None, name
+
+
+def test_the_relu_derivative_prints_as_step_and_reads_back():
+    from symnet.verify.grammar import text
+
+    step = sp.Heaviside(S("h1[1]"), 0)
+    assert text(step * S("W2[1,1]")) in ("W2[1,1]*step(h1[1])", "step(h1[1])*W2[1,1]")
+    assert parse("step(h1[1])") == step
