@@ -45,13 +45,30 @@ def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
                 "matrix (as in the first reference article).")
         f = click.option("--bias", type=click.Choice(BIAS_NOTATIONS), default=None,
                          show_default=DEFAULTS["bias"], help=help)(f)
-    f = click.option("--loss", type=click.Choice(list(LOSSES)), default=None, show_default=DEFAULTS["loss"],
-                     help="The loss E: mse (½ squared error), bce (binary cross-entropy), cce (cross-entropy).")(f)
+    # a plain name, not a Choice: a --define'd loss is registered after the options are declared (Network
+    # checks the name and lists the allowed ones)
+    f = click.option("--loss", metavar="|".join(LOSSES) + "|NAME", default=None, show_default=DEFAULTS["loss"],
+                     help="The loss E: mse (½ squared error), bce (binary cross-entropy), cce (cross-entropy), "
+                          "or one you --define.")(f)
     f = click.option("--output", "output_act", metavar="ACT", default=None, show_default=DEFAULTS["output"],
                      help=f"Output activation: {', '.join(activation_names())}.")(f)
     f = click.option("--hidden", metavar="ACT[,ACT...]", default=None, show_default=DEFAULTS["hidden"],
                      help="Hidden activation, or a comma list of one per hidden layer.")(f)
+    f = click.option("--define", "definitions", metavar="'NAME(x) = FORMULA'", multiple=True, is_eager=True,
+                     expose_value=False, callback=_define,
+                     help="Define an activation, e.g. 'swish(x) = x*sigmoid(x)', or with (yhat, y) a per-output "
+                          "loss term, e.g. 'huber(yhat, y) = where(abs(yhat - y) <= 1, (yhat - y)^2/2, "
+                          "abs(yhat - y) - 1/2)'; repeatable. Formulas may use the activations, exp, log, sqrt, "
+                          "abs, where(cond, a, b), < <= > >=, numbers, pi, + - * / ^.")(f)
     return click.argument("spec")(f)
+
+
+def _define(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> None:
+    """Register --define's formulas before SPEC and the other options are read (they may name them)."""
+    if values:
+        from symnet.functions.formula import define
+
+        define(values)
 
 
 def load_network(spec: str, hidden: str | None, output_act: str | None, loss: str | None,

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from symnet.errors import InputError
 from symnet.files import read_toml
+from symnet.functions import formula
 from symnet.functions.activations import SOFTMAX, Sigmoid, names, unit_interval
 from symnet.functions.losses import LOSSES
 
 BIAS_NOTATIONS = ("separate", "augmented")
-TOML_KEYS = ("layers", "hidden", "output", "loss", "bias")
+TOML_KEYS = ("layers", "hidden", "output", "loss", "bias", "define")
 #: the widest layer a spec may have: a weight matrix between two such layers is already 8 TB
 MAX_WIDTH = 1_000_000
 #: the first article's network
@@ -102,6 +103,11 @@ class Network:
             )
         if "layers" not in data:
             raise SpecError(f"spec file {path} has no 'layers' key (e.g. layers = [2, 2, 1])")
+        if "define" in data:
+            # [define] swish = "x*sigmoid(x)", "huber(yhat, y)" = "...": registered before the names are checked
+            if not isinstance(data["define"], dict):
+                raise SpecError(f"'define' in spec file {path} must be a table: [define] then name = \"formula\"")
+            formula.define(data["define"])
         return cls.build(data["layers"], **{k: data.get(k, DEFAULTS[k]) for k in DEFAULTS})
 
     @classmethod
@@ -146,10 +152,18 @@ class Network:
 
     def to_toml(self) -> str:
         hidden = ", ".join(f'"{h}"' for h in self.hidden)
-        return (
+        text = (
             f"layers = [{', '.join(map(str, self.layers))}]\nhidden = [{hidden}]\n"
             f'output = "{self.output}"\nloss = "{self.loss}"\nbias = "{self.bias}"\n'
         )
+        defined = formula.sources(dict.fromkeys((*self.activations, self.loss)))
+        if defined:  # the formulas of the defined functions it uses, as a [define] table
+            text += "\n[define]\n" + "".join(f"{_toml_string(k)} = {_toml_string(v)}\n" for k, v in defined.items())
+        return text
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _validate(net: Network) -> None:

@@ -56,6 +56,9 @@ class Activation(sp.Function):
     init: str = "glorot"
     #: whether f maps every real number into (0, 1) (what binary cross-entropy needs of an output)
     unit_interval: bool = False
+    #: whether it was defined by a formula (symnet.functions.formula), and that definition's text
+    defined: bool = False
+    source: str = ""
 
     @classmethod
     def definition(cls, arg: sp.Expr) -> sp.Expr:
@@ -76,7 +79,7 @@ class Activation(sp.Function):
     @cache
     def numpy_function(cls) -> Callable[[np.ndarray], np.ndarray]:
         """f on NumPy arrays, from the kernel form (no overflow warnings: both branches are evaluated)."""
-        f = sp.lambdify(x, cls.kernel_form(x), "numpy")
+        f = sp.lambdify(x, inline(cls.kernel_form(x), kernel=True), "numpy")
 
         def evaluate(v: np.ndarray) -> np.ndarray:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -89,6 +92,8 @@ class Activation(sp.Function):
     def mpmath_function(cls) -> Callable[[mpmath.mpf], mpmath.mpf]:
         """f in mpmath's arbitrary precision, from the definition (log(1 + eˣ) as log1p, so it keeps
         its digits for very negative x)."""
+        if cls.defined:  # a formula as written (optimize can take minutes on a large one)
+            return sp.lambdify(x, inline(cls.definition(x)), "mpmath")
         return sp.lambdify(x, optimize(cls.definition(x), [log1p_opt, expm1_opt]), "mpmath")
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
@@ -168,6 +173,15 @@ def apply(name: str, arg: sp.Expr) -> sp.Expr:
 def expand_definitions(expr: sp.Expr) -> sp.Expr:
     """Replace every activation by its definition (σ(h) → 1/(1 + e⁻ʰ))."""
     return expr.replace(lambda e: isinstance(e, Activation), lambda e: e.expand_definition())
+
+
+def inline(expr: sp.Expr, kernel: bool = False) -> sp.Expr:
+    """expr with every activation replaced by its definition (or kernel form), repeatedly: a defined
+    activation's formula may call others (swish(x) = x*sigmoid(x))."""
+    while expr.has(Activation):
+        expr = expr.replace(lambda e: isinstance(e, Activation),
+                            lambda e: (type(e).kernel_form if kernel else type(e).definition)(e.args[0]))
+    return expr
 
 
 def numpy_functions() -> dict[str, object]:
@@ -332,11 +346,27 @@ def lemma(name: str) -> Lemma:
         return Lemma(name, definition, derivative, None, shortest(derivative, sp.factor(derivative)))
     target_cls = ACTIVATION_CLASSES[cls.derivative_in or name]
     g_of_u = _in_u(target_cls.definition(x))
+    roots = []
+    if not cls.defined:
+        roots = sp.solve(sp.Eq(_s, g_of_u), _u)
+    elif _solvable(g_of_u):
+        try:
+            roots = sp.solve(sp.Eq(_s, g_of_u), _u)
+        except NotImplementedError:
+            roots = []
+    if not roots:
+        # a defined activation whose definition is not a function of eˣ alone: the raw derivative
+        return Lemma(name, definition, derivative, None, shortest(derivative, sp.factor(derivative)))
     # eˣ > 0: take the root that is not a negated expression (tanh gives ±√…)
-    u_of_s = sorted(sp.solve(sp.Eq(_s, g_of_u), _u), key=lambda r: bool(r.could_extract_minus_sign()))[0]
+    u_of_s = sorted(roots, key=lambda r: bool(r.could_extract_minus_sign()))[0]
     in_s = sp.simplify(_in_u(derivative).subs(_u, u_of_s))
     compact = _tidy(sp.factor(in_s)).subs(_s, target_cls(x))
     return Lemma(name, definition, derivative, sp.Eq(sp.exp(x), u_of_s.subs(_s, target_cls(x))), compact)
+
+
+def _solvable(g_of_u: sp.Expr) -> bool:
+    """Whether s = g(u) can be solved for u = eˣ: g is a rational function of u alone."""
+    return g_of_u.free_symbols == {_u} and g_of_u.is_rational_function(_u)
 
 
 def _in_u(expr: sp.Expr) -> sp.Expr:

@@ -286,6 +286,13 @@ def _spec_from_text(text: str, path: Path) -> Network:
     if unknown or "layers" not in data:
         problem = f"unknown key {unknown[0]!r}" if unknown else "no 'layers' key"
         raise InputError(f"{path}: the saved spec has {problem}; save it with 'symnet train ... --save FILE.npz'")
+    if "define" in data:
+        # the model's own functions (--define when it was trained), registered before its names are checked
+        from symnet.functions.formula import define
+
+        if not isinstance(data["define"], dict):
+            raise InputError(f"{path}: the saved spec's 'define' must be a table of name = \"formula\"")
+        define(data["define"])
     try:
         return Network.build(data["layers"], **{k: data.get(k, DEFAULTS[k]) for k in DEFAULTS})
     except SpecError as e:

@@ -24,6 +24,7 @@ from importlib.metadata import version
 from symnet.emit.numba.builder import DTYPES, MAX_KERNEL_LAYERS, checked_network, generate
 from symnet.errors import InputError
 from symnet.files import write_atomic
+from symnet.functions.activations import ACTIVATION_CLASSES
 from symnet.spec import Network
 
 #: the most memory a compiled kernel's parameters, gradients and velocity may take (3 arrays of each);
@@ -32,7 +33,7 @@ MAX_KERNEL_BYTES = 2 * 1024**3
 #: the name a cached module's header gives in its regeneration command (the file name is its hash)
 CACHED_NAME = "kernel.py"
 #: modules this process imported, by what they were generated from (generating costs a derivation)
-_loaded: dict[tuple[Network, str, str, Path], ModuleType] = {}
+_loaded: dict[tuple, ModuleType] = {}
 
 
 class CacheError(InputError):
@@ -108,7 +109,9 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64") -> M
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
     net = checked_network(net)
     check_size(net, dtype)
-    memo = (net, mode, dtype, cache_dir())
+    # a --define'd function may be redefined in this process: its formula is part of what was compiled
+    formulas = tuple(getattr(ACTIVATION_CLASSES.get(a), "source", None) for a in net.activations)
+    memo = (net, formulas, mode, dtype, cache_dir())
     if memo in _loaded:
         return _loaded[memo]
     path, source = cached_source(net, mode, dtype)
