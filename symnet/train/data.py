@@ -156,15 +156,7 @@ def read_csv(path: Path, label: str | None = None, n_features: int | None = None
     header = [h.strip() for h in rows[0]]
     if len(rows) < 2:
         raise InputError(f"{path} has a header but no data rows")
-    col: int | None = len(header) - 1
-    if label is None and n_features is not None and len(header) == n_features:
-        col = None
-    if label is not None:
-        if label not in header:
-            raise InputError(f"{path} has no column {label!r}; columns: {', '.join(header)}")
-        col = header.index(label)
-    if col is not None and len(header) < 2:
-        raise InputError(f"{path} needs at least one feature column and a label column")
+    col = label_column(path, header, label, n_features)
     features, raw_labels = [], []
     for n, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -193,6 +185,18 @@ def read_csv(path: Path, label: str | None = None, n_features: int | None = None
     return data
 
 
+def label_column(path: Path, header: list[str], label: str | None, n_features: int | None) -> int | None:
+    """Which column of a table holds the labels: ``label``'s, else the last one, or none when a table for
+    prediction (``n_features``) has exactly one column per input."""
+    if label is None and n_features is not None and len(header) == n_features:
+        return None
+    if label is not None and label not in header:
+        raise InputError(f"{path} has no column {label!r}; columns: {', '.join(header)}")
+    if len(header) < 2:
+        raise InputError(f"{path} needs at least one feature column and a label column")
+    return header.index(label) if label is not None else len(header) - 1
+
+
 def read_parquet(path: Path, label: str | None = None, n_features: int | None = None) -> Dataset:
     """A Parquet table, read as a CSV is: the label column is the last one or ``label``; every other column
     is a numeric feature.  Its size is checked from the file's metadata before the data is read."""
@@ -214,15 +218,7 @@ def read_parquet(path: Path, label: str | None = None, n_features: int | None = 
     header = list(table.column_names)
     if meta.num_rows == 0:
         raise InputError(f"{path} has no rows")
-    col: int | None = len(header) - 1
-    if label is None and n_features is not None and len(header) == n_features:
-        col = None
-    if label is not None:
-        if label not in header:
-            raise InputError(f"{path} has no column {label!r}; columns: {', '.join(header)}")
-        col = header.index(label)
-    if col is not None and len(header) < 2:
-        raise InputError(f"{path} needs at least one feature column and a label column")
+    col = label_column(path, header, label, n_features)
     features = []
     for c, name in enumerate(header):
         if c == col:
