@@ -14,14 +14,12 @@ from pathlib import Path
 import sympy as sp
 from markupsafe import Markup
 
-from symnet.derivation.update import valid_momentum
 from symnet.emit.html.mathml import MathMLPrinter
-from symnet.emit.latex.document import Eqn, Math, Ordered, Terms, WriteUp, build, parse_params
+from symnet.emit.latex.document import Eqn, Math, Ordered, Terms, WriteUp, writeup_of
 from symnet.emit.notation import symbol_script
 from symnet.emit.templates import html_environment
-from symnet.errors import InputError
 from symnet.functions.activations import glyph
-from symnet.numeric.worked import Values, fmt, load_values
+from symnet.numeric.worked import Values, fmt
 
 #: how each relation of an :class:`Eqn` is written
 _RELATIONS = {"=": "=", r"\leftarrow": "\u2190"}
@@ -194,11 +192,7 @@ def render_page(d, values: Values | str | Path | None = None, params: str | list
                 momentum: float | None = None) -> str:
     """The write-up of a derivation as one self-contained HTML page (same arguments as
     :func:`symnet.emit.latex.render.render_document`)."""
-    if isinstance(values, (str, Path)):
-        values = load_values(values, d.net)
-    if momentum is not None and not valid_momentum(momentum):
-        raise InputError(f"--momentum must be in [0, 1), got {momentum}")
-    w = build(d, parse_params(params), values, momentum)
+    w = writeup_of(d, values, params, momentum)
     r = HtmlRenderer(w)
     template = html_environment().get_template("page.html.j2")
     text = template.render(w=w, net=w.net, r=r, fig=figure_view(w), glyph=glyph)

@@ -13,6 +13,7 @@ lemma that gives ŷⱼ − yⱼ.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -26,7 +27,7 @@ from symnet.derivation.layer_form import LayerRule, base, width
 from symnet.derivation.names import parse_name
 from symnet.emit.latex.printer import latex
 from symnet.emit.latex.layout import LINE_EM, tex_width
-from symnet.numeric.worked import Values, WorkedExample
+from symnet.numeric.worked import Values, WorkedExample, load_values
 
 #: nets with at most this many parameters get every parameter's chain by default
 ALL_PARAMS_UP_TO = 50
@@ -404,6 +405,17 @@ def select_params(d: Derivation, names: list[str] | None) -> tuple[list[sp.Symbo
         if sym not in chosen:
             chosen.append(sym)
     return chosen, False
+
+
+def writeup_of(d: Derivation, values: "Values | str | Path | None" = None, params: str | list[str] | None = None,
+               momentum: float | None = None) -> "WriteUp":
+    """The document every renderer (LaTeX, HTML) prints, from a command's options: a values file is read
+    and the momentum checked here, once for both."""
+    if isinstance(values, (str, Path)):
+        values = load_values(values, d.net)
+    if momentum is not None and not update.valid_momentum(momentum):
+        raise InputError(f"--momentum must be in [0, 1), got {momentum}")
+    return build(d, parse_params(params), values, momentum)
 
 
 def build(d: Derivation, params: list[str] | None = None, values: Values | None = None,

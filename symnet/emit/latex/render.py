@@ -15,14 +15,13 @@ from pathlib import Path
 import jinja2
 import sympy as sp
 
-from symnet.derivation.update import valid_momentum
 from symnet.emit.templates import latex_environment
 from symnet.functions.activations import latex_name
 from symnet.errors import InputError
 from symnet.emit.latex.printer import LatexPrinter
 from symnet.emit.latex.layout import Row, align_rows, expr_tokens, product_tokens, sum_tokens, Piece, group
-from symnet.numeric.worked import Values, fmt, load_values
-from symnet.emit.latex.document import Eqn, Math, Ordered, Terms, WriteUp, build, parse_params
+from symnet.numeric.worked import Values, fmt
+from symnet.emit.latex.document import Eqn, Math, Ordered, Terms, WriteUp, writeup_of
 
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
 
@@ -142,11 +141,7 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
     ``params``: ``"all"`` (default) or names such as ``"W1[1,1],b2[1]"``; ``momentum``: μ for the
     update rule with momentum.
     """
-    if isinstance(values, (str, Path)):
-        values = load_values(values, d.net)
-    if momentum is not None and not valid_momentum(momentum):
-        raise InputError(f"--momentum must be in [0, 1), got {momentum}")
-    w = build(d, parse_params(params), values, momentum)
+    w = writeup_of(d, values, params, momentum)
     r = Renderer(w)
     template = latex_environment().get_template("writeup.tex.j2")
     text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), activation_tex=latex_name)
