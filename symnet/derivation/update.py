@@ -33,6 +33,20 @@ def valid_momentum(mu: float) -> bool:
 _sgd = sp.lambdify((theta, gradient, alpha), SGD, "math")
 _velocity = sp.lambdify((velocity, gradient, alpha, mu), VELOCITY, "math")
 _with_velocity = sp.lambdify((theta, velocity), WITH_VELOCITY, "math")
+# the same rules on NumPy arrays (a data-parallel step applies them to whole parameter arrays)
+_sgd_arrays = sp.lambdify((theta, gradient, alpha), SGD, "numpy")
+_velocity_arrays = sp.lambdify((velocity, gradient, alpha, mu), VELOCITY, "numpy")
+_with_velocity_arrays = sp.lambdify((theta, velocity), WITH_VELOCITY, "numpy")
+
+
+def apply(theta: "np.ndarray", g: "np.ndarray", lr: float, momentum: float = 0.0,
+          v: "np.ndarray | None" = None) -> None:
+    """The same rules on whole arrays, in place: θ ← θ − α g, or v ← μ v − α g then θ ← θ + v."""
+    if momentum:
+        v[...] = _velocity_arrays(v, g, lr, momentum)
+        theta[...] = _with_velocity_arrays(theta, v)
+    else:
+        theta[...] = _sgd_arrays(theta, g, lr)
 
 
 @dataclass(frozen=True)

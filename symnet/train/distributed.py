@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from symnet.derivation import update
 from symnet.derivation.update import valid_momentum
 from symnet.errors import InputError
 from symnet.spec import Network
@@ -235,13 +236,9 @@ def _global_gradient(client, net, params, futures, owner, chunks, rows):
 
 
 def _update(params, g, lr, momentum, velocity) -> None:
-    """symnet.derivation.update's rules, in place: v ← μv − αg, θ ← θ + v; without momentum θ ← θ − αg."""
+    """symnet.derivation.update's rules on every array, in place."""
     for k, (p, gk) in enumerate(zip(params, g)):
-        if momentum:
-            velocity[k][...] = momentum * velocity[k] - lr * gk
-            p += velocity[k]
-        else:
-            p[...] = p - lr * gk
+        update.apply(p, gk, lr, momentum, velocity[k] if momentum else None)
 
 
 def evaluate(client, net: Network, params, futures, classify: bool = True) -> tuple[float | None, float | None]:
