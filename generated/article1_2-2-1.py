@@ -15,6 +15,8 @@ LAYERS = (2, 2, 1)
 ACTIVATIONS = ('sigmoid', 'sigmoid')
 LOSS = 'mse'
 DTYPE = np.float64
+#: the update rule train_epoch applies (symnet.derivation.update); sgd: with momentum when given one
+OPTIMIZER = 'sgd'
 N0 = 2
 N1 = 2
 N2 = 1

@@ -15,6 +15,8 @@ LAYERS = (4, 8, 3)
 ACTIVATIONS = ('relu', 'softmax')
 LOSS = 'cce'
 DTYPE = np.float64
+#: the update rule train_epoch applies (symnet.derivation.update); sgd: with momentum when given one
+OPTIMIZER = 'sgd'
 N0 = 4
 N1 = 8
 N2 = 3

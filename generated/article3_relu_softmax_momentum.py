@@ -15,6 +15,8 @@ LAYERS = (2, 16, 3)
 ACTIVATIONS = ('relu', 'softmax')
 LOSS = 'cce'
 DTYPE = np.float64
+#: the update rule train_epoch applies (symnet.derivation.update); sgd: with momentum when given one
+OPTIMIZER = 'sgd'
 N0 = 2
 N1 = 16
 N2 = 3

@@ -15,6 +15,8 @@ LAYERS = (2, 8, 8, 3)
 ACTIVATIONS = ('relu', 'relu', 'softmax')
 LOSS = 'cce'
 DTYPE = np.float64
+#: the update rule train_epoch applies (symnet.derivation.update); sgd: with momentum when given one
+OPTIMIZER = 'sgd'
 N0 = 2
 N1 = 8
 N2 = 8

@@ -23,7 +23,7 @@ SPEC_HELP = """\b
 SPEC is the network, either
   N0-N1-...-NL  the layer sizes, with --hidden, --output and --loss
                 e.g.  symnet {command} 2-8-2 --hidden tanh --output softmax --loss cce{extra}
-  FILE.toml     a file with the keys layers, hidden, output, loss and bias
+  FILE.toml     a file with the keys layers, hidden, output, loss, bias, l2 and [define]
                 e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"
 Options given on the command line override the file's keys."""
 
@@ -50,6 +50,9 @@ def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
     f = click.option("--loss", metavar="|".join(LOSSES) + "|NAME", default=None, show_default=DEFAULTS["loss"],
                      help="The loss E: mse (½ squared error), bce (binary cross-entropy), cce (cross-entropy), "
                           "or one you --define.")(f)
+    f = click.option("--l2", type=float, default=None, metavar="LAMBDA", expose_value=False, callback=_remember,
+                     help="L2 weight decay: the cost gains (λ/2)·Σ W² over every weight (biases are not decayed), "
+                          "so every ∂E/∂W gains λ·W.")(f)
     f = click.option("--output", "output_act", metavar="ACT", default=None, show_default=DEFAULTS["output"],
                      help=f"Output activation: {', '.join(activation_names())}.")(f)
     f = click.option("--hidden", metavar="ACT[,ACT...]", default=None, show_default=DEFAULTS["hidden"],
@@ -71,9 +74,39 @@ def _define(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
         define(values)
 
 
+def optimizer_options(f: Callable) -> Callable:
+    """--optimizer and its hyperparameters, read back with ``optimizer_settings()``."""
+    from symnet.derivation.update import BETA1, BETA2, EPS, OPTIMIZERS, RMS_BETA2
+
+    for name, metavar, text in (
+            ("eps", "EPS", f"Adam's and RMSprop's ε in the denominator [{EPS.default:g}]."),
+            ("beta2", "BETA2", f"Decay of the squared-gradient mean, in [0, 1) [Adam {BETA2.default:g}, RMSprop "
+                               f"{RMS_BETA2.default:g}]."),
+            ("beta1", "BETA1", f"Adam's decay of the gradient mean, in [0, 1) [{BETA1.default:g}]."),
+            ("momentum", "MU", "Momentum μ in [0, 1) for momentum and nesterov [0.9]; without --optimizer, "
+                               "--momentum MU > 0 means --optimizer momentum.")):
+        f = click.option(f"--{name}", type=float, default=None, metavar=metavar, expose_value=False,
+                         callback=_remember, help=text)(f)
+    return click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default=None, expose_value=False,
+                        callback=_remember, show_default="sgd, or momentum with --momentum",
+                        help="The update rule: gradient descent, momentum, Nesterov momentum, RMSprop or Adam.")(f)
+
+
+def optimizer_settings() -> dict[str, object]:
+    """The options of ``optimizer_options`` as keywords: optimizer, momentum, beta1, beta2, eps."""
+    meta = click.get_current_context().meta
+    return {k: meta.get(f"symnet.{k}") for k in ("optimizer", "momentum", "beta1", "beta2", "eps")}
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """Keep an option every spec-taking command shares (--l2) for ``load_network``."""
+    ctx.meta[f"symnet.{param.name}"] = value
+
+
 def load_network(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
                  bias: str | None = None) -> Network:
-    return Network.load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias)
+    l2 = click.get_current_context().meta.get("symnet.l2")
+    return Network.load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias, l2=l2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,7 +118,7 @@ def cli() -> None:
     SPEC is the network, either
       N0-N1-...-NL  the layer sizes, with --hidden, --output and --loss
                     e.g.  symnet derive 2-2-1 --hidden tanh --loss mse -o net.tex
-      FILE.toml     a file with the keys layers, hidden, output, loss and bias
+      FILE.toml     a file with the keys layers, hidden, output, loss, bias, l2 and [define]
                     e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"
 
     Bad input ends with one line on standard error and exit status 2; a negative verdict (an incorrect claim,
@@ -108,11 +141,9 @@ def cli() -> None:
 @click.option("--params", default="all", metavar="all|LIST", show_default=True,
               help="Parameters whose chain rule is written out, e.g. 'W1[1,1],b2[1]'; all means a sample for "
                    "nets of more than 50 parameters.")
-@click.option("--momentum", type=float, default=None, metavar="MU",
-              help="Show the update with momentum MU, 0 <= MU < 1 (plain SGD without it).")
+@optimizer_options
 def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
-           out: str | None, as_html: bool, pdf: bool, values: str | None, params: str,
-           momentum: float | None) -> None:
+           out: str | None, as_html: bool, pdf: bool, values: str | None, params: str) -> None:
     """Write the derivation up as a LaTeX document (and compile it with --pdf), or as a web page (--html)."""
     from pathlib import Path
 
@@ -125,8 +156,9 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
     if as_html and pdf:
         raise InputError("--html and --pdf cannot be combined: --html writes a web page, --pdf compiles the LaTeX")
     net = load_network(spec, hidden, output_act, loss, bias)
+    optimizing = optimizer_settings()
     if as_html:
-        _derive_html(net, spec, out, values, params, momentum)
+        _derive_html(net, spec, out, values, params, optimizing)
         return
     if pdf and out is None:  # named after the spec, in the current directory: 2-2-1.tex, or the TOML file's stem
         out = f"{Path(spec).stem if spec.endswith('.toml') else net.compact}.tex"
@@ -140,7 +172,7 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
         check_writable(out_path)
         if pdf:
             check_writable(out_path.with_suffix(".pdf"))
-    tex = render_document(derive_network(net), values=values, params=params, momentum=momentum)
+    tex = render_document(derive_network(net), values=values, params=params, **optimizing)
     if out_path is None:
         click.echo(tex, nl=False)
         return
@@ -155,7 +187,7 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
         click.echo(f"wrote {out_path}: {net.describe()} (compile it with --pdf, or pdflatex)")
 
 
-def _derive_html(net, spec: str, out: str | None, values: str | None, params: str, momentum: float | None) -> None:
+def _derive_html(net, spec: str, out: str | None, values: str | None, params: str, optimizing: dict) -> None:
     """``symnet derive --html``: the write-up as one self-contained web page."""
     from pathlib import Path
 
@@ -168,7 +200,7 @@ def _derive_html(net, spec: str, out: str | None, values: str | None, params: st
     distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None, "--values": values},
                      outputs={"-o": out_path})
     check_writable(out_path)
-    page = render_page(derive_network(net), values=values, params=params, momentum=momentum)
+    page = render_page(derive_network(net), values=values, params=params, **optimizing)
     write_atomic(out_path, page)
     click.echo(f"wrote {out_path}: {net.describe()} (a web page: open it in a browser)")
 
@@ -181,8 +213,11 @@ def _derive_html(net, spec: str, out: str | None, values: str | None, params: st
                    "products from the layer form; auto: unrolled where it compiles quickly and runs faster.")
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
               help="The kernel's floating-point type.")
+@click.option("--optimizer", type=click.Choice(("sgd", "momentum", "nesterov", "rmsprop", "adam")), default="sgd",
+              show_default=True, help="The rule train_epoch applies: sgd (with momentum when train_epoch is given "
+                                      "one), nesterov, rmsprop or adam (their state: init_state()).")
 def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
-            out: str, mode: str, dtype: str) -> None:
+            out: str, mode: str, dtype: str, optimizer: str) -> None:
     """Write a Numba training kernel module for SPEC (init_params, forward, loss, gradients, train_epoch)."""
     from symnet.emit.numba.builder import choose_layout, generate
     from symnet.files import check_writable, write_atomic
@@ -192,7 +227,7 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
     net = load_network(spec, hidden, output_act, loss, bias)
     distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None}, outputs={"-o": out})
     check_writable(out)
-    write_atomic(out, generate(net, mode, dtype, output=out))
+    write_atomic(out, generate(net, mode, dtype, output=out, optimizer=optimizer))
     click.echo(f"wrote {out}: {net.describe()}, {choose_layout(net, mode)} layout, {dtype}")
 
 
@@ -224,7 +259,7 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate α.")
 @click.option("--batch-size", type=int, default=32, show_default=True,
               help="Rows per mini-batch (one update each; the last batch of an epoch may be smaller).")
-@click.option("--momentum", type=float, default=0.0, show_default=True, help="Momentum μ (0 for plain SGD).")
+@optimizer_options
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Initialisation, split and shuffling.")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True,
@@ -245,7 +280,7 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
                    "worker processes. --data may then name shard files (a glob or a comma list of .npz/.csv), "
                    "each read by a worker. Needs pip install 'symnet[dask]'.")
 def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
-          data_source: str, label: str | None, epochs: int, lr: float, batch_size: int, momentum: float,
+          data_source: str, label: str | None, epochs: int, lr: float, batch_size: int,
           seed: int, test_fraction: float, standardize: bool, shuffle: bool, samples: int, plot: str | None,
           save: str | None, quiet: bool, dask_address: str | None) -> None:
     """Train SPEC on a data set with its generated kernel.
@@ -258,6 +293,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     from symnet.train.loop import train as run_training
 
     net = load_network(spec, hidden, output_act, loss)
+    optimizing = optimizer_settings()
     for path in (plot, save):
         if path:
             check_writable(path)
@@ -276,8 +312,8 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
         shards = shard_paths(data_source)
     dataset = None if shards else datasets.load(data_source, label=label, samples=samples, seed=seed)
     if dataset is not None:
-        check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                     test_fraction=test_fraction)  # before the progress bar: an error is then one line
+        check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, test_fraction=test_fraction,
+                     **optimizing)  # before the progress bar: an error is then one line
     bar = None
     if not quiet:
         from tqdm import tqdm
@@ -303,12 +339,12 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 
             trained, dataset = train_on_cluster(
                 net, dask_address, data_source, dataset, label=label, epochs=epochs, lr=lr, batch_size=batch_size,
-                momentum=momentum, seed=seed, test_fraction=test_fraction, standardize=standardize,
-                shuffle=shuffle, on_epoch=report)
+                seed=seed, test_fraction=test_fraction, standardize=standardize, shuffle=shuffle, on_epoch=report,
+                **optimizing)
         else:
-            trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                                   seed=seed, test_fraction=test_fraction, standardize=standardize,
-                                   shuffle=shuffle, on_epoch=report)
+            trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                                   test_fraction=test_fraction, standardize=standardize, shuffle=shuffle,
+                                   on_epoch=report, **optimizing)
     except BaseException as e:
         if bar is not None:  # wipe the bar: the error is then the one line left on stderr
             bar.leave = False

@@ -12,11 +12,13 @@ from symnet.functions.activations import SOFTMAX, Sigmoid, names, unit_interval
 from symnet.functions.losses import LOSSES
 
 BIAS_NOTATIONS = ("separate", "augmented")
-TOML_KEYS = ("layers", "hidden", "output", "loss", "bias", "define")
+TOML_KEYS = ("layers", "hidden", "output", "loss", "bias", "l2", "define")
 #: the widest layer a spec may have: a weight matrix between two such layers is already 8 TB
 MAX_WIDTH = 1_000_000
+#: λ at or above this makes the decay the whole cost (and no finite λ is a typo's remedy)
+MAX_L2 = 1e3
 #: the first article's network
-DEFAULTS = {"hidden": Sigmoid.name, "output": Sigmoid.name, "loss": "mse", "bias": "separate"}
+DEFAULTS = {"hidden": Sigmoid.name, "output": Sigmoid.name, "loss": "mse", "bias": "separate", "l2": 0.0}
 
 
 class SpecError(InputError):
@@ -25,12 +27,14 @@ class SpecError(InputError):
 
 @dataclass(frozen=True)
 class Network:
-    """A feed-forward network n0-n1-...-nL, one activation per layer 1..L, a loss and a bias notation."""
+    """A feed-forward network n0-n1-...-nL, one activation per layer 1..L, a loss, a bias notation and
+    the L2 weight decay λ of the cost (0: none)."""
 
     layers: tuple[int, ...]
     activations: tuple[str, ...]
     loss: str = "mse"
     bias: str = "separate"
+    l2: float = 0.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -44,13 +48,14 @@ class Network:
         output: str = DEFAULTS["output"],
         loss: str = DEFAULTS["loss"],
         bias: str = DEFAULTS["bias"],
+        l2: float = DEFAULTS["l2"],
     ) -> "Network":
         """``Network.parse("2-2-1", hidden="sigmoid", output="sigmoid", loss="mse")``."""
         parts = layers.strip().split("-") if isinstance(layers, str) else []
         if not parts or not all(re.fullmatch(r"\d+", p.strip()) for p in parts):
             raise SpecError(f"layer sizes {layers!r} are not of the form N0-N1-...-NL (e.g. 2-2-1)")
         sizes = tuple(int(p) for p in parts)
-        return cls.build(sizes, hidden, output, loss, bias)
+        return cls.build(sizes, hidden, output, loss, bias, l2)
 
     @classmethod
     def build(
@@ -60,6 +65,7 @@ class Network:
         output: str = DEFAULTS["output"],
         loss: str = DEFAULTS["loss"],
         bias: str = DEFAULTS["bias"],
+        l2: float = DEFAULTS["l2"],
     ) -> "Network":
         if not isinstance(layers, (list, tuple)) or not all(
             isinstance(n, int) and not isinstance(n, bool) for n in layers
@@ -89,7 +95,9 @@ class Network:
         for name, value in (("output", output), ("loss", loss), ("bias", bias)):
             if not isinstance(value, str):
                 raise SpecError(f"{name} must be a string, not {value!r}")
-        return cls(layers, tuple(hidden_list) + (output.strip(),), loss.strip(), bias.strip())
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)):
+            raise SpecError(f"l2 must be a number (the weight decay λ, e.g. 0.01), not {l2!r}")
+        return cls(layers, tuple(hidden_list) + (output.strip(),), loss.strip(), bias.strip(), float(l2))
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Network":
@@ -148,14 +156,15 @@ class Network:
         hidden = ",".join(self.hidden) if len(set(self.hidden)) > 1 else (self.hidden[0] if self.hidden else "")
         parts = [self.compact] + ([f"--hidden {hidden}"] if hidden else [])
         parts += [f"--output {self.output}", f"--loss {self.loss}"]
-        return " ".join(parts + ([f"--bias {self.bias}"] if self.bias != "separate" else []))
+        parts += [f"--bias {self.bias}"] if self.bias != "separate" else []
+        return " ".join(parts + ([f"--l2 {self.l2!r}"] if self.l2 else []))
 
     def to_toml(self) -> str:
         hidden = ", ".join(f'"{h}"' for h in self.hidden)
         text = (
             f"layers = [{', '.join(map(str, self.layers))}]\nhidden = [{hidden}]\n"
             f'output = "{self.output}"\nloss = "{self.loss}"\nbias = "{self.bias}"\n'
-        )
+        ) + (f"l2 = {self.l2!r}\n" if self.l2 else "")
         defined = formula.sources(dict.fromkeys((*self.activations, self.loss)))
         if defined:  # the formulas of the defined functions it uses, as a [define] table
             text += "\n[define]\n" + "".join(f"{_toml_string(k)} = {_toml_string(v)}\n" for k, v in defined.items())
@@ -181,7 +190,11 @@ def _validate(net: Network) -> None:
         allowed = names(hidden=not is_output)
         where = "output" if is_output else f"hidden layer {k}"
         if act not in allowed:
-            hint = f" ({SOFTMAX} is for the output layer only)" if act == SOFTMAX else ""
+            # a hidden softmax couples every unit of its layer (its Jacobian is not diagonal), which the hidden
+            # layers' rule δ = (W δ⁺) ⊙ f′(h) — an element-wise f — cannot express
+            hint = (f" ({SOFTMAX} is for the output layer only: each of its outputs depends on every unit of the "
+                    f"layer, and a hidden layer's back-propagation rule δ = (W δ) ⊙ f′(h) needs an element-wise "
+                    f"activation)") if act == SOFTMAX else ""
             raise SpecError(f"unknown activation {act!r} for {where}{hint}; allowed: {', '.join(allowed)}")
     in_unit_interval = [a for a in names() if unit_interval(a)]
     binary = [loss.name for loss in LOSSES.values() if loss.unit_interval]
@@ -198,5 +211,8 @@ def _validate(net: Network) -> None:
         raise SpecError(
             f"loss {loss.name} needs an output in (0, 1), i.e. --output {' or '.join(in_unit_interval)}; got {net.output!r}"
         )
+    if isinstance(net.l2, bool) or not (isinstance(net.l2, (int, float)) and 0 <= net.l2 < MAX_L2):
+        raise SpecError(f"l2 (the weight decay λ) must be a number in [0, {MAX_L2:g}), got {net.l2!r}; "
+                        f"typical values are 1e-4 to 1e-2")
     if net.bias not in BIAS_NOTATIONS:
         raise SpecError(f"unknown bias notation {net.bias!r}; allowed: {', '.join(BIAS_NOTATIONS)}")

@@ -46,7 +46,7 @@ def test_the_group_and_every_spec_command_explain_spec_with_an_example_of_each_f
     code, out, err = run(capsys, *args, "--help")
     assert (code, err) == (0, "")
     assert "N0-N1-...-NL  the layer sizes, with --hidden, --output and --loss" in out
-    assert "FILE.toml     a file with the keys layers, hidden, output, loss and bias" in out
+    assert "FILE.toml     a file with the keys layers, hidden, output, loss, bias, l2 and [define]" in out
     assert f"e.g.  symnet {args[0] if args else 'derive'} 2-" in out
     assert 'e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"' in out
 

@@ -25,6 +25,7 @@ from symnet.functions.losses import LOSSES
 from symnet.errors import UnknownName
 from symnet.derivation.model import Model
 from symnet.derivation.names import E, Name, parse_name, symbol
+from symnet.functions.regularisers import decay, l2_penalty
 from symnet.functions.simplest import factored
 from symnet.spec import Network
 
@@ -97,12 +98,22 @@ class Chain:
         """∂E/∂θ in x, y, the parameters and the forward quantities (via the deltas for big nets)."""
         if not _small(self._d.net):
             return self.via_delta
-        return self.local.compact * self._d.expand_deltas(self._d.delta(self.local.of).expr)
+        return self.local.compact * self._d.expand_deltas(self._d.delta(self.local.of).expr) + self.decay
 
     @property
     def via_delta(self) -> sp.Expr:
-        """∂E/∂θ = ∂h/∂θ · δ — the back-propagation form."""
+        """∂E/∂θ = ∂h/∂θ · δ (+ λθ for a weight under L2 decay) — the back-propagation form."""
+        return self.backprop + self.decay
+
+    @property
+    def backprop(self) -> sp.Expr:
+        """∂h/∂θ · δ, the part of ∂E/∂θ that comes through the sample's loss."""
         return self.local.compact * self.delta
+
+    @property
+    def decay(self) -> sp.Expr:
+        """λθ for a weight when the cost has L2 decay, else 0."""
+        return self._d.decay(self.param)
 
     @property
     def path_sum(self) -> sp.Expr:
@@ -240,6 +251,19 @@ class Derivation:
         """The derivative lemmas of the activations this network uses (softmax's is in ``softmax_jacobian``)."""
         names = dict.fromkeys(a for a in self.net.activations if a not in (IDENTITY, SOFTMAX))
         return [lemma(n) for n in names]
+
+    def decay(self, param: sp.Symbol) -> sp.Expr:
+        """∂/∂θ of the cost's L2 term: λθ for a weight, 0 for a bias or without decay."""
+        if not self.net.l2 or parse_name(param.name).kind != "W":
+            return sp.S.Zero
+        return decay(param)
+
+    @cached_property
+    def penalty(self) -> sp.Expr:
+        """The cost's L2 term (λ/2)·Σ W² over every weight (0 without decay); in every sample's E."""
+        if not self.net.l2:
+            return sp.S.Zero
+        return l2_penalty(s for k in range(1, self.net.depth + 1) for row in self.model.W[k] for s in row)
 
     def layer_rule(self, k: int):
         """The layer (index) form for layer k: δ⁽ᵏ⁾ⱼ and ∂E/∂W⁽ᵏ⁾ᵢⱼ, ∂E/∂b⁽ᵏ⁾ⱼ for any width."""

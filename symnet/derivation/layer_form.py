@@ -15,6 +15,7 @@ from sympy.concrete.delta import deltasummation
 
 from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, apply
 from symnet.functions.losses import LOSSES
+from symnet.functions.regularisers import decay
 from symnet.functions.simplest import factored
 from symnet.derivation.names import E
 from symnet.spec import Network
@@ -56,6 +57,8 @@ class LayerRule:
     dW: sp.Eq
     db: sp.Eq
     assumption: sp.Eq | None
+    #: λ·Wᵢⱼ, ∂/∂Wᵢⱼ of the cost's L2 term, added once per batch to the mean of dW (0 without decay)
+    decay: sp.Expr = sp.S.Zero
 
 
 
@@ -119,7 +122,7 @@ def layer_rule(net: Network, k: int) -> LayerRule:
     return LayerRule(
         k, k == L, sp.Eq(h[j], h_def), a_def, local, terms, sp.Eq(delta_sym[j], rule),
         sp.Eq(sp.Derivative(E, W[i, j]), dh_dW * delta_sym[j]), sp.Eq(sp.Derivative(E, b[j]), dh_db * delta_sym[j]),
-        assumption,
+        assumption, decay(W[i, j]) if net.l2 else sp.S.Zero,
     )
 
 

@@ -14,6 +14,7 @@ import sympy as sp
 from symnet.functions.activations import numpy_functions
 from symnet.derivation.chains import E, Derivation
 from symnet.derivation.model import flat
+from symnet.functions.regularisers import lam
 
 
 
@@ -66,6 +67,7 @@ class Evaluator:
             env[s] = X[:, i]
         for j, s in enumerate(m.y):
             env[s] = Y[:, j]
+        env[lam] = self.d.net.l2
         return env
 
     def evaluate(self, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> Values:
@@ -74,17 +76,17 @@ class Evaluator:
         m = len(next(iter(env[s] for s in self.d.model.x)))
         for sym, definition in self.d.model.definitions.items():
             env[sym] = np.broadcast_to(self.value(definition, env), (m,))
-        env[E] = np.broadcast_to(self.value(self.d.model.loss, env), (m,))
+        env[E] = np.broadcast_to(self.value(self.d.model.loss + self.d.penalty, env), (m,))
         for delta in self.d.all_deltas():  # output layer first
             env[delta.symbol] = np.broadcast_to(self.value(delta.expr, env), (m,))
         return Values(env, m)
 
     def loss(self, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> float:
-        """E, the mean per-sample loss, from the forward definitions only."""
+        """E, the mean per-sample loss (with the L2 term), from the forward definitions only."""
         env = self.point(params, X, Y)
         for sym, definition in self.d.model.definitions.items():
             env[sym] = self.value(definition, env)
-        return float(np.mean(self.value(self.d.model.loss, env)))
+        return float(np.mean(self.value(self.d.model.loss, env))) + float(self.value(self.d.penalty, env))
 
     def gradients(self, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
         """∂E/∂θ (mean over samples) in the kernel's layout [W1, b1, W2, b2, …]."""

@@ -19,7 +19,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from symnet.derivation import update
-from symnet.derivation.update import valid_momentum
 from symnet.errors import InputError
 from symnet.spec import Network
 
@@ -99,7 +98,8 @@ def _evaluate(net: Network, params, chunk, classify: bool):
 
 @dataclass
 class DistributedRun:
-    """θ after training, the velocity (momentum), and each epoch's mean batch loss (each before its update)."""
+    """θ after training, the velocity (momentum, Nesterov; ``state`` holds every optimiser's per-parameter
+    arrays by name), and each epoch's mean batch loss (each before its update)."""
 
     params: list[np.ndarray]
     velocity: list[np.ndarray] | None
@@ -107,6 +107,7 @@ class DistributedRun:
     steps: int = 0
     seconds: float = 0.0
     rows: int = 0
+    state: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def chunks_on_cluster(data, client) -> tuple[list, list[int]]:
@@ -150,7 +151,7 @@ def train_distributed(
     epochs: int = 1,
     lr: float = 0.1,
     batch_size: int = 32,
-    momentum: float = 0.0,
+    momentum: float | None = None,
     seed: int = 0,
     shuffle: bool = True,
     params: list[np.ndarray] | None = None,
@@ -158,17 +159,21 @@ def train_distributed(
     max_steps: int | None = None,
     counts: Sequence[int] | None = None,
     on_epoch: Callable[[int, float, list[np.ndarray]], None] | None = None,
+    optimizer: str | None = None,
+    **hyperparameters: float | None,
 ) -> DistributedRun:
-    """Mini-batch SGD (with momentum) of ``net`` over data chunked on ``client``'s workers.
+    """Mini-batch training of ``net`` over data chunked on ``client``'s workers, with ``optimizer`` (none:
+    momentum when ``momentum`` > 0, else gradient descent; symnet.derivation.update) and its
+    ``hyperparameters`` (beta1, beta2, eps).
 
     ``data`` is what :func:`chunks_on_cluster` takes, or its futures with their row ``counts``.
     Each epoch's global order is ``default_rng(seed).permutation(N)`` (the k-th draw for epoch k) over
     the N rows of all chunks, in batches of ``batch_size`` (the last one may be smaller), as
     ``symnet.train.loop.train`` takes them. ``params`` defaults to ``kernel.init_params(seed)``; ``params``
     and ``velocity`` are updated in place. ``max_steps`` stops after that many updates (for tests)."""
-    if epochs < 1 or batch_size < 1 or not (np.isfinite(lr) and lr > 0) or not valid_momentum(momentum):
-        raise InputError(f"need epochs >= 1, batch_size >= 1, lr > 0 and momentum in [0, 1); got {epochs}, "
-                         f"{batch_size}, {lr}, {momentum}")
+    if epochs < 1 or batch_size < 1 or not (np.isfinite(lr) and lr > 0):
+        raise InputError(f"need epochs >= 1, batch_size >= 1 and lr > 0; got {epochs}, {batch_size}, {lr}")
+    rule, hyper = update.resolve(optimizer, momentum=momentum, **hyperparameters)
     if counts is not None:
         futures, counts = list(data), [int(n) for n in counts]
     else:
@@ -178,14 +183,15 @@ def train_distributed(
         raise InputError("no rows to train on")
     if params is None:
         params = _kernel(net).init_params(seed)
-    if momentum and velocity is None:
-        velocity = [np.zeros_like(p) for p in params]
+    state = {s.name: [np.zeros_like(p) for p in params] for s in rule.state}
+    if velocity is not None and "v" in state:
+        state["v"] = velocity
     starts = np.concatenate([[0], np.cumsum(counts)])
     chunk_of = np.repeat(np.arange(len(counts)), counts)
     local = np.arange(N) - starts[chunk_of]
     owner = _owners(client, futures)
     rng = np.random.default_rng(seed)
-    run = DistributedRun(params, velocity if momentum else None, rows=N)
+    run = DistributedRun(params, state.get("v"), rows=N, state=state)
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
         order = rng.permutation(N) if shuffle else np.arange(N)
@@ -193,7 +199,7 @@ def train_distributed(
         for start in range(0, N, batch_size):
             batch = order[start:start + batch_size]
             g, loss = _global_gradient(client, net, params, futures, owner, chunk_of[batch], local[batch])
-            _update(params, g, lr, momentum, velocity)
+            _update(params, g, lr, rule, hyper, state, run.steps + 1)
             batch_losses.append(loss)
             run.steps += 1
             if max_steps is not None and run.steps >= max_steps:
@@ -235,10 +241,10 @@ def _global_gradient(client, net, params, futures, owner, chunks, rows):
     return [t / n for t in total], sum(r[1] for r in results) / n
 
 
-def _update(params, g, lr, momentum, velocity) -> None:
-    """symnet.derivation.update's rules on every array, in place."""
+def _update(params, g, lr, rule: update.Optimizer, hyper: dict[str, float], state: dict, step: int) -> None:
+    """symnet.derivation.update's rule on every array, in place (``step``: t, 1 for the first)."""
     for k, (p, gk) in enumerate(zip(params, g)):
-        update.apply(p, gk, lr, momentum, velocity[k] if momentum else None)
+        rule.apply(p, gk, lr, {name: arrays[k] for name, arrays in state.items()}, hyper, step)
 
 
 def evaluate(client, net: Network, params, futures, classify: bool = True) -> tuple[float | None, float | None]:
@@ -372,8 +378,9 @@ def split_for_workers(client, X: np.ndarray, Y: np.ndarray) -> list:
 
 
 def train_on_cluster(net: Network, address: str, data_source: str, dataset, *, label: str | None, epochs: int,
-                     lr: float, batch_size: int, momentum: float, seed: int, test_fraction: float,
-                     standardize: bool, shuffle: bool, on_epoch=None):
+                     lr: float, batch_size: int, seed: int, test_fraction: float, standardize: bool,
+                     shuffle: bool, on_epoch=None, momentum: float | None = None, optimizer: str | None = None,
+                     **hyperparameters: float | None):
     """``symnet train --dask ADDRESS``: the run of ``symnet.train.loop.train`` on a cluster. ``dataset`` is
     the data loaded here (its training rows are cut into one chunk per worker and scattered), or None when
     ``data_source`` names shard files (each read by a worker). Returns the ``Trained`` run and the data set
@@ -394,7 +401,7 @@ def train_on_cluster(net: Network, address: str, data_source: str, dataset, *, l
                 datasets.Dataset("shards", np.zeros((0, net.layers[0])), labels=np.zeros(0, dtype=int),
                                  classes=[str(k) for k in range(max(K, 2))])
             check_inputs(net, blank, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                         test_fraction=test_fraction)
+                         test_fraction=test_fraction, optimizer=optimizer, **hyperparameters)
             train_f, test_f, classes, scaler, name = load_shards(
                 client, net, shard_paths(data_source), label=label, test_fraction=test_fraction, seed=seed,
                 standardize=standardize)
@@ -402,7 +409,7 @@ def train_on_cluster(net: Network, address: str, data_source: str, dataset, *, l
                                        labels=np.zeros(0, dtype=int) if classes else None, classes=classes)
         else:
             Y = check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                             test_fraction=test_fraction)
+                             test_fraction=test_fraction, optimizer=optimizer, **hyperparameters)
             train_rows, test_rows = datasets.split(len(dataset.X), test_fraction, seed)
             if len(train_rows) == 0:
                 raise InputError(f"data set {dataset.name} has no rows left to train on")
@@ -435,7 +442,8 @@ def train_on_cluster(net: Network, address: str, data_source: str, dataset, *, l
             clock[0] = time.perf_counter()
 
         train_distributed(net, train_f, client, counts=counts, epochs=epochs, lr=lr, batch_size=batch_size,
-                          momentum=momentum, seed=seed, shuffle=shuffle, params=params, on_epoch=epoch_done)
+                          momentum=momentum, seed=seed, shuffle=shuffle, params=params, on_epoch=epoch_done,
+                          optimizer=optimizer, **hyperparameters)
         return trained, dataset
     finally:
         cluster = getattr(client, "cluster", None)

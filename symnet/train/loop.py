@@ -12,7 +12,7 @@ import numpy as np
 
 from symnet.train.data import (Dataset, Standardizer, check_features, encode_targets, plural, read_npz_arrays,
                                split)
-from symnet.derivation.update import valid_momentum
+from symnet.derivation import update
 from symnet.errors import InputError, VerdictError
 from symnet.files import write_atomic
 from symnet.spec import DEFAULTS, TOML_KEYS, Network, SpecError
@@ -98,20 +98,19 @@ def accuracy(outputs: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(Y, axis=1)))
 
 
-def check_inputs(net: Network, data: Dataset, *, epochs: int, lr: float, batch_size: int, momentum: float,
-                 test_fraction: float) -> np.ndarray:
+def check_inputs(net: Network, data: Dataset, *, epochs: int, lr: float, batch_size: int, momentum: float | None,
+                 test_fraction: float, optimizer: str | None = None, **hyperparameters: float | None) -> np.ndarray:
     """Everything about a run that can be wrong before it starts; returns the encoded targets."""
     from symnet.emit.numba.cache import check_size
 
     check_size(net)
     for name, value, ok in (("--epochs", epochs, epochs >= 1), ("--batch-size", batch_size, batch_size >= 1),
                             ("--lr", lr, np.isfinite(lr) and lr > 0),
-                            ("--momentum", momentum, valid_momentum(momentum)),
                             ("--test-fraction", test_fraction, 0 <= test_fraction < 1)):
         if not ok:
-            rule = {"--lr": "a positive number", "--momentum": "in [0, 1)",
-                    "--test-fraction": "in [0, 1)"}.get(name, "a whole number >= 1")
+            rule = {"--lr": "a positive number", "--test-fraction": "in [0, 1)"}.get(name, "a whole number >= 1")
             raise InputError(f"{name} must be {rule}, got {value}")
+    update.resolve(optimizer, momentum=momentum, **hyperparameters)
     check_features(data, net)
     return encode_targets(data, net)
 
@@ -123,23 +122,30 @@ def train(
     epochs: int = 20,
     lr: float = 0.1,
     batch_size: int = 32,
-    momentum: float = 0.0,
+    momentum: float | None = None,
     seed: int = 0,
     test_fraction: float = 0.2,
     standardize: bool = True,
     shuffle: bool = True,
     on_epoch: Callable[[Epoch], None] | None = None,
     kernel=None,
+    optimizer: str | None = None,
+    **hyperparameters: float | None,
 ) -> Trained:
     """Train ``net`` on ``data`` with its compiled kernel; the same seed gives the same numbers.
 
     With ``shuffle`` each epoch visits the training rows in a fresh permutation drawn from ``seed`` (the
     kernel's ``train_epoch`` takes the batches in the order given); without it, in the same order every
-    epoch. With momentum one velocity persists across the epochs."""
+    epoch. ``optimizer`` (symnet.derivation.update; none: momentum when ``momentum`` > 0, else gradient
+    descent) with ``momentum`` and ``hyperparameters`` (beta1, beta2, eps); its state persists across the
+    epochs."""
     from symnet.emit.numba.cache import compile as compile_kernel
 
     Y = check_inputs(net, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                     test_fraction=test_fraction)
+                     test_fraction=test_fraction, optimizer=optimizer, **hyperparameters)
+    rule, hyper = update.resolve(optimizer, momentum=momentum, **hyperparameters)
+    classic = rule.name in update.CLASSIC
+    momentum = hyper.get("momentum", 0.0)
     train_rows, test_rows = split(len(data.X), test_fraction, seed)
     if len(train_rows) == 0:
         raise InputError(f"data set {data.name} has no rows left to train on")
@@ -148,7 +154,7 @@ def train(
     X_train, Y_train = X[train_rows], Y[train_rows]
     X_test, Y_test = X[test_rows], Y[test_rows]
     t0 = time.perf_counter()
-    kernel = kernel or compile_kernel(net)
+    kernel = kernel or compile_kernel(net, optimizer=rule.name)
     compile_seconds = time.perf_counter() - t0
     params = kernel.init_params(seed)
     t = time.perf_counter()
@@ -157,7 +163,8 @@ def train(
     if not np.isfinite(start_loss):
         raise Diverged(_diverged(0, f"the loss at the initial parameters is {start_loss}", lr, momentum,
                                  standardize), 0, [])
-    velocity = [np.zeros_like(p) for p in params] if momentum else None
+    velocity = [np.zeros_like(p) for p in params] if classic and momentum else None
+    state = None if classic else kernel.init_state()
     classify = data.is_classification
     trained = Trained(net, params, scaler, list(data.classes) if classify else [], compile_seconds=compile_seconds)
     rng = np.random.default_rng(seed)
@@ -168,7 +175,10 @@ def train(
         else:
             Xe, Ye = np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train)
         t = time.perf_counter()
-        loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, momentum, velocity))
+        if classic:
+            loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, momentum, velocity))
+        else:
+            loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, state=state, **hyper))
         seconds = time.perf_counter() - t
         # train_epoch runs a whole epoch in compiled code: a divergence is caught at its end
         bad = f"loss is {loss}" if not np.isfinite(loss) else non_finite(net, params)

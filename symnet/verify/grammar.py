@@ -29,6 +29,7 @@ from sympy.printing.str import StrPrinter
 
 from symnet.functions import activations
 from symnet.errors import InputError
+from symnet.functions.regularisers import lam
 from symnet.derivation.names import Name, parse_name, symbol
 from symnet.spec import Network
 
@@ -40,6 +41,8 @@ MAX_BITS = 1 << 14  # size of a number that an exponent may produce
 
 #: the number of samples, for claims about E = (1/m) Σ over the samples
 M = sp.Symbol("m", integer=True, positive=True)
+#: what a claim may call λ, the L2 decay of the cost (``lambda`` is Python's keyword; courses write reg)
+DECAY_NAMES = ("lam", "reg")
 
 _ELEMENTARY: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     # ReLU′ with the derivation's convention H(0) = 0 (the write-up's 𝟙[h > 0]); claims print it as step
@@ -82,6 +85,8 @@ class Names:
         """The symbol a name stands for, or None when this network has no such quantity."""
         if name == "m":
             return M
+        if name in DECAY_NAMES and self.net.l2:
+            return lam
         name = self._aliases.get(name, name)
         parsed = parse_name(name)
         if parsed is None or str(parsed) != name:

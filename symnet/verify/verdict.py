@@ -20,6 +20,8 @@ from itertools import islice
 import mpmath
 import sympy as sp
 
+from symnet.functions.regularisers import lam
+
 from symnet.functions.losses import LOSSES
 from symnet.derivation.chains import E, Derivation, derive
 from symnet.derivation.model import Model
@@ -27,7 +29,7 @@ from symnet.derivation.names import parse_name
 from symnet.errors import InputError
 from symnet.spec import Network
 from symnet.verify.diagnosis import FINGERPRINT_POINTS, Paths, chain_paths, diagnose, product_text
-from symnet.verify.evaluation import DIGITS, Point
+from symnet.verify.evaluation import DIGITS, Point, Undefined, close, value
 from symnet.verify.grammar import M, Names, latex_to_claim, parse_claim, text
 from symnet.verify import proof
 from symnet.verify.sampling import KINK_MARGIN, Comparison, Sampler, compare
@@ -146,7 +148,12 @@ def check(
         truth = d.expand_deltas(d.derivative(of_s, wrt_s))
     except ValueError as e:  # too many paths to sum
         raise InputError(f"cannot check ∂{of_s}/∂{wrt_s}: {e}") from None
+    # λ is the spec's number: a claim may write it as lam, reg or the number itself
+    decay = {lam: sp.Rational(repr(whole.l2))}
+    truth, expr = truth.xreplace(decay), expr.xreplace(decay)
+    decay_term = d.decay(wrt_s).xreplace(decay) if of_s == E else sp.S.Zero
     verdict = _judge(d, of_s, wrt_s, d.expand_deltas(expr), truth / M if batch else truth, batch,
+                     decay_term / M if batch else decay_term,
                      points=points, seed=seed, seconds=time_limit,
                      listed=whole.n_params <= WHOLE_UP_TO, sliced=None if part == whole else (part, whole))
     verdict.source = source
@@ -166,7 +173,8 @@ def _read_claim(claim: str | sp.Expr, names: Names, net: Network, latex: bool) -
     return parse_claim(claim, names), " ".join(claim.split())
 
 
-def _judge(d: Derivation, of: sp.Symbol, wrt: sp.Symbol, claim: sp.Expr, truth: sp.Expr, batch: bool, *,
+def _judge(d: Derivation, of: sp.Symbol, wrt: sp.Symbol, claim: sp.Expr, truth: sp.Expr, batch: bool,
+           decay: sp.Expr, *,
            points: int, seed: int, seconds: float, listed: bool,
            sliced: tuple[Network, Network] | None) -> Verdict:
     """The verdict on ``claim`` against ``truth``, both in the quantities of ``d``'s network."""
@@ -198,12 +206,34 @@ def _judge(d: Derivation, of: sp.Symbol, wrt: sp.Symbol, claim: sp.Expr, truth: 
         if shown.timed_out:
             notes.append(f"symbolic simplification stopped after {seconds:g} s")
         return Verdict(True, proved=shown.proved, points=len(comparison.agreed), notes=tuple(notes), **common)
-    diagnosis = _diagnose(claim, paths, comparison, sampler, model, seconds)
+    diagnosis = _decay_diagnosis(claim, truth, decay, comparison, f"λ·{wrt} (λ = {d.net.l2:g})") or \
+        _diagnose(claim, paths, comparison, sampler, model, seconds)
     claimed = comparison.claimed
     return Verdict(False, proved=False, points=len(comparison.agreed) + 1,
                    counterexample=_shown(comparison.counterexample, claim, truth, sampler, listed, batch),
                    claimed_value=None if claimed is None else float(claimed), true_value=float(comparison.true),
                    diagnosis=diagnosis, notes=tuple(notes), **common)
+
+
+def _decay_diagnosis(claim: sp.Expr, truth: sp.Expr, decay: sp.Expr, comparison: Comparison,
+                     term_text: str) -> tuple[str, ...]:
+    """The L2 term λθ left out of the claim, or counted twice: claim − truth is −λθ or +λθ at the
+    counterexample (at 50 digits a coincidence is out of the question for drawn values)."""
+    if decay == 0 or comparison.claimed is None:
+        return ()
+    with mpmath.workdps(DIGITS):
+        env = comparison.counterexample
+        try:
+            gap = value(claim - truth, env)
+            term = value(decay, env)
+        except Undefined:
+            return ()
+        if close(gap, -term):
+            return (f"the L2 decay term {term_text} is missing: the cost has (λ/2)·ΣW², so every ∂E/∂W gains "
+                    f"λ·W",)
+        if close(gap, term):
+            return (f"the L2 decay term {term_text} is counted twice: ∂/∂W of (λ/2)·W² is λ·W, not 2λ·W",)
+    return ()
 
 
 def _diagnose(claim: sp.Expr, paths: Paths | None, comparison: Comparison, sampler: Sampler, model: Model,

@@ -231,3 +231,50 @@ def test_shuffle_option_changes_the_numbers_and_each_is_reproducible(capsys):
     code, out, err = run(capsys, *args, "--no-shuffle")
     assert code == 0 and strip(out) != shuffled
     assert strip(run(capsys, *args, "--no-shuffle")[1]) == strip(out)
+
+
+class StatefulSpy(SpyKernel):
+    """A kernel generated for a rule with a state (Adam): train_epoch takes state= and the hyperparameters."""
+
+    OPTIMIZER = "adam"
+
+    def init_state(self):
+        return {"t": 0, "m": [np.zeros_like(p) for p in self.init_params()],
+                "s": [np.zeros_like(p) for p in self.init_params()]}
+
+    def train_epoch(self, params, X, Y, lr, batch_size, state=None, **hyper):
+        self.calls.append((state, hyper))
+        state["t"] += 1
+        return 0.5
+
+
+def test_an_optimiser_with_a_state_keeps_one_state_across_the_epochs():
+    net = Network.parse("2-3-1", hidden="tanh", output="sigmoid", loss="bce")
+    kernel = StatefulSpy(net)
+    train(net, ds.load("xor", samples=40, seed=0), epochs=3, kernel=kernel, optimizer="adam", beta1=0.8)
+    states = [s for s, _ in kernel.calls]
+    assert all(s is states[0] for s in states) and states[0]["t"] == 3
+    assert kernel.calls[0][1] == {"beta1": 0.8, "beta2": 0.999, "eps": 1e-8}
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--optimizer", "adam", "--beta1", "1"], "--beta1 must be in [0, 1), got 1.0"),
+    (["--optimizer", "adam", "--momentum", "0.9"], "--momentum does not apply to --optimizer adam"),
+    (["--beta2", "0.9"], "--beta2 does not apply to --optimizer sgd"),
+    (["--l2", "-1"], "l2 (the weight decay λ) must be a number in [0, 1000)"),
+])
+def test_bad_optimiser_options_are_one_line(capsys, option, message):
+    code, out, err = run(capsys, "train", "2-3-1", "--data", "xor", *option)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"symnet: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [["--optimizer", "adam", "--lr", "0.005", "--l2", "0.0001"],
+                                     ["--optimizer", "nesterov", "--lr", "0.2"],
+                                     ["--optimizer", "rmsprop", "--lr", "0.002"]])
+def test_digits_trains_with_each_optimiser_and_decay_to_what_plain_sgd_reaches(capsys, options):
+    code, out, _ = run(capsys, "train", "64-32-10", "--output", "softmax", "--loss", "cce", "--data", "digits",
+                       "--epochs", "15", "--quiet", *options)
+    assert code == 0
+    assert summary_accuracy(out) > 0.90, out

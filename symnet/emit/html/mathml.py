@@ -226,12 +226,13 @@ class MathMLPrinter(MathMLPresentationPrinter):
         return self.mo(")", stretchy="false")
 
     def _print_Sum(self, expr):
-        """Σ with its limits; the summand in parentheses only when it is a sum."""
-        (var, low, high), = expr.limits
-        sigma = self.el("munderover", self.mo("\u2211"), self.el("mrow", self._print(var), self.mo("="),
-                                                                  self._print(low)), self._print(high))
+        """One Σ per limit, the outermost (SymPy's last) first; the summand in parentheses only when it
+        is a sum."""
+        sigmas = [self.el("munderover", self.mo("\u2211"), self.el("mrow", self._print(var), self.mo("="),
+                                                                    self._print(low)), self._print(high))
+                  for var, low, high in reversed(expr.limits)]
         body = self._print(expr.function)
-        return self.el("mrow", sigma, self.paren(body) if isinstance(expr.function, sp.Add) else body)
+        return self.el("mrow", *sigmas, self.paren(body) if isinstance(expr.function, sp.Add) else body)
 
     def _print_Exp1(self, expr):
         return self.el("mi", text="e")  # the articles' e, not SymPy's double-struck ⅇ

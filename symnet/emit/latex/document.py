@@ -16,12 +16,15 @@ import re
 from pathlib import Path
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
 from symnet.functions.activations import ACTIVATION_CLASSES, IDENTITY, SOFTMAX, Activation, Lemma, latex_name
 from symnet.functions.losses import LOSSES
 from symnet.derivation.chains import E, Delta, Derivation, Factor
 from symnet.derivation import update
+from symnet.functions import regularisers
+from symnet.functions.regularisers import l2_penalty, lam
 from symnet.errors import InputError
 from symnet.derivation.layer_form import LayerRule, base, width
 from symnet.derivation.names import parse_name
@@ -116,6 +119,14 @@ class ChainStep:
     local: Step
     delta: sp.Symbol
     h: sp.Symbol
+    decay: sp.Expr = sp.S.Zero  # λθ of a weight when the error has an L2 term
+
+    def _with_decay(self, form: Math) -> Math:
+        """A form of the loss's part of ∂E/∂θ, plus the decay term λθ when there is one."""
+        if self.decay == 0:
+            return form
+        terms = form.terms if isinstance(form, Terms) else (form,)
+        return Terms((*terms, Ordered((lam, self.param))), form.more if isinstance(form, Terms) else 0)
 
     @property
     def derivative(self) -> sp.Derivative:
@@ -131,10 +142,10 @@ class ChainStep:
         more = len(self.paths) - len(self.shown_paths) if self.paths else 0
         symbolic = Terms(tuple(Ordered(tuple(s.derivative for s in p)) for p in self.shown_paths), more)
         values = Terms(tuple(Ordered(tuple(s.value for s in p)) for p in self.shown_paths), more)
-        forms: list[Math] = [symbolic, values]
+        forms: list[Math] = [self._with_decay(_single(symbolic)), self._with_decay(_single(values))]
         if self.result is not None:
             forms.append(self.result)
-        return eqn(self.derivative, *(_single(f) for f in forms))
+        return eqn(self.derivative, *forms)
 
     @property
     def symbolic(self) -> Eqn:
@@ -150,8 +161,8 @@ class ChainStep:
     def via_delta(self) -> Eqn:
         """∂E/∂θ = ∂E/∂h · ∂h/∂θ = δ · (∂h/∂θ)."""
         return eqn(self.derivative,
-                   Ordered((sp.Derivative(E, self.h, evaluate=False), self.local.derivative)),
-                   Ordered((self.delta, self.local.value)))
+                   self._with_decay(Ordered((sp.Derivative(E, self.h, evaluate=False), self.local.derivative))),
+                   self._with_decay(Ordered((self.delta, self.local.value))))
 
 
 def _single(f: Math) -> Math:
@@ -286,6 +297,8 @@ class ErrorSection:
     per_sample: Eqn | None
     general: Eqn
     mean: Eqn
+    penalty: Eqn | None = None  # E with the L2 term, when the cost has one
+    l2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -328,8 +341,24 @@ class DeltaLayer:
 class UpdateSection:
     rules: list[Eqn]
     batch: Eqn
-    momentum: list[Eqn]
-    momentum_value: float | None
+    optimizer: update.Optimizer
+    steps: list[Eqn]  # the optimiser's rule for one parameter θ (empty for plain gradient descent)
+    hyperparameters: list[tuple[sp.Symbol, float]]
+    decay: Eqn | None  # ∂E/∂W with the L2 term, when the cost has one
+
+    @property
+    def momentum(self) -> list[Eqn]:
+        return self.steps if self.optimizer.name == "momentum" else []
+
+
+@dataclass(frozen=True)
+class WorkedStep:
+    """One update of the worked example: per parameter θ before, ∂E/∂θ, the optimiser's state after
+    (in ``optimizer.state`` order) and θ after; then E at the new parameters."""
+
+    number: int
+    rows: list[tuple[sp.Symbol, float, float, tuple[float, ...], float]]
+    error_after: float
 
 
 @dataclass(frozen=True)
@@ -340,10 +369,13 @@ class WorkedSection:
     error: float
     chains: list[tuple[sp.Symbol, list[list[tuple[Step, float]]], float]]
     deltas: list[tuple[sp.Symbol, float]]
-    updates: list[tuple[sp.Symbol, float, float, float, float | None]]  # θ, before, ∂E/∂θ, v, after
+    updates: list[tuple[sp.Symbol, float, float, tuple[float, ...], float]]  # the first step's rows
     learning_rate: float
     momentum: float | None
     truncated: bool
+    steps: list[WorkedStep]
+    optimizer: update.Optimizer
+    hyperparameters: list[tuple[sp.Symbol, float]]
 
 
 @dataclass
@@ -408,19 +440,22 @@ def select_params(d: Derivation, names: list[str] | None) -> tuple[list[sp.Symbo
 
 
 def writeup_of(d: Derivation, values: "Values | str | Path | None" = None, params: str | list[str] | None = None,
-               momentum: float | None = None) -> "WriteUp":
+               momentum: float | None = None, optimizer: str | None = None, **hyperparameters: float | None
+               ) -> "WriteUp":
     """The document every renderer (LaTeX, HTML) prints, from a command's options: a values file is read
-    and the momentum checked here, once for both."""
+    and the optimiser (none: momentum with a momentum, or the values file's, else plain descent) and its
+    hyperparameters checked here, once for both."""
     if isinstance(values, (str, Path)):
         values = load_values(values, d.net)
-    if momentum is not None and not update.valid_momentum(momentum):
-        raise InputError(f"--momentum must be in [0, 1), got {momentum}")
-    return build(d, parse_params(params), values, momentum)
+    if momentum is None and optimizer is None and values is not None and values.momentum:
+        momentum = values.momentum
+    return build(d, parse_params(params), values, update.resolve(optimizer, momentum=momentum, **hyperparameters))
 
 
 def build(d: Derivation, params: list[str] | None = None, values: Values | None = None,
-          momentum: float | None = None) -> WriteUp:
-    """Everything the document shows, in the order it shows it."""
+          optimizing: tuple[update.Optimizer, dict[str, float]] = (update.SGD, {})) -> WriteUp:
+    """Everything the document shows, in the order it shows it; ``optimizing``: the optimiser and its
+    hyperparameters (``update.resolve``)."""
     chosen, sampled = select_params(d, params)
     net, m = d.net, d.model
     bias_rows = {k: net.layers[k - 1] + 1 for k in range(1, net.depth + 1)} if net.bias == "augmented" else {}
@@ -431,14 +466,14 @@ def build(d: Derivation, params: list[str] | None = None, values: Values | None 
     for c in chains:
         new = tuple(s for s in c.new_steps if (s.of, s.wrt) not in seen)
         seen.update((s.of, s.wrt) for s in new)
-        deduped.append(ChainStep(c.param, c.paths, c.n_paths, new, c.result, c.local, c.delta, c.h))
+        deduped.append(ChainStep(c.param, c.paths, c.n_paths, new, c.result, c.local, c.delta, c.h, c.decay))
     loss_steps, loss_general = _loss_lemmas(d, steps)
-    worked = _worked(d, steps, values, chosen, momentum, deduped) if values is not None else None
+    worked = _worked(d, steps, values, chosen, optimizing, deduped) if values is not None else None
     return WriteUp(
         d, chosen, sampled, _notation(d, bias_rows), _figure(d, bias_rows), _feedforward(d), _error(d),
         [_lemma_steps(lem) for lem in d.lemmas], loss_steps, loss_general,
         _softmax_lemma(d, steps) if net.output == SOFTMAX else None, deduped,
-        [_delta_layer(d, k) for k in range(net.depth, 0, -1)], _update(d, momentum), worked, bias_rows)
+        [_delta_layer(d, k) for k in range(net.depth, 0, -1)], _update(d, optimizing), worked, bias_rows)
 
 
 def _chain_step(d: Derivation, steps: _Steps, param: sp.Symbol, bias_rows: dict[int, int]) -> ChainStep:
@@ -461,7 +496,7 @@ def _chain_step(d: Derivation, steps: _Steps, param: sp.Symbol, bias_rows: dict[
     result = c.result if paths is not None else None
     if result is not None and tex_width(latex(result, bias_rows=bias_rows or None)) > RESULT_LINES * LINE_EM:
         result = None
-    return ChainStep(param, paths, n_paths, tuple(new), result, local, c.delta, c.local.of)
+    return ChainStep(param, paths, n_paths, tuple(new), result, local, c.delta, c.local.of, c.decay)
 
 
 def _notation(d: Derivation, bias_rows: dict[int, int]) -> Notation:
@@ -578,7 +613,15 @@ def _error(d: Derivation) -> ErrorSection:
     m_, s = sp.Symbol("m", integer=True, positive=True), sp.Symbol("s", integer=True, positive=True)
     Es = sp.IndexedBase("E")[s]
     mean = eqn(E, sp.Mul(sp.UnevaluatedExpr(1 / m_), sp.Sum(Es, (s, 1, m_)), evaluate=False))
-    return ErrorSection(per_sample, general, mean)
+    penalty = None
+    if d.net.l2:
+        i, j, k = sp.symbols("i j k", integer=True, positive=True)
+        Wk = sp.IndexedBase("Wk")[i, j]
+        # nested, one Σ per index (k outermost), as a teacher writes it
+        total = sp.Sum(sp.Sum(sp.Sum(l2_penalty([Wk]) / lam * 2, (i, 1, sp.Symbol("n_{k-1}"))),
+                              (j, 1, sp.Symbol("n_k"))), (k, 1, sp.Symbol("L", integer=True, positive=True)))
+        penalty = eqn(E, Terms((general.forms[-1][1], Ordered((lam / 2, total)))))
+    return ErrorSection(per_sample, general, mean, penalty, d.net.l2)
 
 
 def _lemma_steps(lem: Lemma) -> LemmaSteps:
@@ -631,28 +674,35 @@ def _delta_layer(d: Derivation, k: int) -> DeltaLayer:
         for hk in d.model.h[k]:
             dl: Delta = d.delta(hk)
             neurons.append(eqn(dl.symbol, dl.terms, dl.expr))
-    return DeltaLayer(k, r, general, eqn(r.dW.lhs, r.dW.rhs), eqn(r.db.lhs, r.db.rhs), neurons)
+    return DeltaLayer(k, r, general, eqn(r.dW.lhs, r.dW.rhs + r.decay), eqn(r.db.lhs, r.db.rhs), neurons)
 
 
-def _update(d: Derivation, momentum: float | None) -> UpdateSection:
+def _update(d: Derivation, optimizing: tuple[update.Optimizer, dict[str, float]]) -> UpdateSection:
+    rule, hyper = optimizing
     i, j = sp.symbols("i j", integer=True, positive=True)
     W, b = sp.IndexedBase("Wk")[i, j], sp.IndexedBase("bk")[j]
     rules = [eqn(p, update.rules(p, sp.Derivative(E, p, evaluate=False))["sgd"], rel=r"\leftarrow") for p in (W, b)]
-    theta, v = sp.Symbol("theta", real=True), sp.Symbol("v", real=True)
+    theta = update.theta
     m_, s = sp.Symbol("m", integer=True, positive=True), sp.Symbol("s", integer=True, positive=True)
     Es = sp.IndexedBase("E")[s]
     batch = eqn(sp.Derivative(E, theta, evaluate=False),
                 sp.Mul(sp.UnevaluatedExpr(1 / m_), sp.Sum(sp.Derivative(Es, theta, evaluate=False), (s, 1, m_)),
                        evaluate=False))
-    mom = []
-    if momentum is not None:
-        rule = update.rules(theta, sp.Derivative(E, theta, evaluate=False), v)
-        mom = [eqn(v, rule["velocity"], rel=r"\leftarrow"), eqn(theta, rule["with_velocity"], rel=r"\leftarrow")]
-    return UpdateSection(rules, batch, mom, momentum)
+    steps = []
+    if rule is not update.SGD:
+        steps = [eqn(target, rhs, rel=r"\leftarrow")
+                 for target, rhs in rule.rules(theta, sp.Derivative(E, theta, evaluate=False))]
+    values = [(h.symbol, hyper[h.option]) for h in rule.hyperparameters]
+    decay = None
+    if d.net.l2:
+        Wd = sp.IndexedBase("W")[i, j]
+        decay = eqn(sp.Derivative(l2_penalty([Wd]), Wd, evaluate=False), regularisers.decay(Wd))
+    return UpdateSection(rules, batch, rule, steps, values, decay)
 
 
-def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol], momentum: float | None,
-            chains: list[ChainStep]) -> WorkedSection:
+def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol],
+            optimizing: tuple[update.Optimizer, dict[str, float]], chains: list[ChainStep]) -> WorkedSection:
+    rule, hyper = optimizing
     ex = WorkedExample(d, values, [str(p) for p in chosen])
     m, net = d.model, d.net
     truncated = any(n > 2 * PER_NEURON_UP_TO for n in net.layers)
@@ -671,13 +721,41 @@ def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol
         numbers.append((c.param, paths, ex.gradient(c.param)))
     deltas = [(dl.symbol, v) for dl, v in ex.deltas if len(ex.deltas) <= 3 * PER_NEURON_UP_TO or dl.symbol in
               {c.delta for c in chains}]
-    mu = momentum if momentum is not None else (values.momentum or None)
-    lr = values.learning_rate
     shown = set(m.params) if net.n_params <= ALL_PARAMS_UP_TO else set(chosen)
-    updates = []
-    for u in ex.updates:
-        if u.param in shown:
-            # from rest (v = 0) momentum's first step lands where plain SGD's does
-            moved = update.step(u.before, u.gradient, lr, mu)
-            updates.append((u.param, u.before, u.gradient, moved.velocity, moved.after))
-    return WorkedSection(ex, given, forward, ex.error, numbers, deltas, updates, lr, mu, truncated)
+    worked_steps = _training_steps(d, values, rule, hyper, shown, ex)
+    mu = hyper.get("momentum") if rule.name == "momentum" else None
+    return WorkedSection(ex, given, forward, ex.error, numbers, deltas, worked_steps[0].rows, values.learning_rate,
+                         mu, truncated, worked_steps, rule, [(h.symbol, hyper[h.option]) for h in rule.hyperparameters])
+
+
+def _training_steps(d: Derivation, values: Values, rule: update.Optimizer, hyper: dict[str, float],
+                    shown: set[sp.Symbol], first: WorkedExample) -> list[WorkedStep]:
+    """The optimiser's steps from ``values`` (one for plain descent; two for a rule with a state, whose
+    first step from a zero state says little about it), each ending with E at the new parameters."""
+    params = d.model.params
+    theta = np.concatenate([np.asarray(a, dtype=float).reshape(-1) for a in values.params])
+    state = {s.name: np.zeros(len(params)) for s in rule.state}
+    out, ex = [], first
+    for number in range(1, 2 if rule is update.SGD else 3):
+        grads = np.array([ex.gradient(p) for p in params])
+        before = theta.copy()
+        for n in range(len(params)):
+            moved = rule.step(before[n], grads[n], values.learning_rate, {k: v[n] for k, v in state.items()},
+                              hyper, number)
+            theta[n] = moved.after
+            for k, v in moved.state.items():
+                state[k][n] = v
+        ex = WorkedExample(d, _at(values, theta), [])
+        rows = [(p, before[n], grads[n], tuple(state[s.name][n] for s in rule.state), theta[n])
+                for n, p in enumerate(params) if p in shown]
+        out.append(WorkedStep(number, rows, ex.error))
+    return out
+
+
+def _at(values: Values, flat: np.ndarray) -> Values:
+    """``values`` with its parameters replaced by ``flat`` (the kernel's order)."""
+    arrays, at = [], 0
+    for a in values.params:
+        arrays.append(flat[at:at + a.size].reshape(a.shape))
+        at += a.size
+    return Values(values.x, values.y, arrays, values.learning_rate, values.momentum)

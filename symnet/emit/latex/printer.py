@@ -186,6 +186,17 @@ class LatexPrinter(_SympyLatexPrinter):
     def _print_MatMul(self, expr: sp.MatMul) -> str:
         return " ".join(paren(self._print(a)) if isinstance(a, sp.MatAdd) else self._print(a) for a in expr.args)
 
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        """One Σ per limit, the outermost (SymPy's last) first, rather than one Σ over a stack of ranges."""
+        if len(expr.limits) == 1:
+            return super()._print_Sum(expr)
+        inner = sp.Sum(expr.function, expr.limits[0])
+        for limit in expr.limits[1:-1]:
+            inner = sp.Sum(inner, limit)
+        var, low, high = expr.limits[-1]
+        return (rf"\sum_{{{self._print(var)}={self._print(low)}}}^{{{self._print(high)}}} "
+                + self._print(inner))
+
     def _print_Pow(self, expr: sp.Pow) -> str:
         if isinstance(expr.base, (sp.Indexed, sp.Symbol)) and expr.exp.is_Integer and expr.exp > 1:
             base = self._print(expr.base)

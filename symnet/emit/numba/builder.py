@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from symnet.derivation import update
+from symnet.functions import formula
 from symnet.emit.numba.printer import Emitter, Helper, KernelPrinter, helpers
 from symnet.derivation.chains import Derivation, derive
 from symnet.errors import InputError
@@ -28,6 +29,7 @@ from symnet.derivation.layer_form import base, i, j, l, q, width
 from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, init_scheme
 from symnet.functions.initialisation import FAN_IN, FAN_OUT, SCHEMES
 from symnet.functions.losses import LOSSES
+from symnet.functions.regularisers import l2_penalty, lam
 from symnet.derivation.names import parse_name
 from symnet.spec import Network, SpecError
 from symnet.emit.numba.stable import (complement_log, in_complements, loss_from_logits, loss_in_complements,
@@ -125,6 +127,9 @@ class Kernel:
     vector: dict | None = None
     #: which of the branch-free functions the helpers and blocks call (_exp, _expm1)
     vector_math: set[str] = field(default_factory=set)
+    #: L2 decay: the cost's term into ``penalty``, and λW added to each batch's mean gradient
+    penalty: list[Block] = field(default_factory=list)
+    decay: list[Block] = field(default_factory=list)
 
     @property
     def jit_options(self) -> str:
@@ -137,12 +142,15 @@ class Kernel:
 
 
 def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
-             output: str = "OUT.py") -> str:
+             output: str = "OUT.py", optimizer: str = "sgd") -> str:
     """The source of a kernel module for ``net`` (module contract: README.md, "Architecture"), printed
-    from its derivation (the one given, or a new one).
+    from its derivation (the one given, or a new one).  ``optimizer``: the rule ``train_epoch`` applies
+    (symnet.derivation.update); sgd and momentum share one kernel, μ chosen per call.
 
     ``output`` only names the file in the header's regeneration command.  Same arguments, same bytes.
     """
+    rule = update.optimizer(optimizer)
+    rule = update.SGD if rule.name in update.CLASSIC else rule  # one kernel for both, μ given per call
     d = net if isinstance(net, Derivation) else derive(checked_network(net))
     net = checked_network(d.net)
     if net.depth > MAX_KERNEL_LAYERS:
@@ -152,10 +160,10 @@ def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
     layout = choose_layout(net, mode)
     kernel = _build(d, layout, dtype)
-    return render(kernel, mode=mode, output=output)
+    return render(kernel, mode=mode, output=output, optimizer=rule)
 
 
-def render(kernel: Kernel, *, mode: str, output: str) -> str:
+def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimizer = update.SGD) -> str:
     from symnet.version import __version__
 
     net = kernel.net
@@ -167,28 +175,44 @@ def render(kernel: Kernel, *, mode: str, output: str) -> str:
         scheme = SCHEMES[init_scheme(act)]
         printer = KernelPrinter(names={FAN_IN: f"N{k - 1}", FAN_OUT: f"N{k}"})
         init.append(dict(k=k, act=act, scheme=scheme, scale=printer.doprint(scheme.scale)))
-    command = f"symnet codegen {net.describe()} -o {shell_word(output)} --mode {mode} --dtype {kernel.dtype}"
+    command = " ".join([f"symnet codegen {defines(net)}{net.describe()} -o {shell_word(output)} --mode {mode}",
+                        f"--dtype {kernel.dtype}"] + ([f"--optimizer {optimizer.name}"] if optimizer != update.SGD else []))
+    state = [f"{s.name}{p}" for s in optimizer.state for p in _names("", L)]
     return tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
-        params=_names("", L), grads=_names("g", L), velocity=_names("v", L), updates=_updates(L),
+        params=_names("", L), grads=_names("g", L), velocity=_names("v", L), updates=_updates(L, optimizer),
+        optimizer=optimizer, classic=update.CLASSIC, state_arrays=state,
+        hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
     ))
 
 
-def _updates(L: int) -> list[dict[str, str]]:
-    """The update rules of symnet.derivation.update printed for every layer's W[i, j] and b[j]:
-    ``sgd`` θ ← θ − α g; ``velocity`` v ← μ v − α g and ``with_velocity`` θ ← θ + v."""
+def defines(net: Network) -> str:
+    """``--define 'name(x) = formula' `` for each defined function the net uses (regeneration commands)."""
+    sources = formula.sources(dict.fromkeys((*net.activations, net.loss)))
+    return "".join(f"--define {shell_word(f'{k} = {v}')} " for k, v in sources.items())
+
+
+def _updates(L: int, optimizer: update.Optimizer) -> list[dict]:
+    """The update rules of symnet.derivation.update printed for every layer's W[i, j] and b[j]: ``sgd``
+    θ ← θ − α g; ``velocity`` v ← μ v − α g and ``with_velocity`` θ ← θ + v (the sgd/momentum kernel);
+    ``steps`` the optimiser's assignments in order (the others)."""
+    names = {update.alpha: "lr", update.t: "step", **{h.symbol: h.option for h in optimizer.hyperparameters},
+             **{s: s.name for s in optimizer.temporaries}}
     out = []
     for k in range(1, L + 1):
         for kind, idx in (("W", (i, j)), ("b", (j,))):
-            labels = {pre: f"{pre}{kind}{k}" for pre in ("", "g", "v")}
+            labels = {pre: f"{pre}{kind}{k}" for pre in ("", "g", "v", "m", "s")}
             arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
-            p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, arrays=arrays, index_names={i, j})
+            p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", **names}, arrays=arrays,
+                              index_names={i, j})
             theta, g, v = (sp.IndexedBase(labels[pre], real=True)[idx] for pre in ("", "g", "v"))
             rules = update.rules(theta, g, v)
+            state = {s: sp.IndexedBase(labels[s.name], real=True)[idx] for s in optimizer.state}
+            steps = [f"{p.doprint(target)} = {p.doprint(rhs)}" for target, rhs in optimizer.rules(theta, g, state)]
             out.append(dict(k=k, kind=kind, sgd=f"{p.doprint(theta)} = {p.doprint(rules['sgd'])}",
                             velocity=f"{p.doprint(v)} = {p.doprint(rules['velocity'])}",
-                            with_velocity=f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}"))
+                            with_velocity=f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}", steps=steps))
     return out
 
 
@@ -210,7 +234,7 @@ def checked_network(net: Network | str) -> Network:
     if not isinstance(net, Network):
         raise InputError(f"expected a Network or a spec string, got {type(net).__name__}")
     try:
-        fresh = Network.build(list(net.layers), list(net.hidden), net.output, net.loss, net.bias)
+        fresh = Network.build(list(net.layers), list(net.hidden), net.output, net.loss, net.bias, net.l2)
     except (SpecError, TypeError, AttributeError) as e:
         raise InputError(f"invalid network: {e}") from None
     if fresh != net:
@@ -239,7 +263,27 @@ def _kernel(d: Derivation, layout: str, dtype: str, printer: KernelPrinter, **bl
     vector = layout == "gemm"
     used, math = helpers(printer.helpers, vector)
     return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=_vector_math() if vector else None,
-                  vector_math=math | printer.vector_math, **blocks)
+                  vector_math=math | printer.vector_math, **_decay_blocks(d), **blocks)
+
+
+def _decay_blocks(d: Derivation) -> dict[str, list[Block]]:
+    """With L2 decay: (λ/2)·Σ W² into ``penalty`` and ∂/∂W of it added to gW, per layer, once per batch
+    (after the mean over its samples: the term belongs to every sample's E, so to their mean once)."""
+    if not d.net.l2:
+        return {}
+    penalty, decayed = [], []
+    for k in range(1, d.net.depth + 1):
+        rule = d.layer_rule(k)
+        W = base("W", k, d.net.depth)[i, j]
+        arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in (f"W{k}", f"gW{k}")}
+        p = KernelPrinter(names={lam: "L2"}, arrays=arrays, index_names={i, j})
+        loops = [("i", f"N{k - 1}"), ("j", f"N{k}")]
+        term = l2_penalty([W])
+        penalty.append(Block([f"(λ/2)·Σ W{_sup(k)}ᵢⱼ²: {sp.sstr(term)}"], [f"penalty += {p.doprint(term)}"], loops))
+        g = sp.IndexedBase(f"gW{k}", real=True)[i, j]
+        decayed.append(Block([f"∂E/∂W{_sup(k)}ᵢⱼ gains the decay {sp.sstr(rule.decay)}"],
+                             [f"{p.doprint(g)} += {p.doprint(rule.decay)}"], loops))
+    return {"penalty": penalty, "decay": decayed}
 
 
 def _vector_math() -> dict:
@@ -612,6 +656,6 @@ class _Unrolled:
         params = [w for row in self.m.W[k] for w in row] + list(self.m.b[k])
         chains = [self.d.chain(p) for p in params]
         comment = [f"∂E/∂W{_sup(k)} and ∂E/∂b{_sup(k)}: ∂E/∂θ = ∂h/∂θ · δ, e.g. "
-                   f"dE/d{chains[0].param} = {sp.sstr(chains[0].via_delta)}"]
-        body = [f"g{self.printer.names[c.param]} += {self.printer.doprint(c.via_delta)}" for c in chains]
+                   f"dE/d{chains[0].param} = {sp.sstr(chains[0].backprop)}"]
+        body = [f"g{self.printer.names[c.param]} += {self.printer.doprint(c.backprop)}" for c in chains]
         return Block(comment, body)

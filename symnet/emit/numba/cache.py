@@ -89,19 +89,22 @@ def source_key(source: str, dtype: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def cached_source(net: Network | str, mode: str = "auto", dtype: str = "float64") -> tuple[Path, str]:
+def cached_source(net: Network | str, mode: str = "auto", dtype: str = "float64",
+                  optimizer: str = "sgd") -> tuple[Path, str]:
     """The cache file for ``net`` and the source it must hold."""
-    source = generate(net, mode, dtype, output=CACHED_NAME)
+    source = generate(net, mode, dtype, output=CACHED_NAME, optimizer=optimizer)
     return cache_dir() / f"symnet_kernel_{source_key(source, dtype)}.py", source
 
 
-def kernel_path(net: Network | str, mode: str = "auto", dtype: str = "float64") -> Path:
-    return cached_source(net, mode, dtype)[0]
+def kernel_path(net: Network | str, mode: str = "auto", dtype: str = "float64", optimizer: str = "sgd") -> Path:
+    return cached_source(net, mode, dtype, optimizer)[0]
 
 
-def compile(net: Network | str, mode: str = "auto", dtype: str = "float64") -> ModuleType:  # noqa: A001
-    """The kernel module for ``net``, imported from the cache after checking the file is the source
-    symnet generates for it (written there first when missing or different).
+def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # noqa: A001
+            optimizer: str = "sgd") -> ModuleType:
+    """The kernel module for ``net`` (its ``train_epoch`` applying ``optimizer``), imported from the cache
+    after checking the file is the source symnet generates for it (written there first when missing or
+    different).
 
     Numba compiles each function on its first call (from its own cache when a previous process did).
     """
@@ -111,10 +114,10 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64") -> M
     check_size(net, dtype)
     # a --define'd function may be redefined in this process: its formula is part of what was compiled
     formulas = tuple(getattr(ACTIVATION_CLASSES.get(a), "source", None) for a in net.activations)
-    memo = (net, formulas, mode, dtype, cache_dir())
+    memo = (net, formulas, mode, dtype, optimizer, cache_dir())
     if memo in _loaded:
         return _loaded[memo]
-    path, source = cached_source(net, mode, dtype)
+    path, source = cached_source(net, mode, dtype, optimizer)
     private_dir(path.parent)
     pycache = path.parent / "__pycache__"
     if pycache.exists() or pycache.is_symlink():
