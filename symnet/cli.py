@@ -29,6 +29,7 @@ Options given on the command line override the file's keys."""
 
 #: the rest of each command's SPEC example, where the command needs more than SPEC
 SPEC_EXAMPLE_TAIL = {"derive": " -o net.tex", "codegen": " -o kernel.py", "check": " --wrt 'W1[1,1]' --claim EXPR",
+                     "check_code": "",
                      "example": " --values VALUES.toml", "train": " --data moons"}
 
 
@@ -136,8 +137,9 @@ def cli() -> None:
 @click.option("--pdf", is_flag=True,
               help="Also compile OUT.pdf next to OUT.tex (needs pdflatex); without -o both are written to the "
                    "current directory, named after SPEC (2-2-1.tex, or the TOML file's stem).")
-@click.option("--values", metavar="VALUES.toml", default=None,
-              help="Add a worked example at these numbers (x, y, learning_rate, W<k>, b<k>).")
+@click.option("--values", metavar="VALUES.toml|random[:SEED]", default=None,
+              help="Add a worked example at these numbers (x, y, learning_rate, W<k>, b<k>), or at small "
+                   "readable ones drawn from SEED (0 if not given).")
 @click.option("--params", default="all", metavar="all|LIST", show_default=True,
               help="Parameters whose chain rule is written out, e.g. 'W1[1,1],b2[1]'; all means a sample for "
                    "nets of more than 50 parameters.")
@@ -233,8 +235,10 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 
 @cli.command()
 @spec_options
-@click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False), metavar="VALUES.toml",
-              help="x, y, learning_rate and every W<k>, b<k> (rows = source neurons).")
+@click.option("--values", "values_path", required=True, type=click.Path(dir_okay=False),
+              metavar="VALUES.toml|random[:SEED]",
+              help="x, y, learning_rate and every W<k>, b<k> (rows = source neurons), or small readable values "
+                   "drawn from SEED.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def example(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
             values_path: str, as_json: bool) -> None:
@@ -442,6 +446,42 @@ def check_command(spec: str, hidden: str | None, output_act: str | None, loss: s
     click.echo(verdict.report())
     if not verdict.correct:
         raise VerdictError(f"symnet: the claim is not {verdict.derivative}")
+
+
+@cli.command("check-code")
+@click.argument("file", metavar="FILE.py", type=click.Path(dir_okay=False))
+@spec_options
+@click.option("--function", "function", default=None, metavar="NAME",
+              show_default="backprop or gradients, else the file's one public function of three arguments",
+              help="The function (params, X, Y) -> gradients to check.")
+@click.option("--convention", type=click.Choice(("rows", "columns")), default="rows", show_default=True,
+              help="rows: X is m×n0, Wk is n(k-1)×nk, bk (nk,), Hk = A(k-1) @ Wk + bk (symnet's); columns: X is "
+                   "n0×m, Wk is nk×n(k-1), bk (nk, 1), Zk = Wk @ A(k-1) + bk (the widely taught course's).")
+@click.option("--timeout", type=click.FloatRange(min=0.1, max=600), default=20.0, show_default=True,
+              help="Seconds your file may take in all; then its process is killed.")
+def check_code_command(file: str, spec: str, hidden: str | None, output_act: str | None, loss: str | None,
+                       function: str | None, convention: str, timeout: float) -> None:
+    """Check your own NumPy back-propagation: FILE.py defines a function (params, X, Y) -> gradients, which
+    symnet calls on random batches and compares, gradient by gradient, with the derivation's; a wrong one is
+    named with its layer (counted from the output) and the mistake (transposed, summed instead of averaged,
+    sign, f′ missing or another activation's, * for @, bias not summed over the batch, …).
+
+    \b
+    params = [W1, b1, W2, b2, ...]; E is the mean over the m samples of the per-sample loss; return
+    [dW1, db1, ...] in the shapes of params (or a dict {"W1": dW1, ...}).
+
+    FILE.py is your code: it runs, at your request, in a separate Python process with a time limit
+    (--timeout) and a memory cap, and is killed when the time is up, as pytest would run it. Exit status 0:
+    every gradient right; 1: a wrong one; 2: bad input (a file that fails, hangs or returns the wrong shapes)."""
+    from symnet.verify.code import check_code
+
+    net = load_network(spec, hidden, output_act, loss)
+    report = check_code(file, net, function=function, convention=convention, timeout=timeout)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        where = f" (from layer {report.first_wrong_layer})" if report.first_wrong_layer else ""
+        raise VerdictError(f"symnet: the gradients of {file} are not the derivation's{where}")
 
 
 @cli.command()

@@ -7,6 +7,7 @@ after one gradient-descent step θ ← θ − α ∂E/∂θ.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from symnet.derivation.update import valid_momentum
 from symnet.errors import InputError
 from symnet.files import read_toml
 from symnet.numeric.evaluate import Evaluator
+from symnet.numeric.finite_differences import kink_distance, targets
 from symnet.spec import Network
 
 
@@ -44,9 +46,33 @@ class Values:
 VALUE_KEYS = ("x", "y", "learning_rate", "momentum")
 
 
+#: ``--values random`` or ``random:SEED``: drawn values instead of a file
+RANDOM = re.compile(r"random(?::(\d{1,9}))?")
+
+
 def load_values(path: str | Path, net: Network) -> Values:
-    """Read VALUES.toml (``x``, ``y``, ``learning_rate``, ``W1`` rows = source neurons, ``b1``, …)."""
+    """Read VALUES.toml (``x``, ``y``, ``learning_rate``, ``W1`` rows = source neurons, ``b1``, …), or
+    draw them for ``random[:SEED]``."""
+    drawn = RANDOM.fullmatch(str(path))
+    if drawn:
+        return random_values(net, int(drawn.group(1) or 0))
     return values_from_dict(read_toml(path, "values file"), net, source=str(path))
+
+
+def random_values(net: Network, seed: int = 0) -> Values:
+    """Small readable values for any network (two decimals, |v| ≤ 0.5 for parameters, ≤ 1 for inputs;
+    targets valid for the loss), so that a write-up without a values file still gets a worked example.
+    Redrawn while a kinked activation (ReLU …) sits within 0.005 of its kink, where its derivative would
+    depend on a rounding."""
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        x = np.round(rng.uniform(-1, 1, net.layers[0]), 2)
+        y = np.round(targets(net.loss, net.layers[-1], 1, rng)[0], 2)
+        params = [np.round(rng.uniform(-0.5, 0.5, shape), 2)
+                  for a, b in zip(net.layers, net.layers[1:]) for shape in ((a, b), (b,))]
+        if kink_distance(net.activations, params, x.reshape(1, -1)) >= 0.005:
+            break
+    return Values(x, y, params, learning_rate=0.5)
 
 
 def values_from_dict(data: dict, net: Network, source: str = "values") -> Values:

@@ -1,0 +1,691 @@
+"""Checking a person's own NumPy back-propagation against the derivation (``symnet check-code FILE.py SPEC``).
+
+Your file defines a function ``backprop(params, X, Y)`` that returns the gradients of the cost E with
+respect to every parameter.  symnet calls it on a few random batches, compares each returned gradient with
+the derivation's, and says per parameter whether it is right; when one is wrong, it names the first wrong
+layer counted from the output and the mistake, found by testing known mistakes against the derivation.
+
+Which function: ``--function NAME``; without it, ``backprop`` or ``gradients`` if the file defines one,
+else its only public function of three arguments.
+
+The cost: E is the mean over the m samples of the batch of the per-sample loss (mse is ½Σⱼ(ŷⱼ − yⱼ)²,
+bce −Σⱼ[yⱼ log ŷⱼ + (1 − yⱼ) log(1 − ŷⱼ)], cce −Σⱼ yⱼ log ŷⱼ with a softmax output; with ``--l2 λ``,
+plus (λ/2)ΣW²), so every gradient is ∂E/∂θ, averaged over the batch.
+
+The layout, ``--convention rows`` (symnet's, the default; samples are rows)::
+
+    X: (m, n0)   Y: (m, nL)   params = [W1, b1, W2, b2, ...]
+    Wk: (n(k-1), nk)   bk: (nk,)   Hk = A(k-1) @ Wk + bk,   Ak = f(Hk),   A0 = X
+    return [dW1, db1, dW2, db2, ...], each the shape of its parameter
+
+``--convention columns`` (the widely taught course convention; samples are columns)::
+
+    X: (n0, m)   Y: (nL, m)   params = [W1, b1, W2, b2, ...]
+    Wk: (nk, n(k-1))   bk: (nk, 1)   Zk = Wk @ A(k-1) + bk,   Ak = f(Zk),   A0 = X
+    return [dW1, db1, dW2, db2, ...], each the shape of its parameter
+
+In both, params is a list of NumPy float64 arrays in that order (biases separate, whatever ``--bias`` says),
+and the function may instead return a dict {"W1": dW1, "b1": db1, ...} (keys "dW1", "db1", ... too).  A
+gradient with a length-1 axis dropped or added is accepted ((nk,) for (nk, 1) and the reverse).  Y holds
+valid targets: one-hot rows (columns) for cce, values in [0, 1] for bce.  The batches have different sizes
+m, at least 3 and none equal to a layer width.
+
+Your file is your code: it runs, at your request, in a separate Python process (like pytest running your
+tests), with a time limit (``timeout`` seconds for the import and every call together) and on Linux a
+memory cap; the process is killed when the time is up.  Nothing of it runs inside symnet.  The file is
+imported under its own name, so a training run under ``if __name__ == "__main__":`` does not start.
+
+The mistakes it recognises: a transposed gradient, a gradient summed over the batch instead of averaged
+(m times too large) or divided by m twice, the opposite sign, twice the gradient (the derivative of
+Σ(ŷ − y)² without symnet's ½), f′ of a layer missing, another activation's f′ in its place (σ′ where tanh′
+belongs, also written in the layer's outputs as A*(1 - A)), f′ evaluated at A instead of H, the element-wise
+product with f′ taken before the matrix product with Wᵀ (``*`` and ``@`` group left to right), a dot product
+where the element-wise product belongs, W where Wᵀ belongs in the back-propagation, dW from H where A
+belongs, and a bias gradient not summed over the batch.  A ``*`` where ``@`` belongs usually cannot run at
+all: the error it raises is reported with the line of your file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import sympy as sp
+
+from symnet.errors import InputError
+from symnet.functions.activations import (ACTIVATION_CLASSES, IDENTITY, SOFTMAX, glyph, inline, lemma,
+                                          numpy_functions, x)
+from symnet.functions.losses import LOSSES
+from symnet.numeric.finite_differences import targets
+from symnet.spec import Network
+
+__all__ = ["CONVENTIONS", "TOLERANCE", "CodeReport", "ParamResult", "check_code", "derived_gradients"]
+
+CONVENTIONS = ("rows", "columns")
+#: largest relative error of a correct gradient: float64 code agrees to ~1e-15, float32 code to ~1e-7
+TOLERANCE = 1e-5
+#: entries smaller than this share of the largest gradient are compared absolutely (at that scale)
+_FLOOR = 1e-4
+_RUNNER = Path(__file__).with_name("code_runner.py")
+
+Array = np.ndarray
+Point = tuple[list[Array], Array, Array]  # params (rows layout), X (m, n0), Y (m, nL)
+
+
+# -- the report ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParamResult:
+    """One parameter's gradient: right or wrong, by how much, and the mistake when one is recognised."""
+
+    name: str
+    ok: bool
+    #: max over the batches of |yours − true| / max(|yours|, |true|, 1e-4 · largest gradient); inf when
+    #: the shapes differ
+    max_rel_error: float
+    shape: tuple[int, ...]
+    expected_shape: tuple[int, ...]
+    diagnosis: str = ""
+
+    @property
+    def layer(self) -> int:
+        return int(self.name[1:])
+
+
+@dataclass(frozen=True)
+class CodeReport:
+    """The verdict on a file's backprop function: ``ok`` when every gradient matches the derivation."""
+
+    path: str
+    function: str
+    net: Network
+    convention: str
+    sizes: tuple[int, ...]
+    params: tuple[ParamResult, ...]
+    #: the highest layer k with a wrong dWk or dbk (back-propagation goes wrong there first), or None
+    first_wrong_layer: int | None
+    #: the mistake in plain words ("" when ok)
+    diagnosis: str
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.params)
+
+    def lines(self) -> list[str]:
+        """What the CLI prints: a header, one line per parameter, and the verdict."""
+        sizes = ", ".join(map(str, self.sizes))
+        out = [f"check-code {self.path}: {self.function} against {self.net.describe()} "
+               f"({self.convention} convention, batches of m = {sizes})"]
+        width = max(len(p.name) for p in self.params)
+        for p in self.params:
+            if p.max_rel_error == float("inf"):
+                how = f"shape {p.shape}, expected {p.expected_shape}"
+            else:
+                how = f"max rel. error {p.max_rel_error:.2g}"
+            status = "ok   " if p.ok else "wrong"
+            line = f"{p.name:<{width}}  {status} ({how})"
+            out.append(line + (f": {p.diagnosis}" if p.diagnosis else ""))
+        if self.ok:
+            out.append(f"correct: every gradient matches symnet's derivation (tolerance {TOLERANCE:g})")
+        else:
+            out.append(f"wrong from layer {self.first_wrong_layer} (the first wrong layer counted from the "
+                       f"output): {self.diagnosis}")
+        return out
+
+
+# -- the check -----------------------------------------------------------------------------------------
+def check_code(path: str, net: Network, *, function: str | None = None, convention: str = "rows",
+               timeout: float = 20.0, batches: int = 3, seed: int = 0) -> CodeReport:
+    """Call the backprop function in ``path`` on ``batches`` random batches (in a child process, killed
+    after ``timeout`` seconds) and judge its gradients against the derivation of ``net``.
+
+    Raises InputError (one line) when the file cannot be run or its answer cannot be compared: missing
+    file or function, syntax error, an exception, a hang, a wrong count or shape, non-finite values.
+    """
+    if convention not in CONVENTIONS:
+        raise InputError(f"unknown convention {convention!r}; allowed: {', '.join(CONVENTIONS)}")
+    if isinstance(batches, bool) or not isinstance(batches, int) or batches < 1:
+        raise InputError(f"batches must be a whole number >= 1, got {batches!r}")
+    if not timeout > 0:
+        raise InputError(f"the time limit must be positive, got {timeout!r} s")
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{path}: no such file" if not file.exists() else f"{path} is not a file")
+    rng = np.random.default_rng(seed)
+    sizes = _batch_sizes(net, batches, rng)
+    points = [_point(net, m, rng) for m in sizes]
+    layout = _Layout(convention, net)
+    label = f"{function}() in {file.name}" if function else f"your backprop in {file.name}"
+    chosen, answers = _run(file, function, layout, points, timeout, label)
+    return _judge(str(path), f"{chosen}()", net, layout, points, answers, f"{chosen}() in {file.name}")
+
+
+def _batch_sizes(net: Network, batches: int, rng: np.random.Generator) -> tuple[int, ...]:
+    # no m equal to a layer width, so that an (m, n) array is never mistaken for a transposed (n, m) one;
+    # none below 3, so that m times the gradient is never twice it or the gradient itself
+    candidates = [m for m in range(3, 3 + 14 + len(net.layers) + batches) if m not in net.layers]
+    return tuple(int(m) for m in rng.permutation(candidates)[:batches])
+
+
+def _point(net: Network, m: int, rng: np.random.Generator) -> Point:
+    params: list[Array] = []
+    for n_in, n_out in zip(net.layers, net.layers[1:]):
+        # small weights (scaled by the fan-in) keep every unit off its saturated flats, where f′ ≈ 0 would
+        # make a missing or wrong f′ invisible
+        params += [rng.normal(0.0, 0.8 / np.sqrt(n_in), (n_in, n_out)), rng.normal(0.0, 0.5, n_out)]
+    X = rng.normal(0.0, 1.0, (m, net.layers[0]))
+    return params, X, targets(net.loss, net.layers[-1], m, rng)
+
+
+# -- the layouts -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Layout:
+    """The user's convention: how symnet's row-layout arrays look to them, and how to name things."""
+
+    convention: str
+    net: Network
+
+    @property
+    def columns(self) -> bool:
+        return self.convention == "columns"
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{kind}{k}" for k in range(1, self.net.depth + 1) for kind in "Wb"]
+
+    def param(self, i: int, rows: Array) -> Array:
+        if not self.columns:
+            return rows
+        return np.ascontiguousarray(rows.T) if i % 2 == 0 else rows.reshape(-1, 1)
+
+    def data(self, A: Array) -> Array:
+        return np.ascontiguousarray(A.T) if self.columns else A
+
+    def per_sample(self, D: Array) -> Array:
+        """A layer's Δ (m, nk) as the user would hold it."""
+        return D.T if self.columns else D
+
+    # the names the diagnoses use, as the user's code would write them
+    def H(self, k: int) -> str:
+        return f"Z{k}" if self.columns else f"H{k}"
+
+    def D(self, k: int) -> str:
+        return f"dZ{k}" if self.columns else f"D{k}"
+
+    def back(self, k: int, transposed: bool = True) -> str:
+        """Δ of layer k carried back through W_k: D2 @ W2.T (rows), W2.T @ dZ2 (columns)."""
+        W = f"W{k}.T" if transposed else f"W{k}"
+        return f"{W} @ {self.D(k)}" if self.columns else f"{self.D(k)} @ {W}"
+
+    def dW(self, k: int, A: str) -> str:
+        return f"{self.D(k)} @ {A}.T" if self.columns else f"{A}.T @ {self.D(k)}"
+
+    def axis(self) -> str:
+        return "np.sum(dZ, axis=1, keepdims=True)" if self.columns else "D.sum(axis=0)"
+
+
+# -- running the user's file -------------------------------------------------------------------------------
+def _run(file: Path, function: str | None, layout: _Layout, points: list[Point], timeout: float,
+         label: str) -> tuple[str, list[list[Array]]]:
+    """The name of the function called, and the gradients it returned for each batch, in their layout."""
+    names = layout.names
+    with tempfile.TemporaryDirectory(prefix="symnet-check-code-") as tmp:
+        work = Path(tmp)
+        arrays: dict[str, Array] = {}
+        for b, (params, X, Y) in enumerate(points):
+            arrays[f"X{b}"], arrays[f"Y{b}"] = layout.data(X), layout.data(Y)
+            arrays.update({f"P{b}_{i}": layout.param(i, p) for i, p in enumerate(params)})
+        np.savez(work / "input.npz", **arrays)
+        request = {"file": str(file.resolve()), "function": function, "names": names, "sizes": [len(X) for _, X, _ in points],
+                   "input": str(work / "input.npz"), "output": str(work / "output.npz"),
+                   "error": str(work / "error.json")}
+        (work / "request.json").write_text(json.dumps(request))
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, "1")  # tiny arrays: threads only cost start-up time
+        proc = subprocess.Popen([sys.executable, str(_RUNNER), str(work / "request.json")],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            raise InputError(f"{label} did not return within {timeout:g} s; it was stopped (look for an "
+                             f"endless loop, or a step far too slow for a few small batches)") from None
+        if (work / "error.json").is_file():
+            raise InputError(json.loads((work / "error.json").read_text())["error"])
+        if proc.returncode != 0 or not (work / "output.npz").is_file():
+            raise InputError(f"{label} stopped without an answer ({_status(proc.returncode)})"
+                             f"{_last_line(err)}")
+        with np.load(work / "output.npz") as out:
+            return str(out["function"]), [[out[f"G{b}_{i}"] for i in range(len(names))]
+                                          for b in range(len(points))]
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Stop the child and whatever it started: it leads a session of its own."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except ProcessLookupError:
+        pass
+    proc.communicate()
+
+
+def _status(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    return f"; it printed: {lines[-1][:200]}" if lines else ""
+
+
+# -- the derivation's backprop, with pieces that can be swapped ---------------------------------------------
+FPrime = Callable[[Array, Array], Array]  # f′ of a layer from its H and A
+
+
+@dataclass(frozen=True)
+class _Mistake:
+    """One known mistake as a change to the backprop: a layer's f′, how Δ is carried back into a layer,
+    or which activations dW reads.  ``layer`` is where it happens; ``text`` says it in plain words."""
+
+    layer: int
+    text: str
+    fprime: dict[int, FPrime] = field(default_factory=dict)
+    #: how Δ is carried into ``layer`` from layer + 1: "untransposed", "precedence" or "inner"
+    propagate: str = ""
+    #: dW of ``layer`` from H of the layer below instead of its A
+    dw_from_h: bool = False
+
+    def reaches(self, i: int) -> bool:
+        """Whether parameter i (W1, b1, W2, … by index) can differ from the truth under this mistake."""
+        k = i // 2 + 1
+        if self.dw_from_h:
+            return k == self.layer and i % 2 == 0
+        return k <= self.layer
+
+
+@cache
+def _numpy(expr: sp.Expr, *args: sp.Symbol) -> Callable[..., Array]:
+    fn = sp.lambdify(args, inline(expr, kernel=True), modules=[numpy_functions(), "numpy"])
+
+    def evaluate(*values: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(fn(*values), dtype=float), np.shape(values[0]))
+
+    return evaluate
+
+
+_S = sp.Symbol("s", real=True)  # f(x), the value a compact lemma is written in
+
+
+def _activate(name: str, H: Array) -> Array:
+    if name == IDENTITY:
+        return H
+    if name == SOFTMAX:
+        e = np.exp(H - H.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return ACTIVATION_CLASSES[name].numpy_function()(H)
+
+
+@cache
+def _fprime(name: str) -> FPrime:
+    """f′(H), the derivation's lemma (the compact form SymPy derived from f's definition)."""
+    if name == IDENTITY:
+        return lambda H, A: np.ones_like(H)
+    f = _numpy(lemma(name).compact, x)
+    return lambda H, A: f(H)
+
+
+def _in_outputs(name: str) -> sp.Expr | None:
+    """f′ written in f's own value s (σ′ = s(1 − s), tanh′ = 1 − s²), when the lemma is written so."""
+    if name == IDENTITY:
+        return None
+    cls = ACTIVATION_CLASSES[name]
+    if cls.derivative_in not in (None, name) or not lemma(name).compact.has(cls(x)):
+        return None
+    return lemma(name).compact.subs(cls(x), _S)
+
+
+@cache
+def _loss_derivative(loss: str) -> Callable[[Array, Array], Array]:
+    p, t = sp.symbols("p t", real=True)
+    return _numpy(sp.diff(LOSSES[loss].term(p, t), p), p, t)
+
+
+def derived_gradients(net: Network, params: list[Array], X: Array, Y: Array) -> list[Array]:
+    """∂E/∂θ for a batch in the rows layout ([W1, b1, …], X (m, n0), Y (m, nL)): what check_code compares
+    with, assembled from the registries' f, the derivation's f′ lemmas and the loss's ℓ′ as SymPy gives them."""
+    return _backprop(net, params, X, Y)[0]
+
+
+def _backprop(net: Network, params: list[Array], X: Array, Y: Array, mistake: _Mistake | None = None
+              ) -> tuple[list[Array], dict[int, Array]]:
+    """∂E/∂θ in the rows layout (and every layer's Δ = ∂E/∂H), from the registries' f, f′ and ℓ′;
+    with a mistake, the same computation with that one piece changed."""
+    L, m = net.depth, len(X)
+    A, H = [X], [X]
+    for k in range(1, L + 1):
+        H.append(A[-1] @ params[2 * k - 2] + params[2 * k - 1])
+        A.append(_activate(net.activations[k - 1], H[-1]))
+    changed = mistake.fprime if mistake else {}
+
+    def fprime(k: int) -> Array:
+        f = changed.get(k) or _fprime(net.activations[k - 1])
+        return f(H[k], A[k])
+
+    # E is the mean over the batch: ∂E/∂Ŷ carries the 1/m that every gradient below inherits
+    G = _loss_derivative(net.loss)(A[L], Y) / m
+    if net.output == SOFTMAX:
+        # ∂ŷ_q/∂h_j = ŷ_q(δ_qj − ŷ_j), the softmax's Jacobian (layer_form differentiates it the same way)
+        D = A[L] * (G - np.sum(G * A[L], axis=1, keepdims=True))
+    else:
+        D = G * fprime(L)
+    grads: list[Array] = [np.empty(0)] * (2 * L)
+    deltas = {}
+    decay = _decay() if getattr(net, "l2", 0.0) else None
+    for k in range(L, 0, -1):
+        deltas[k] = D
+        below = H[k - 1] if mistake and mistake.dw_from_h and mistake.layer == k else A[k - 1]
+        W = params[2 * k - 2]
+        grads[2 * k - 2] = below.T @ D + (decay(W, net.l2) if decay else 0.0)
+        grads[2 * k - 1] = D.sum(axis=0)
+        if k > 1:
+            how = mistake.propagate if mistake and mistake.layer == k - 1 else ""
+            F = fprime(k - 1)
+            if how == "untransposed":
+                D = (D @ W) * F
+            elif how == "precedence":
+                D = (D * F) @ W.T
+            elif how == "inner":
+                D = np.broadcast_to(np.sum((D @ W.T) * F, axis=1, keepdims=True), F.shape)
+            else:
+                D = (D @ W.T) * F
+    return grads, deltas
+
+
+@cache
+def _decay() -> Callable[[Array, float], Array]:
+    # imported here: the L2 term is new, and most specs have none
+    from symnet.functions.regularisers import decay, lam
+
+    w = sp.Symbol("w", real=True)
+    return sp.lambdify((w, lam), decay(w), "numpy")
+
+
+def _mistakes(net: Network, layout: _Layout) -> Iterator[_Mistake]:
+    """Every known mistake that can change this network's gradients, from the output layer down."""
+    L = net.depth
+    elementwise = [k for k in range(1, L + 1) if net.activations[k - 1] not in (IDENTITY, SOFTMAX)]
+    for k in range(L, 0, -1):
+        act = net.activations[k - 1]
+        Hk, Ak = layout.H(k), f"A{k}"
+        if k in elementwise:
+            truth = _fprime_text(act, Hk, Ak)
+            yield _Mistake(k, f"f′ of layer {k} missing: {glyph(act)}′({Hk}) = {truth} is not multiplied in",
+                           {k: lambda H, A: np.ones_like(H)})
+            f = _numpy(lemma(act).compact, x)
+            yield _Mistake(k, f"f′ of layer {k} evaluated at {Ak} instead of {Hk}: {glyph(act)}′({Ak}) where "
+                              f"{glyph(act)}′({Hk}) = {truth} belongs", {k: lambda H, A, f=f: f(A)})
+            for other in ACTIVATION_CLASSES:
+                if other == act:
+                    continue
+                f = _numpy(lemma(other).compact, x)
+                yield _Mistake(k, f"{glyph(other)}′ used where {glyph(act)}′ belongs in layer {k}: "
+                                  f"{_fprime_text(other, Hk, None)} instead of {truth}", {k: lambda H, A, f=f: f(H)})
+                written = _in_outputs(other)
+                if written is not None:
+                    g = _numpy(written, x, _S)
+                    yield _Mistake(k, f"{glyph(other)}′ used where {glyph(act)}′ belongs in layer {k}: "
+                                      f"{sp.sstr(written.subs(_S, sp.Symbol(Ak)))} is {glyph(other)}′ written in "
+                                      f"a {other} layer's output; for {act} it is {truth}",
+                                   {k: lambda H, A, g=g: g(H, A)})
+        if k < L:
+            n_k, n_next = net.layers[k], net.layers[k + 1]
+            F = f"{glyph(act)}′({Hk})" if act != IDENTITY else None
+            right = f"({layout.back(k + 1)}) * {F}" if F else layout.back(k + 1)
+            if n_k == n_next:
+                yield _Mistake(k, f"layer {k}'s delta {layout.D(k)} carried back with W{k + 1} where "
+                                  f"W{k + 1}.T belongs: {layout.back(k + 1, transposed=False)} instead of "
+                                  f"{layout.back(k + 1)}", propagate="untransposed")
+                if F:
+                    wrong = (f"W{k + 1}.T @ ({layout.D(k + 1)} * {F})" if layout.columns
+                             else f"({layout.D(k + 1)} * {F}) @ W{k + 1}.T")
+                    yield _Mistake(k, f"in layer {k}'s delta the element-wise product with {F} comes before the "
+                                      f"matrix product: {wrong} where {right} belongs (`*` and `@` group left "
+                                      f"to right; parenthesise)", propagate="precedence")
+            if F and n_k > 1:
+                yield _Mistake(k, f"a dot product where the element-wise product belongs in layer {k}'s delta: "
+                                  f"np.dot({layout.back(k + 1)}, {F}) sums over the units and gives each the "
+                                  f"same number; use {right}", propagate="inner")
+        if k > 1:
+            below = f"A{k - 1}"
+            yield _Mistake(k, f"dW{k} computed from {layout.H(k - 1)} (before the activation) where {below} "
+                              f"belongs: {layout.dW(k, below)}", dw_from_h=True)
+    for kind, text in (("missing", "f′ missing in every layer"), ("at A", "f′ evaluated at A instead of H in "
+                                                                          "every layer")):
+        if len(elementwise) > 1:
+            table = {k: (lambda H, A: np.ones_like(H)) if kind == "missing"
+                     else (lambda H, A, f=_numpy(lemma(net.activations[k - 1]).compact, x): f(A))
+                     for k in elementwise}
+            yield _Mistake(max(elementwise), text, table)
+
+
+def _fprime_text(name: str, H: str, A: str | None) -> str:
+    """f′ as the write-up gives it, in the layer's names: 1 - A1**2 (in its output when it can be)."""
+    written = _in_outputs(name)
+    if A is not None and written is not None:
+        return sp.sstr(written.subs(_S, sp.Symbol(A)))
+    return sp.sstr(lemma(name).compact.subs(x, sp.Symbol(H)))
+
+
+# -- comparing -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Form:
+    """A way a returned gradient can relate to the true one: sign, scale, transposed, per sample."""
+
+    sign: int = 1
+    scale: str = "1"
+    transposed: bool = False
+    per_sample: bool = False
+
+    @property
+    def cost(self) -> int:
+        return (self.sign < 0) + (self.scale not in ("1",) and not (self.per_sample and self.scale == "m")) \
+            + self.transposed + self.per_sample
+
+    def words(self, name: str, axis: str = "", shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+              ) -> str:
+        """The form in plain words; ``shapes`` (returned, expected) are said where they differ."""
+        parts = []
+        where = f", shape {shapes[0]} where {shapes[1]} belongs" if shapes and shapes[0] != shapes[1] else ""
+        if self.per_sample:
+            parts.append(f"not summed over the batch: one entry per sample{where}; sum over the samples ({axis})")
+        elif self.transposed:
+            parts.append(f"transposed: (∂E/∂{name})ᵀ{where}")
+        scale = {"m": f"m times ∂E/∂{name}: summed over the batch where E averages (divide by m)",
+                 "1/m": f"1/m times ∂E/∂{name}: divided by m twice",
+                 "2": f"twice ∂E/∂{name}: the derivative of Σ(ŷ − y)², but symnet's mse is ½Σ(ŷ − y)²",
+                 "2m": f"2m times ∂E/∂{name}: summed over the batch where E averages, and without mse's ½"}
+        if self.scale in scale and not (self.per_sample and self.scale == "m"):
+            parts.append(scale[self.scale])
+        if self.sign < 0:
+            parts.append(f"the opposite sign: −∂E/∂{name} (ŷ − y, not y − ŷ; the update subtracts the gradient)")
+        return "; ".join(parts)
+
+
+def _scales(net: Network, m: int) -> dict[str, float]:
+    out = {"1": 1.0, "m": float(m), "1/m": 1.0 / m}
+    if net.loss == "mse":
+        out.update({"2": 2.0, "2m": 2.0 * m})
+    return out
+
+
+def _rel_error(u: Array, t: Array, floor: float) -> float:
+    with np.errstate(all="ignore"):
+        return float(np.max(np.abs(u - t) / np.maximum(np.maximum(np.abs(u), np.abs(t)), floor), initial=0.0))
+
+
+def _forms(net: Network, u: Array, t: Array, d: Array | None, m: int) -> Iterator[tuple[_Form, Array]]:
+    """Candidate arrays (true gradient t, or the layer's per-sample Δ d for a bias) that u has the shape of."""
+    for scale, c in _scales(net, m).items():
+        for sign in (1, -1):
+            if u.shape == t.shape:
+                yield _Form(sign, scale), sign * c * t
+            if t.ndim == 2 and u.shape == t.T.shape:
+                yield _Form(sign, scale, transposed=True), sign * c * t.T
+            if d is not None:
+                if u.shape == d.shape:
+                    yield _Form(sign, scale, per_sample=True), sign * c * d
+                elif u.shape == d.T.shape:
+                    yield _Form(sign, scale, transposed=True, per_sample=True), sign * c * d.T
+
+
+@dataclass
+class _Batch:
+    m: int
+    user: list[Array]
+    floor: float
+
+
+def _judge(path: str, function: str, net: Network, layout: _Layout, points: list[Point],
+           answers: list[list[Array]], label: str) -> CodeReport:
+    names = layout.names
+    batches: list[_Batch] = []
+    truths = []
+    for (params, X, Y), user in zip(points, answers):
+        grads, deltas = _backprop(net, params, X, Y)
+        true = [layout.param(i, g) for i, g in enumerate(grads)]
+        largest = max(float(np.max(np.abs(g), initial=0.0)) for g in true)
+        batch = _Batch(len(X), [_shaped(u, t, names[i], layout, len(X), label) for i, (u, t)
+                                in enumerate(zip(user, true))], _FLOOR * largest or 1e-300)
+        batches.append(batch)
+        truths.append((true, {k: layout.per_sample(D) for k, D in deltas.items()}))
+    errors = []
+    for i in range(len(names)):
+        errs = [_rel_error(b.user[i], t[i], b.floor) if b.user[i].shape == t[i].shape else float("inf")
+                for b, (t, _) in zip(batches, truths)]
+        errors.append(max(errs))
+    wrong = [i for i, e in enumerate(errors) if not e <= TOLERANCE]
+    shapes = [tuple(batches[0].user[i].shape) for i in range(len(names))]
+    expected = [tuple(truths[0][0][i].shape) for i in range(len(names))]
+    if not wrong:
+        results = tuple(ParamResult(n, True, e, s, x_) for n, e, s, x_ in zip(names, errors, shapes, expected))
+        return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), results, None, "")
+    first = max(i // 2 + 1 for i in wrong)
+    mistake, forms = _explain(net, layout, points, batches, truths)
+    per_param = [""] * len(names)
+    if forms is None:
+        worst = max(e for e in errors if e != float("inf")) if any(e != float("inf") for e in errors) else None
+        how = f"max relative error {worst:.2g}" if worst is not None else "the shapes differ"
+        diagnosis = f"does not match any known mistake; {how}"
+    else:
+        texts = []
+        if mistake is not None:
+            texts.append(mistake.text)
+        for i in wrong:
+            form_text = forms[i].words(names[i], layout.axis()) if forms[i] != _Form() else ""
+            if mistake is not None and mistake.reaches(i):
+                k = i // 2 + 1
+                cause = mistake.text if k == mistake.layer else \
+                    f"follows from layer {mistake.layer} ({layout.D(k)} is carried back from it)"
+                per_param[i] = cause + (f"; also {form_text}" if form_text else "")
+            else:
+                per_param[i] = form_text
+            if form_text:
+                texts.append(f"d{names[i]} {forms[i].words(names[i], layout.axis(), (shapes[i], expected[i]))}")
+        diagnosis = _summary(texts, [forms[i] for i in wrong], len(wrong) == len(names), mistake)
+    results = tuple(ParamResult(n, i not in wrong, errors[i], shapes[i], expected[i], per_param[i])
+                    for i, n in enumerate(names))
+    return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), results, first, diagnosis)
+
+
+def _summary(texts: list[str], forms: list[_Form], every: bool, mistake: _Mistake | None) -> str:
+    """The one-line diagnosis: the same form on every gradient is said once."""
+    if mistake is None and every and len(set(forms)) == 1 and not forms[0].per_sample:
+        one = forms[0].words("θ")
+        return f"every gradient is {one}"
+    return "; ".join(dict.fromkeys(texts))
+
+
+def _shaped(u: Array, t: Array, name: str, layout: _Layout, m: int, label: str) -> Array:
+    """The returned array, a bias vector reshaped to its parameter's (n,) or (n, 1); refused when its shape
+    cannot be the gradient's in any recognised form, or it holds nan or inf."""
+    if not np.all(np.isfinite(u)):
+        bad = "nan" if np.any(np.isnan(u)) else "inf"
+        raise InputError(f"{label} returned d{name} with {bad} entries on a batch of m = {m} samples; "
+                         f"gradients of a small random batch are finite numbers")
+    if u.shape == t.shape:
+        return u
+    if u.size == t.size and u.squeeze().shape == t.squeeze().shape:
+        return u.reshape(t.shape)
+    n = t.size if name.startswith("b") else None
+    if n == 1 and u.shape == (m,):  # one output's per-sample bias gradients, as a flat vector
+        return u.reshape((1, m) if layout.columns else (m, 1))
+    fits = (u.ndim == 2 and t.ndim == 2 and u.shape == t.T.shape) or (n is not None and u.shape in ((m, n), (n, m)))
+    if not fits:
+        raise InputError(f"{label} returned d{name} with shape {u.shape}; expected {t.shape}, the shape of {name} "
+                         f"in the {layout.convention} convention (see `symnet check-code --help`)")
+    return u
+
+
+def _explain(net: Network, layout: _Layout, points: list[Point], batches: list[_Batch],
+             truths: list) -> tuple[_Mistake | None, list[_Form] | None]:
+    """The simplest known mistake (or none) and a form per gradient that together give what was returned."""
+    best: tuple[int, _Mistake | None, list[_Form]] | None = None
+    forms = _fit(net, batches, truths)
+    if forms is not None:
+        best = (sum(f.cost for f in forms), None, forms)
+    for mistake in _mistakes(net, layout):
+        variant = []
+        for params, X, Y in points:
+            grads, deltas = _backprop(net, params, X, Y, mistake)
+            variant.append(([layout.param(i, g) for i, g in enumerate(grads)],
+                            {k: layout.per_sample(D) for k, D in deltas.items()}))
+        if _same(variant, truths, batches):
+            continue  # this mistake changes nothing here (ReLU′ evaluated at A = ReLU′ at H)
+        forms = _fit(net, batches, variant)
+        if forms is None:
+            continue
+        cost = 1 + sum(f.cost for f in forms)
+        if best is None or cost < best[0]:
+            best = (cost, mistake, forms)
+        if best[0] == 1:
+            break  # one mistake explains everything: nothing simpler can follow
+    return (best[1], best[2]) if best else (None, None)
+
+
+def _same(variant: list, truths: list, batches: list[_Batch]) -> bool:
+    return all(_rel_error(v, t, b.floor) <= TOLERANCE
+               for (vs, _), (ts, _), b in zip(variant, truths, batches) for v, t in zip(vs, ts))
+
+
+def _fit(net: Network, batches: list[_Batch], truths: list) -> list[_Form] | None:
+    """Per parameter, the simplest form in which every batch's returned gradient equals ``truths``'s."""
+    out = []
+    for i in range(len(batches[0].user)):
+        common: dict[_Form, int] | None = None
+        for b, (true, deltas) in zip(batches, truths):
+            d = deltas[i // 2 + 1] if i % 2 == 1 else None
+            matching = {f: f.cost for f, arr in _forms(net, b.user[i], true[i], d, b.m)
+                        if arr.shape == b.user[i].shape and _rel_error(b.user[i], arr, b.floor) <= TOLERANCE}
+            common = matching if common is None else {f: c for f, c in common.items() if f in matching}
+        if not common:
+            return None
+        out.append(min(common, key=lambda f: (common[f], list(common).index(f))))
+    return out
