@@ -101,6 +101,20 @@ class Model:
         )
 
 
+def quantity(net: Network, kind: str, k: int | None, *index: int) -> sp.Symbol:
+    """The symbol the model gives one quantity, without building the model: ``quantity(net, "W", 1, 1, 1)``
+    is W1[1,1]; a[0] is x and a[L] is ŷ; x, y and ŷ of a single unit have no index (x, not x1)."""
+    L = net.depth
+    if kind == "a" and k == 0:
+        kind, k = "x", None
+    elif kind == "a" and k == L:
+        kind, k = "yhat", None
+    if kind in ("x", "y", "yhat"):
+        count = net.layers[0] if kind == "x" else net.layers[L]
+        return symbol(Name(kind, None, index if count > 1 else ()))
+    return symbol(Name(kind, k, index))
+
+
 def flat(arr: list) -> list[sp.Symbol]:
     return [s for row in arr for s in row] if arr and isinstance(arr[0], list) else list(arr)
 

@@ -86,3 +86,24 @@ def test_dask_arrays_stay_chunked(client, monkeypatch):
     want = _reference(kernel, start, X, y.reshape(-1, 1), epochs=1, lr=0.5, batch_size=10, momentum=0.0, seed=4,
                       steps=None)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(run.params, want)) <= 1e-12
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
+def test_an_optimiser_with_a_state_equals_its_kernel_over_the_same_batches(client, optimizer):
+    net = symnet.Network.parse("6-5-3", hidden="tanh", output="softmax", loss="cce", l2=0.001)
+    kernel = symnet.compile(net, optimizer=optimizer)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(90, 6))
+    Y = np.eye(3)[rng.integers(0, 3, 90)]
+    start = kernel.init_params(5)
+    want, state, order_rng = [p.copy() for p in start], kernel.init_state(), np.random.default_rng(7)
+    for _ in range(2):  # the distributed loop's global order: the k-th permutation drawn from the seed
+        order = order_rng.permutation(len(X))
+        kernel.train_epoch(want, X[order], Y[order], 0.01, 16, state=state)
+    futures, counts = chunks_on_cluster([(X[:40], Y[:40]), (X[40:], Y[40:])], client)
+    run = train_distributed(net, futures, client, counts=counts, epochs=2, lr=0.01, batch_size=16, seed=7,
+                            params=[p.copy() for p in start], optimizer=optimizer)
+    assert run.steps == state["t"] == 12
+    assert sorted(run.state) == sorted(kernel.STATE)
+    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(run.params, want))
+    assert diff <= 1e-12

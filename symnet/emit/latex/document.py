@@ -12,6 +12,7 @@ lemma that gives ŷⱼ − yⱼ.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -21,16 +22,18 @@ import sympy as sp
 
 from symnet.functions.activations import ACTIVATION_CLASSES, IDENTITY, SOFTMAX, Activation, Lemma, latex_name
 from symnet.functions.losses import LOSSES
-from symnet.derivation.chains import E, Delta, Derivation, Factor
+from symnet.derivation.chains import E, Delta, Derivation, Factor, derive
+from symnet.derivation.model import quantity
 from symnet.derivation import update
 from symnet.functions import regularisers
 from symnet.functions.regularisers import l2_penalty, lam
 from symnet.errors import InputError
 from symnet.derivation.layer_form import LayerRule, base, width
-from symnet.derivation.names import parse_name
+from symnet.derivation.names import Name, parse_name, symbol
 from symnet.emit.latex.printer import latex
 from symnet.emit.latex.layout import LINE_EM, tex_width
 from symnet.numeric.worked import Values, WorkedExample, load_values
+from symnet.spec import Network
 
 #: nets with at most this many parameters get every parameter's chain by default
 ALL_PARAMS_UP_TO = 50
@@ -172,8 +175,9 @@ def _single(f: Math) -> Math:
 class _Steps:
     """Builds the grouped steps of a derivation, each once (the write-up explains a factor once)."""
 
-    def __init__(self, d: Derivation):
-        self.d, self.m = d, d.model
+    def __init__(self, d: Derivation, whole: Network | None = None):
+        # d may be a slice of the net being written up (printed_part): sizes are read from the whole
+        self.d, self.m, self.whole = d, d.model, whole or d.net
         self.L = d.net.depth
         self.softmax = d.net.output == SOFTMAX
         self.cache: dict[tuple[sp.Symbol, sp.Symbol], Step] = {}
@@ -232,7 +236,7 @@ class _Steps:
         def make() -> Step:
             forms: list[Math] = []
             definition = self.m.definitions[f.of]
-            if len(self.m.inputs[f.of]) <= 2 * PER_NEURON_UP_TO + 1:
+            if self.whole.layers[parse_name(f.of.name).layer - 1] <= PER_NEURON_UP_TO:  # a short Σ: shown
                 forms.append(sp.Derivative(definition, f.wrt, evaluate=False))
             forms.append(f.value)
             return Step(f.of, f.wrt, f.rule, tuple(forms))
@@ -417,26 +421,49 @@ def parse_params(text: str | list[str] | None) -> list[str] | None:
 
 
 def select_params(d: Derivation, names: list[str] | None) -> tuple[list[sp.Symbol], bool]:
-    """The parameters whose chains are written out, and whether they are samples of a wide net."""
-    m = d.model
+    """The parameters whose chains are written out, and whether they are samples of a wide net (named
+    from the layer sizes: the scalar model of a wide net is never built for them)."""
+    net, L = d.net, d.net.depth
     if names is None:
-        if d.net.n_params <= ALL_PARAMS_UP_TO:
-            return list(m.params), False
-        picks = [m.W[k][0][0] for k in range(1, d.net.depth + 1)] + [m.b[1][0]]
-        if d.net.depth > 1:
-            picks.append(m.b[d.net.depth][0])
+        if net.n_params <= ALL_PARAMS_UP_TO:
+            return list(d.model.params), False
+        picks = [quantity(net, "W", k, 1, 1) for k in range(1, L + 1)] + [quantity(net, "b", 1, 1)]
+        if L > 1:
+            picks.append(quantity(net, "b", L, 1))
         return picks, True
     chosen = []
     for name in names:
-        kind = parse_name(name.replace(" ", ""))
-        sym = sp.Symbol(str(kind), real=True) if kind else None
-        if sym is None or sym not in set(m.params):
-            first, last = m.params[0], m.params[-1]
-            raise InputError(f"--params: {name!r} is not a parameter of the {d.net.compact} network "
+        parsed = parse_name(name.replace(" ", ""))
+        if not _is_parameter(net, parsed):
+            first, last = quantity(net, "W", 1, 1, 1), quantity(net, "b", L, net.layers[L])
+            raise InputError(f"--params: {name!r} is not a parameter of the {net.compact} network "
                              f"(parameters are W<k>[i,j] and b<k>[j], {first} ... {last})")
+        sym = symbol(parsed)
         if sym not in chosen:
             chosen.append(sym)
     return chosen, False
+
+
+def _is_parameter(net, name: Name | None) -> bool:
+    if name is None or name.kind not in ("W", "b") or not 1 <= (name.layer or 0) <= net.depth:
+        return False
+    sizes = (net.layers[name.layer - 1], net.layers[name.layer]) if name.kind == "W" else (net.layers[name.layer],)
+    return len(name.index) == len(sizes) and all(1 <= i <= n for i, n in zip(name.index, sizes))
+
+
+def printed_part(d: Derivation, chosen: list[sp.Symbol]) -> Derivation:
+    """The derivation the chains are printed from: of a net with many parameters and inputs, the net with
+    its input layer cut to the inputs the chosen chains read (at least two, so x keeps its index).  No path from E to a parameter
+    passes through the inputs, so every chain, delta and lemma is the whole net's, and the scalar model
+    (one symbol per parameter: 203,530 for 784-256-10) is built for a few thousand."""
+    if d.net.n_params <= ALL_PARAMS_UP_TO or d.net.layers[0] <= PER_NEURON_UP_TO:
+        return d  # (narrow inputs: the steps print h⁽¹⁾'s Σ over every input)
+    rows = [parse_name(p.name).index[0] for p in chosen if parse_name(p.name).kind == "W"
+            and parse_name(p.name).layer == 1]
+    inputs = max([2, *rows])
+    if inputs >= d.net.layers[0]:
+        return d
+    return derive(dataclasses.replace(d.net, layers=(inputs, *d.net.layers[1:])))
 
 
 def writeup_of(d: Derivation, values: "Values | str | Path | None" = None, params: str | list[str] | None = None,
@@ -457,23 +484,23 @@ def build(d: Derivation, params: list[str] | None = None, values: Values | None 
     """Everything the document shows, in the order it shows it; ``optimizing``: the optimiser and its
     hyperparameters (``update.resolve``)."""
     chosen, sampled = select_params(d, params)
-    net, m = d.net, d.model
+    net, part = d.net, printed_part(d, chosen)
     bias_rows = {k: net.layers[k - 1] + 1 for k in range(1, net.depth + 1)} if net.bias == "augmented" else {}
-    steps = _Steps(d)
-    chains = [_chain_step(d, steps, p, bias_rows) for p in chosen]
+    steps = _Steps(part, net)
+    chains = [_chain_step(part, steps, p, bias_rows) for p in chosen]
     seen: set[tuple] = set()
     deduped = []
     for c in chains:
         new = tuple(s for s in c.new_steps if (s.of, s.wrt) not in seen)
         seen.update((s.of, s.wrt) for s in new)
         deduped.append(ChainStep(c.param, c.paths, c.n_paths, new, c.result, c.local, c.delta, c.h, c.decay))
-    loss_steps, loss_general = _loss_lemmas(d, steps)
+    loss_steps, loss_general = _loss_lemmas(part, steps)
     worked = _worked(d, steps, values, chosen, optimizing, deduped) if values is not None else None
     return WriteUp(
-        d, chosen, sampled, _notation(d, bias_rows), _figure(d, bias_rows), _feedforward(d), _error(d),
+        d, chosen, sampled, _notation(d, part, bias_rows), _figure(d, bias_rows), _feedforward(d, part), _error(part),
         [_lemma_steps(lem) for lem in d.lemmas], loss_steps, loss_general,
-        _softmax_lemma(d, steps) if net.output == SOFTMAX else None, deduped,
-        [_delta_layer(d, k) for k in range(net.depth, 0, -1)], _update(d, optimizing), worked, bias_rows)
+        _softmax_lemma(part, steps) if net.output == SOFTMAX else None, deduped,
+        [_delta_layer(part, k) for k in range(net.depth, 0, -1)], _update(d, optimizing), worked, bias_rows)
 
 
 def _chain_step(d: Derivation, steps: _Steps, param: sp.Symbol, bias_rows: dict[int, int]) -> ChainStep:
@@ -499,7 +526,9 @@ def _chain_step(d: Derivation, steps: _Steps, param: sp.Symbol, bias_rows: dict[
     return ChainStep(param, paths, n_paths, tuple(new), result, local, c.delta, c.local.of, c.decay)
 
 
-def _notation(d: Derivation, bias_rows: dict[int, int]) -> Notation:
+def _notation(d: Derivation, part: Derivation, bias_rows: dict[int, int]) -> Notation:
+    """The symbols, and the weight matrices of narrow layers written out (from ``part``'s model: the layers
+    above the input are the whole net's)."""
     i, j, k = sp.symbols("i j k", integer=True, positive=True)
     L = d.net.depth
     symbols = {
@@ -509,11 +538,11 @@ def _notation(d: Derivation, bias_rows: dict[int, int]) -> Notation:
     }
     matrices = []
     for kk in range(1, L + 1):
-        rows = [list(r) for r in d.model.W[kk]]
-        if bias_rows:
-            rows.append(list(d.model.b[kk]))
-        if len(rows) <= PER_NEURON_UP_TO + 1 and len(rows[0]) <= 8:
-            matrices.append((sp.MatrixSymbol(f"W{kk}", len(rows), len(rows[0])), sp.Matrix(rows)))
+        n_rows, n_cols = d.net.layers[kk - 1] + (1 if bias_rows else 0), d.net.layers[kk]
+        if n_rows <= PER_NEURON_UP_TO + 1 and n_cols <= 8:
+            m = (part if kk > 1 else d).model
+            rows = [list(r) for r in m.W[kk]] + ([list(m.b[kk])] if bias_rows else [])
+            matrices.append((sp.MatrixSymbol(f"W{kk}", n_rows, n_cols), sp.Matrix(rows)))
     return Notation(symbols, matrices)
 
 
@@ -523,7 +552,7 @@ def _shown_neurons(n: int) -> list[float]:
 
 
 def _figure(d: Derivation, bias_rows: dict[int, int]) -> Figure:
-    net, m = d.net, d.model
+    net = d.net
     labelled = all(a * b <= 9 for a, b in zip(net.layers, net.layers[1:]))
     nodes, keys = [], []
     tallest = max(len(_shown_neurons(n)) + (1 if bias_rows else 0) for n in net.layers)
@@ -534,7 +563,7 @@ def _figure(d: Derivation, bias_rows: dict[int, int]) -> Figure:
         layer_keys = []
         for r, idx in enumerate(shown):
             key = f"n{col}x{idx}" if idx else f"n{col}dots"
-            label = None if not idx else (m.a[col][idx - 1] if col else m.x[idx - 1])
+            label = None if not idx else quantity(net, "a", col, idx)
             nodes.append(FigureNode(key, col, offset + r, label))
             if idx:
                 layer_keys.append((idx, key))
@@ -548,19 +577,22 @@ def _figure(d: Derivation, bias_rows: dict[int, int]) -> Figure:
             for j, dst in keys[k]:
                 if j is None:
                     continue
-                weight = m.b[k][j - 1] if i is None else m.W[k][i - 1][j - 1]
+                weight = quantity(net, "b", k, j) if i is None else quantity(net, "W", k, i, j)
                 edges.append((src, dst, weight if labelled else None))
     return Figure(nodes, edges, list(zip(net.layers, ("",) + net.activations)), labelled)
 
 
-def _feedforward(d: Derivation) -> FeedForward:
-    net, m = d.net, d.model
+def _feedforward(d: Derivation, part: Derivation) -> FeedForward:
+    """Each layer's forward rule, and neuron by neuron for narrow layers (from ``part``'s model, whose
+    layers above the input are the whole net's)."""
+    net = d.net
     L = net.depth
     per_neuron = []
     for k in range(1, L + 1):
         if net.layers[k] > PER_NEURON_UP_TO or net.layers[k - 1] > PER_NEURON_UP_TO:
             per_neuron.append([])
             continue
+        m = (part if k > 1 else d).model
         layer = [eqn(h, m.definitions[h]) for h in m.h[k]]
         layer += [eqn(a, m.definitions[a]) for a in m.a[k] if a not in m.h[k]]
         per_neuron.append(layer)
