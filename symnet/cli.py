@@ -151,6 +151,7 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
 
     from symnet.derivation.chains import derive as derive_network
     from symnet.files import check_writable, write_atomic
+    from symnet.emit.latex.document import derive_command
     from symnet.emit.latex.render import compile_pdf, render_document
 
     from symnet.files import distinct_outputs
@@ -174,7 +175,8 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
         check_writable(out_path)
         if pdf:
             check_writable(out_path.with_suffix(".pdf"))
-    tex = render_document(derive_network(net), values=values, params=params, **optimizing)
+    command = derive_command(net, values=values, params=params, out=out_path, **optimizing)
+    tex = render_document(derive_network(net), values=values, params=params, command=command, **optimizing)
     if out_path is None:
         click.echo(tex, nl=False)
         return
@@ -202,7 +204,10 @@ def _derive_html(net, spec: str, out: str | None, values: str | None, params: st
     distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None, "--values": values},
                      outputs={"-o": out_path})
     check_writable(out_path)
-    page = render_page(derive_network(net), values=values, params=params, **optimizing)
+    from symnet.emit.latex.document import derive_command
+
+    command = derive_command(net, values=values, params=params, out=out_path, html=True, **optimizing)
+    page = render_page(derive_network(net), values=values, params=params, command=command, **optimizing)
     write_atomic(out_path, page)
     click.echo(f"wrote {out_path}: {net.describe()} (a web page: open it in a browser)")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -93,3 +94,9 @@ def distinct_outputs(inputs: dict[str, str | Path | None], outputs: dict[str, st
             if same_file(path, other_path):
                 raise InputError(f"{other} {other_path} and {name} {path} are the same file; "
                                  f"give each output its own path")
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one shell word on one line: a file name in a generated comment can never end the
+    comment (a newline) or run anything when pasted into a shell."""
+    return shlex.quote(text.encode("unicode_escape").decode("ascii"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from symnet.emit.numba.builder import generate
 from symnet.derivation.chains import derive
 from symnet.files import read_toml, write_atomic
+from symnet.emit.latex.document import derive_command
 from symnet.emit.latex.render import render_document
 from symnet.spec import TOML_KEYS, Network
 
@@ -44,8 +45,12 @@ def articles(folder: Path = GENERATED) -> list[Article]:
 
 
 def writeup(article: Article, values_dir: Path = GENERATED) -> str:
+    """The article's write-up; its first line is the command that writes it again, run from the
+    repository's root."""
     values = values_dir / article.values if article.values else None
-    return render_document(derive(article.net), values=values, momentum=article.momentum)
+    command = derive_command(article.net, values=f"generated/{article.values}" if article.values else None,
+                             momentum=article.momentum, out=f"generated/{article.name}.tex")
+    return render_document(derive(article.net), values=values, momentum=article.momentum, command=command)
 
 
 def kernel(article: Article) -> str:

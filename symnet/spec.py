@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from symnet.errors import InputError
-from symnet.files import read_toml
+from symnet.files import read_toml, shell_word
 from symnet.functions import formula
 from symnet.functions.activations import SOFTMAX, Sigmoid, names, unit_interval
 from symnet.functions.losses import LOSSES
@@ -158,6 +158,12 @@ class Network:
         parts += [f"--output {self.output}", f"--loss {self.loss}"]
         parts += [f"--bias {self.bias}"] if self.bias != "separate" else []
         return " ".join(parts + ([f"--l2 {self.l2!r}"] if self.l2 else []))
+
+    def arguments(self) -> str:
+        """The command-line words that give this network: ``--define`` for each defined function it uses,
+        then ``describe()`` (regeneration commands in generated files)."""
+        sources = formula.sources(dict.fromkeys((*self.activations, self.loss)))
+        return "".join(f"--define {shell_word(f'{k} = {v}')} " for k, v in sources.items()) + self.describe()
 
     def to_toml(self) -> str:
         hidden = ", ".join(f'"{h}"' for h in self.hidden)

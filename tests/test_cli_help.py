@@ -22,7 +22,7 @@ def test_derive_pdf_without_o_names_the_files_after_the_spec(tmp_path, monkeypat
     code, out, err = run(capsys, "derive", "2-2-1", "--pdf")
     assert (code, err) == (0, "")
     assert out == "wrote 2-2-1.tex and 2-2-1.pdf: 2-2-1 --hidden sigmoid --output sigmoid --loss mse\n"
-    assert (tmp_path / "2-2-1.tex").read_text().startswith("\\documentclass")
+    assert (tmp_path / "2-2-1.tex").read_text().startswith("% symnet derive 2-2-1 --hidden sigmoid --output sigmoid --loss mse -o 2-2-1.tex\n\\documentclass")
     assert (tmp_path / "2-2-1.pdf").read_bytes() == b"%PDF-1.5 fake\n"
 
 

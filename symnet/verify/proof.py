@@ -81,7 +81,7 @@ def prove(claim: sp.Expr, truth: sp.Expr, model: Model, y_rule: dict[sp.Symbol, 
 class _Stages:
     def __init__(self, claim: sp.Expr, truth: sp.Expr, model: Model, y_rule: dict[sp.Symbol, sp.Expr]):
         self.claim, self.truth, self.model, self.y_rule = claim, truth, model, y_rule
-        self.folder = _Folder(model.definitions)
+        self.folder = Folder(model.definitions)
 
     def folded_difference(self) -> sp.Expr:
         return self.folder.fold(self.claim) - self.folder.fold(self.truth)
@@ -101,10 +101,10 @@ class _Stages:
         return sp.simplify(expand_definitions(diff))
 
 
-class _Folder:
+class Folder:
     """``expr`` in the forward quantities wherever it writes one out: σ(h2[1]) becomes yhat,
     W1[1,1]*x1 + W1[2,1]*x2 + b1[1] becomes h1[1] (also inside a longer sum), bottom-up, so that
-    σ(W2[1,1]σ(…) + …) folds all the way."""
+    σ(W2[1,1]σ(…) + …) folds all the way.  The proof and the diagnosis both read a claim this way."""
 
     def __init__(self, definitions: dict[sp.Symbol, sp.Expr]):
         self.exact = {df: s for s, df in definitions.items()}
@@ -117,8 +117,9 @@ class _Folder:
         if expr in self.memo:
             return self.memo[expr]
         out = expr
-        if expr.args:
-            out = expr.func(*(self.fold(a) for a in expr.args))
+        args = tuple(self.fold(a) for a in expr.args)
+        if args != expr.args:  # rebuilt only where something folded: the rest stays as the person wrote it
+            out = expr.func(*args)
         if isinstance(out, (sp.Add, sp.Mul)):
             out = self._partial(out)
         out = self.exact.get(out, out)

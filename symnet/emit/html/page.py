@@ -190,10 +190,10 @@ def figure_view(w: WriteUp) -> dict:
 
 def render_page(d, values: Values | str | Path | None = None, params: str | list[str] | None = None,
                 momentum: float | None = None, optimizer: str | None = None,
-                **hyperparameters: float | None) -> str:
+                command: str | None = None, **hyperparameters: float | None) -> str:
     """The write-up of a derivation as one self-contained HTML page (same arguments as
     :func:`symnet.emit.latex.render.render_document`)."""
-    w = writeup_of(d, values, params, momentum, optimizer, **hyperparameters)
+    w = writeup_of(d, values, params, momentum, optimizer, command=command, html=True, **hyperparameters)
     r = HtmlRenderer(w)
     template = html_environment().get_template("page.html.j2")
     text = template.render(w=w, net=w.net, r=r, fig=figure_view(w), glyph=glyph)

@@ -28,6 +28,7 @@ from symnet.derivation import update
 from symnet.functions import regularisers
 from symnet.functions.regularisers import l2_penalty, lam
 from symnet.errors import InputError
+from symnet.files import shell_word
 from symnet.derivation.layer_form import LayerRule, base, width
 from symnet.derivation.names import Name, parse_name, symbol
 from symnet.emit.latex.printer import latex
@@ -400,6 +401,8 @@ class WriteUp:
     update: UpdateSection
     worked: WorkedSection | None
     bias_rows: dict[int, int] = field(default_factory=dict)
+    #: the command that writes this document again, byte for byte (its first line)
+    command: str = ""
 
     @property
     def net(self):
@@ -467,16 +470,43 @@ def printed_part(d: Derivation, chosen: list[sp.Symbol]) -> Derivation:
 
 
 def writeup_of(d: Derivation, values: "Values | str | Path | None" = None, params: str | list[str] | None = None,
-               momentum: float | None = None, optimizer: str | None = None, **hyperparameters: float | None
-               ) -> "WriteUp":
+               momentum: float | None = None, optimizer: str | None = None, *, command: str | None = None,
+               html: bool = False, **hyperparameters: float | None) -> "WriteUp":
     """The document every renderer (LaTeX, HTML) prints, from a command's options: a values file is read
     and the optimiser (none: momentum with a momentum, or the values file's, else plain descent) and its
-    hyperparameters checked here, once for both."""
+    hyperparameters checked here, once for both.  ``command``: the command line that writes the document
+    again (its first line); by default ``symnet derive`` with these options, writing to standard output."""
+    given = dict(momentum=momentum, beta1=None, beta2=None, eps=None) | hyperparameters
+    if command is None:
+        source = None if isinstance(values, Values) else values
+        command = derive_command(d.net, values=source, params=params, optimizer=optimizer, html=html, **given)
     if isinstance(values, (str, Path)):
         values = load_values(values, d.net)
     if momentum is None and optimizer is None and values is not None and values.momentum:
-        momentum = values.momentum
-    return build(d, parse_params(params), values, update.resolve(optimizer, momentum=momentum, **hyperparameters))
+        given["momentum"] = values.momentum
+    w = build(d, parse_params(params), values, update.resolve(optimizer, **given))
+    w.command = command
+    return w
+
+
+def derive_command(net: Network, *, values: "str | Path | None" = None, params: str | list[str] | None = None,
+                   optimizer: str | None = None, out: str | Path | None = None, html: bool = False,
+                   **hyperparameters: float | None) -> str:
+    """``symnet derive …``: the command that writes a write-up with these options (to ``out``, or to
+    standard output)."""
+    words = ["symnet derive", net.arguments()]
+    if values is not None:
+        words.append(f"--values {shell_word(str(values))}")
+    if params is not None and parse_params(params) is not None:
+        words.append(f"--params {shell_word(','.join(parse_params(params)))}")
+    if optimizer is not None:
+        words.append(f"--optimizer {optimizer}")
+    words += [f"--{k} {v!r}" for k, v in hyperparameters.items() if v is not None]
+    if html:
+        words.append("--html")
+    if out is not None:
+        words.append(f"-o {shell_word(str(out))}")
+    return " ".join(words)
 
 
 def build(d: Derivation, params: list[str] | None = None, values: Values | None = None,

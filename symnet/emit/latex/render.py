@@ -135,7 +135,7 @@ def _figure_view(w: WriteUp, r: Renderer) -> dict:
 
 def render_document(d, values: Values | str | Path | None = None, params: str | list[str] | None = None,
                     momentum: float | None = None, optimizer: str | None = None,
-                    **hyperparameters: float | None) -> str:
+                    command: str | None = None, **hyperparameters: float | None) -> str:
     """The write-up of a derivation as a standalone LaTeX document.
 
     ``values``: a :class:`symnet.numeric.worked.Values` or a VALUES.toml path, for the worked example;
@@ -143,7 +143,7 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
     (sgd, momentum, nesterov, rmsprop, adam; none: momentum when ``momentum`` is given) with ``momentum``
     and ``hyperparameters`` (beta1, beta2, eps): the update rule shown and, with values, stepped twice.
     """
-    w = writeup_of(d, values, params, momentum, optimizer, **hyperparameters)
+    w = writeup_of(d, values, params, momentum, optimizer, command=command, **hyperparameters)
     r = Renderer(w)
     template = latex_environment().get_template("writeup.tex.j2")
     text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), activation_tex=latex_name)

@@ -15,13 +15,12 @@ the Jinja2 template ``templates/kernel.py.j2`` holds the layout: functions, loop
 """
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from symnet.derivation import update
-from symnet.functions import formula
+from symnet.files import shell_word
 from symnet.emit.numba.printer import Emitter, Helper, KernelPrinter, helpers
 from symnet.derivation.chains import Derivation, derive
 from symnet.errors import InputError
@@ -175,7 +174,7 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
         scheme = SCHEMES[init_scheme(act)]
         printer = KernelPrinter(names={FAN_IN: f"N{k - 1}", FAN_OUT: f"N{k}"})
         init.append(dict(k=k, act=act, scheme=scheme, scale=printer.doprint(scheme.scale)))
-    command = " ".join([f"symnet codegen {defines(net)}{net.describe()} -o {shell_word(output)} --mode {mode}",
+    command = " ".join([f"symnet codegen {net.arguments()} -o {shell_word(output)} --mode {mode}",
                         f"--dtype {kernel.dtype}"] + ([f"--optimizer {optimizer.name}"] if optimizer != update.SGD else []))
     state = [f"{s.name}{p}" for s in optimizer.state for p in _names("", L)]
     return tidy_python(template.render(
@@ -185,12 +184,6 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
         optimizer=optimizer, classic=update.CLASSIC, state_arrays=state,
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
     ))
-
-
-def defines(net: Network) -> str:
-    """``--define 'name(x) = formula' `` for each defined function the net uses (regeneration commands)."""
-    sources = formula.sources(dict.fromkeys((*net.activations, net.loss)))
-    return "".join(f"--define {shell_word(f'{k} = {v}')} " for k, v in sources.items())
 
 
 def _updates(L: int, optimizer: update.Optimizer) -> list[dict]:
@@ -214,12 +207,6 @@ def _updates(L: int, optimizer: update.Optimizer) -> list[dict]:
                             velocity=f"{p.doprint(v)} = {p.doprint(rules['velocity'])}",
                             with_velocity=f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}", steps=steps))
     return out
-
-
-def shell_word(text: str) -> str:
-    """``text`` as one shell word on one line: a file name in a generated comment can never end the
-    comment (a newline) or run anything when pasted into a shell."""
-    return shlex.quote(text.encode("unicode_escape").decode("ascii"))
 
 
 def _names(prefix: str, L: int) -> list[str]:
