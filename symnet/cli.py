@@ -223,8 +223,11 @@ def _derive_html(net, spec: str, out: str | None, values: str | None, params: st
 @click.option("--optimizer", type=click.Choice(("sgd", "momentum", "nesterov", "rmsprop", "adam")), default="sgd",
               show_default=True, help="The rule train_epoch applies: sgd (with momentum when train_epoch is given "
                                       "one), nesterov, rmsprop or adam (their state: init_state()).")
+@click.option("--target", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
+              help="cpu: a Numba module for the CPU; cuda: numba.cuda kernels for an NVIDIA GPU, one thread "
+                   "per sample (sgd and momentum; pip install 'symnet[cuda]').")
 def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
-            out: str, mode: str, dtype: str, optimizer: str) -> None:
+            out: str, mode: str, dtype: str, optimizer: str, target: str) -> None:
     """Write a Numba training kernel module for SPEC (init_params, forward, loss, gradients, train_epoch)."""
     from symnet.emit.numba.builder import choose_layout, generate
     from symnet.files import check_writable, write_atomic
@@ -234,6 +237,12 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
     net = load_network(spec, hidden, output_act, loss, bias)
     distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None}, outputs={"-o": out})
     check_writable(out)
+    if target == "cuda":
+        from symnet.emit.numba.cuda import generate_cuda
+
+        write_atomic(out, generate_cuda(net, dtype, output=out, optimizer=optimizer))
+        click.echo(f"wrote {out}: {net.describe()}, CUDA kernels (one thread per sample), {dtype}")
+        return
     write_atomic(out, generate(net, mode, dtype, output=out, optimizer=optimizer))
     click.echo(f"wrote {out}: {net.describe()}, {choose_layout(net, mode)} layout, {dtype}")
 
@@ -271,6 +280,8 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @optimizer_options
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Initialisation, split and shuffling.")
+@click.option("--target", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
+              help="Train with the CPU kernel or the GPU's (numba.cuda; sgd and momentum).")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True,
               help="Share of the rows held out for the test loss and accuracy (0 for none).")
 @click.option("--standardize/--no-standardize", default=True, show_default=True,
@@ -290,7 +301,8 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
                    "each read by a worker. Needs pip install 'symnet[dask]'.")
 def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
           data_source: str, label: str | None, epochs: int, lr: float, batch_size: int,
-          seed: int, test_fraction: float, standardize: bool, shuffle: bool, samples: int, plot: str | None,
+          seed: int, target: str, test_fraction: float, standardize: bool, shuffle: bool, samples: int,
+          plot: str | None,
           save: str | None, quiet: bool, dask_address: str | None) -> None:
     """Train SPEC on a data set with its generated kernel.
 
@@ -313,6 +325,12 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 
         plot_format(plot)
         _require_matplotlib()
+    if target == "cuda":
+        if dask_address:
+            raise InputError("--target cuda and --dask cannot be combined: the Dask workers compute on their CPUs")
+        from symnet.emit.numba.cache import require_gpu
+
+        require_gpu()
     shards = None
     if dask_address:  # dask is imported only here
         from symnet.train.distributed import require_dask, shard_paths
@@ -353,7 +371,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
         else:
             trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                                    test_fraction=test_fraction, standardize=standardize, shuffle=shuffle,
-                                   on_epoch=report, **optimizing)
+                                   on_epoch=report, target=target, **optimizing)
     except BaseException as e:
         if bar is not None:  # wipe the bar: the error is then the one line left on stderr
             bar.leave = False

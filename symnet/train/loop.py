@@ -130,6 +130,7 @@ def train(
     on_epoch: Callable[[Epoch], None] | None = None,
     kernel=None,
     optimizer: str | None = None,
+    target: str = "cpu",
     **hyperparameters: float | None,
 ) -> Trained:
     """Train ``net`` on ``data`` with its compiled kernel; the same seed gives the same numbers.
@@ -138,7 +139,7 @@ def train(
     kernel's ``train_epoch`` takes the batches in the order given); without it, in the same order every
     epoch. ``optimizer`` (symnet.derivation.update; none: momentum when ``momentum`` > 0, else gradient
     descent) with ``momentum`` and ``hyperparameters`` (beta1, beta2, eps); its state persists across the
-    epochs."""
+    epochs. ``target``: cpu, or cuda for the GPU kernels (symnet.emit.numba.cuda)."""
     from symnet.emit.numba.cache import compile as compile_kernel
 
     Y = check_inputs(net, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
@@ -154,7 +155,7 @@ def train(
     X_train, Y_train = X[train_rows], Y[train_rows]
     X_test, Y_test = X[test_rows], Y[test_rows]
     t0 = time.perf_counter()
-    kernel = kernel or compile_kernel(net, optimizer=rule.name)
+    kernel = kernel or compile_kernel(net, optimizer=rule.name, target=target)
     compile_seconds = time.perf_counter() - t0
     params = kernel.init_params(seed)
     t = time.perf_counter()

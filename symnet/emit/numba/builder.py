@@ -168,22 +168,28 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     net = kernel.net
     template = python_environment().get_template("kernel.py.j2")
     L = net.depth
+    init = init_layers(net)
+    command = " ".join([f"symnet codegen {net.arguments()} -o {shell_word(output)} --mode {mode}",
+                        f"--dtype {kernel.dtype}"] + ([f"--optimizer {optimizer.name}"] if optimizer != update.SGD else []))
+    state = [f"{s.name}{p}" for s in optimizer.state for p in array_names("", L)]
+    return tidy_python(template.render(
+        k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
+        L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
+        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=_updates(L, optimizer),
+        optimizer=optimizer, classic=update.CLASSIC, state_arrays=state,
+        hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
+    ))
+
+
+def init_layers(net: Network) -> list[dict]:
+    """Each layer's initial-weight scheme (symnet.functions.initialisation) with its scale printed."""
     init = []
-    for k in range(1, L + 1):
+    for k in range(1, net.depth + 1):
         act = net.activations[k - 1]
         scheme = SCHEMES[init_scheme(act)]
         printer = KernelPrinter(names={FAN_IN: f"N{k - 1}", FAN_OUT: f"N{k}"})
         init.append(dict(k=k, act=act, scheme=scheme, scale=printer.doprint(scheme.scale)))
-    command = " ".join([f"symnet codegen {net.arguments()} -o {shell_word(output)} --mode {mode}",
-                        f"--dtype {kernel.dtype}"] + ([f"--optimizer {optimizer.name}"] if optimizer != update.SGD else []))
-    state = [f"{s.name}{p}" for s in optimizer.state for p in _names("", L)]
-    return tidy_python(template.render(
-        k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
-        L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
-        params=_names("", L), grads=_names("g", L), velocity=_names("v", L), updates=_updates(L, optimizer),
-        optimizer=optimizer, classic=update.CLASSIC, state_arrays=state,
-        hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
-    ))
+    return init
 
 
 def _updates(L: int, optimizer: update.Optimizer) -> list[dict]:
@@ -209,7 +215,7 @@ def _updates(L: int, optimizer: update.Optimizer) -> list[dict]:
     return out
 
 
-def _names(prefix: str, L: int) -> list[str]:
+def array_names(prefix: str, L: int) -> list[str]:
     return [f"{prefix}{kind}{k}" for k in range(1, L + 1) for kind in ("W", "b")]
 
 
@@ -230,6 +236,11 @@ def checked_network(net: Network | str) -> Network:
 
 
 # -- the layouts ------------------------------------------------------------------------
+def per_sample_kernel(d: Derivation, dtype: str) -> Kernel:
+    """The per-sample layer form (the ``loops`` layout's blocks), which the GPU kernels run one thread each."""
+    return _Indexed(d, dtype, batch=False).kernel()
+
+
 def _build(d: Derivation, layout: str, dtype: str) -> Kernel:
     if layout == "unrolled":
         return _Unrolled(d, dtype).kernel()
@@ -353,7 +364,7 @@ class _Indexed:
         store = Block([f"ŷ of the {'batch' if self.batch else 'sample'} into out"],
                       [f"out[{'start + r' if self.batch else 'r'}, j] = {yhat}[{'r, ' if self.batch else ''}j]"],
                       self.loops(("j", f"N{L}")))
-        zero = [g for g in _names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else _names("g", L)
+        zero = [g for g in array_names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else array_names("g", L)
         return _kernel(self.d, "gemm" if self.batch else "loops", self.dtype, self.printer, workspace=workspace,
                        forward=forward, loss=[loss], backward=backward, store=[store], zero_each_batch=zero)
 
@@ -576,7 +587,7 @@ class _Unrolled:
         store = Block(["ŷ of the sample into out"],
                       [f"out[r, {n}] = {self.printer.doprint(p)}" for n, p in enumerate(m.yhat)])
         return _kernel(self.d, "unrolled", self.dtype, self.printer, workspace=[], forward=forward, loss=[loss],
-                       backward=backward, store=[store], zero_each_batch=_names("g", L))
+                       backward=backward, store=[store], zero_each_batch=array_names("g", L))
 
     def forward(self, k: int) -> Block:
         m, p = self.m, self.printer

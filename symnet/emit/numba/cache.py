@@ -22,6 +22,7 @@ from types import ModuleType
 from importlib.metadata import version
 
 from symnet.emit.numba.builder import DTYPES, MAX_KERNEL_LAYERS, checked_network, generate
+from symnet.emit.numba.cuda import TARGETS, generate_cuda
 from symnet.errors import InputError
 from symnet.files import write_atomic
 from symnet.functions.activations import ACTIVATION_CLASSES
@@ -90,9 +91,12 @@ def source_key(source: str, dtype: str) -> str:
 
 
 def cached_source(net: Network | str, mode: str = "auto", dtype: str = "float64",
-                  optimizer: str = "sgd") -> tuple[Path, str]:
+                  optimizer: str = "sgd", target: str = "cpu") -> tuple[Path, str]:
     """The cache file for ``net`` and the source it must hold."""
-    source = generate(net, mode, dtype, output=CACHED_NAME, optimizer=optimizer)
+    if target == "cuda":
+        source = generate_cuda(net, dtype, output=CACHED_NAME, optimizer=optimizer)
+    else:
+        source = generate(net, mode, dtype, output=CACHED_NAME, optimizer=optimizer)
     return cache_dir() / f"symnet_kernel_{source_key(source, dtype)}.py", source
 
 
@@ -101,7 +105,7 @@ def kernel_path(net: Network | str, mode: str = "auto", dtype: str = "float64", 
 
 
 def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # noqa: A001
-            optimizer: str = "sgd") -> ModuleType:
+            optimizer: str = "sgd", target: str = "cpu") -> ModuleType:
     """The kernel module for ``net`` (its ``train_epoch`` applying ``optimizer``), imported from the cache
     after checking the file is the source symnet generates for it (written there first when missing or
     different).
@@ -110,14 +114,18 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # n
     """
     if dtype not in DTYPES:
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    if target not in TARGETS:
+        raise InputError(f"unknown target {target!r}; allowed: {', '.join(TARGETS)}")
+    if target == "cuda":
+        require_gpu()
     net = checked_network(net)
     check_size(net, dtype)
     # a --define'd function may be redefined in this process: its formula is part of what was compiled
     formulas = tuple(getattr(ACTIVATION_CLASSES.get(a), "source", None) for a in net.activations)
-    memo = (net, formulas, mode, dtype, optimizer, cache_dir())
+    memo = (net, formulas, mode, dtype, optimizer, target, cache_dir())
     if memo in _loaded:
         return _loaded[memo]
-    path, source = cached_source(net, mode, dtype, optimizer)
+    path, source = cached_source(net, mode, dtype, optimizer, target)
     private_dir(path.parent)
     pycache = path.parent / "__pycache__"
     if pycache.exists() or pycache.is_symlink():
@@ -131,6 +139,16 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # n
         os.chmod(path, 0o600)
     module = _loaded[memo] = load(path)
     return module
+
+
+def require_gpu() -> None:
+    """A usable CUDA device, or Numba's simulator (``NUMBA_ENABLE_CUDASIM=1``), for ``--target cuda``."""
+    from numba import cuda
+
+    if not cuda.is_available():
+        raise InputError("--target cuda needs an NVIDIA GPU and its driver (numba.cuda finds none); "
+                         "pip install 'symnet[cuda]' for the CUDA target package, or set NUMBA_ENABLE_CUDASIM=1 "
+                         "to run the kernels in Numba's simulator (slowly, to test them)")
 
 
 def _holds(path: Path, source: str) -> bool:
