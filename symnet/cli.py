@@ -446,7 +446,9 @@ def _require_matplotlib() -> None:
 
 @cli.command("check")
 @spec_options(bias=True)
-@click.option("--wrt", required=True, metavar="NAME", help="The variable: a parameter W1[1,1], b2[1], or h1[2], a1[2], yhat, x1.")
+@click.option("--wrt", required=True, metavar="NAME",
+              help="The variable: a parameter W1[1,1], b2[1], or h1[2], a1[2], yhat, x1; or a whole matrix over a "
+                   "batch (W1, b1, H1, A1, Yhat) for a claim in NumPy's matrix notation.")
 @click.option("--of", "of", default="E", show_default=True, metavar="NAME",
               help="What is differentiated: E, or an intermediate quantity such as h2[1] (the chain's factors).")
 @click.option("--claim", metavar="EXPR", default=None,
@@ -456,14 +458,34 @@ def _require_matplotlib() -> None:
 @click.option("--batch", is_flag=True,
               help="E is the mean over m samples and the claim is one sample's term (with its 1/m); implied by m.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the random points.")
+@click.option("--convention", type=click.Choice(("rows", "columns")), default=None, show_default="rows",
+              help="Matrix claims: samples are rows (symnet's: X is m×n0, Wk is n(k-1)×nk) or columns (the widely "
+                   "taught course's: X is n0×m, Wk is nk×n(k-1), Zk = Wk @ A(k-1) + bk).")
 def check_command(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
-                  wrt: str, of: str, claim: str | None, claim_latex: str | None, batch: bool, seed: int) -> None:
-    """Check a hand-derived derivative: exit 0 correct, 1 incorrect (with a counterexample), 2 bad input."""
+                  wrt: str, of: str, claim: str | None, claim_latex: str | None, batch: bool, seed: int,
+                  convention: str | None) -> None:
+    """Check a hand-derived derivative: exit 0 correct, 1 incorrect (with a counterexample), 2 bad input.
+
+    A scalar claim (--wrt W1[1,1]) is one sample's derivative in the network's names; a matrix claim (--wrt W1)
+    is ∂E/∂W1 over a batch of m samples in NumPy's notation: @ .T * / + - **, sum(…, axis=0), mean(…, axis=0),
+    element-wise activations, over X, Y, Yhat, Hk (Zk), Ak, Wk, bk, Dk = ∂E/∂Hk and m."""
+    from symnet.verify.matrix import check_matrix, is_matrix_name
     from symnet.verify.verdict import check
 
     if (claim is None) == (claim_latex is None):
         raise InputError("give the claim once: --claim EXPR or --claim-latex TEX")
     net = load_network(spec, hidden, output_act, loss, bias)
+    if is_matrix_name(wrt):
+        if of != "E" or claim_latex is not None or batch:
+            raise InputError("a matrix claim is ∂E/∂(a whole matrix) over the batch, given as NumPy text with --claim "
+                             "(no --of, --claim-latex or --batch)")
+        matrix = check_matrix(net, wrt, claim, convention=convention or "rows", seed=seed)
+        click.echo(matrix.report())
+        if not matrix.ok:
+            raise VerdictError(f"symnet: the claim is not {matrix.derivative}")
+        return
+    if convention is not None:
+        raise InputError("--convention is for matrix claims (--wrt W1, b1, H1, A1, Yhat: a whole matrix)")
     verdict = check(net, wrt=wrt, of=of, claim=claim if claim is not None else claim_latex,
                     latex=claim is None, batch=batch, seed=seed)
     click.echo(verdict.report())

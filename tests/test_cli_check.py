@@ -106,3 +106,34 @@ def test_verdicts_in_a_real_process():
     wrong = _symnet("--wrt", "W1[1,1]", "--claim", CHAIN.replace("W2[1,1]", "W2[2,1]"))
     assert wrong.returncode == 1
     assert "diagnosis:  wrong ∂h2[1]/∂a1[1]: the claim has W2[2,1] where the chain has W2[1,1]" in wrong.stdout
+
+
+def test_a_matrix_claim_over_a_batch_is_checked_in_symnets_rows(capsys):
+    code, out, err = run(capsys, "2-3-1", "--wrt", "W1",
+                         "--claim", "X.T @ ((((Yhat - Y) * Yhat * (1 - Yhat)) @ W2.T) * A1*(1 - A1)) / m")
+    assert (code, err) == (0, "")
+    assert out.startswith("correct: ∂E/∂W1 = ")
+
+
+def test_a_matrix_claim_missing_the_output_derivative_names_it(capsys):
+    code, out, err = run(capsys, "2-3-1", "--wrt", "W1", "--claim", "X.T @ (((Yhat - Y) @ W2.T) * A1*(1 - A1)) / m")
+    assert code == 1 and err == "symnet: the claim is not ∂E/∂W1\n"
+    assert "diagnosis:  f′ of layer 2 missing" in out
+
+
+def test_the_course_convention_and_its_names(capsys):
+    code, out, _ = run(capsys, "4-5-3", "--hidden", "tanh", "--output", "softmax", "--loss", "cce",
+                       "--convention", "columns", "--wrt", "dW1",
+                       "--claim", "1/m * ((W2.T @ (A2 - Y)) * (1 - np.power(A1, 2))) @ X.T")
+    assert code == 0 and "columns convention" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--wrt", "W1", "--claim", "X.T @ W1"], "the claim multiplies X.T (2×m) @ W1 (2×3)"),
+    (["--wrt", "W1[1,1]", "--claim", "x1", "--convention", "rows"], "--convention is for matrix claims"),
+    (["--wrt", "W1", "--claim-latex", "X^T"], "a matrix claim is ∂E/∂(a whole matrix) over the batch"),
+])
+def test_matrix_claim_misuse_is_one_line(capsys, args, message):
+    code, out, err = run(capsys, "2-3-1", *args)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"symnet: {message}") and err.count("\n") == 1

@@ -41,8 +41,9 @@ The mistakes it recognises: a transposed gradient, a gradient summed over the ba
 belongs, also written in the layer's outputs as A*(1 - A)), f′ evaluated at A instead of H, the element-wise
 product with f′ taken before the matrix product with Wᵀ (``*`` and ``@`` group left to right), a dot product
 where the element-wise product belongs, W where Wᵀ belongs in the back-propagation, dW from H where A
-belongs, and a bias gradient not summed over the batch.  A ``*`` where ``@`` belongs usually cannot run at
-all: the error it raises is reported with the line of your file.
+belongs, a bias gradient not summed over the batch, and with ``--l2`` the decay term λW left out or
+counted twice.  A ``*`` where ``@`` belongs usually cannot run at all: the error it raises is reported with
+the line of your file.
 """
 from __future__ import annotations
 
@@ -66,8 +67,10 @@ from symnet.functions.activations import (ACTIVATION_CLASSES, IDENTITY, SOFTMAX,
 from symnet.functions.losses import LOSSES
 from symnet.numeric.finite_differences import targets
 from symnet.spec import Network
+from symnet.verify.grammar import text as claim_text
 
-__all__ = ["CONVENTIONS", "TOLERANCE", "CodeReport", "ParamResult", "check_code", "derived_gradients"]
+__all__ = ["CONVENTIONS", "TOLERANCE", "CodeReport", "Diagnosis", "ParamResult", "batch_sizes", "check_code",
+           "derived_gradients", "diagnose", "in_convention", "random_batch"]
 
 CONVENTIONS = ("rows", "columns")
 #: largest relative error of a correct gradient: float64 code agrees to ~1e-15, float32 code to ~1e-7
@@ -159,22 +162,24 @@ def check_code(path: str, net: Network, *, function: str | None = None, conventi
     if not file.is_file():
         raise InputError(f"{path}: no such file" if not file.exists() else f"{path} is not a file")
     rng = np.random.default_rng(seed)
-    sizes = _batch_sizes(net, batches, rng)
-    points = [_point(net, m, rng) for m in sizes]
+    sizes = batch_sizes(net, batches, rng)
+    points = [random_batch(net, m, rng) for m in sizes]
     layout = _Layout(convention, net)
     label = f"{function}() in {file.name}" if function else f"your backprop in {file.name}"
     chosen, answers = _run(file, function, layout, points, timeout, label)
     return _judge(str(path), f"{chosen}()", net, layout, points, answers, f"{chosen}() in {file.name}")
 
 
-def _batch_sizes(net: Network, batches: int, rng: np.random.Generator) -> tuple[int, ...]:
+def batch_sizes(net: Network, batches: int, rng: np.random.Generator) -> tuple[int, ...]:
+    """``batches`` different batch sizes m, each at least 3 and none a layer width."""
     # no m equal to a layer width, so that an (m, n) array is never mistaken for a transposed (n, m) one;
     # none below 3, so that m times the gradient is never twice it or the gradient itself
     candidates = [m for m in range(3, 3 + 14 + len(net.layers) + batches) if m not in net.layers]
     return tuple(int(m) for m in rng.permutation(candidates)[:batches])
 
 
-def _point(net: Network, m: int, rng: np.random.Generator) -> Point:
+def random_batch(net: Network, m: int, rng: np.random.Generator) -> Point:
+    """Random parameters, m random inputs and m valid targets, in the rows layout."""
     params: list[Array] = []
     for n_in, n_out in zip(net.layers, net.layers[1:]):
         # small weights (scaled by the fan-in) keep every unit off its saturated flats, where f′ ≈ 0 would
@@ -207,6 +212,14 @@ class _Layout:
 
     def data(self, A: Array) -> Array:
         return np.ascontiguousarray(A.T) if self.columns else A
+
+    def convert(self, name: str, rows: Array) -> Array:
+        """∂E/∂(name) from the rows layout into this one: "Wk" and "bk" as their parameters, "Hk" and "Ak"
+        (m, nk) as data."""
+        kind = name[0]
+        if kind in "Wb":
+            return self.param(0 if kind == "W" else 1, rows)
+        return self.data(rows)
 
     def per_sample(self, D: Array) -> Array:
         """A layer's Δ (m, nk) as the user would hold it."""
@@ -311,13 +324,8 @@ class _Mistake:
     propagate: str = ""
     #: dW of ``layer`` from H of the layer below instead of its A
     dw_from_h: bool = False
-
-    def reaches(self, i: int) -> bool:
-        """Whether parameter i (W1, b1, W2, … by index) can differ from the truth under this mistake."""
-        k = i // 2 + 1
-        if self.dw_from_h:
-            return k == self.layer and i % 2 == 0
-        return k <= self.layer
+    #: the L2 term λW of a layer's dW times this instead of once (0: left out, 2: counted twice)
+    decay: dict[int, float] = field(default_factory=dict)
 
 
 @cache
@@ -374,10 +382,24 @@ def derived_gradients(net: Network, params: list[Array], X: Array, Y: Array) -> 
     return _backprop(net, params, X, Y)[0]
 
 
-def _backprop(net: Network, params: list[Array], X: Array, Y: Array, mistake: _Mistake | None = None
-              ) -> tuple[list[Array], dict[int, Array]]:
+def _derivatives(net: Network, layout: _Layout, point: Point, mistake: _Mistake | None = None
+                 ) -> tuple[dict[str, Array], dict[int, Array]]:
+    """Every ∂E/∂(name) that can be diagnosed, in the layout's shapes — "Wk", "bk", "Hk" (Δ⁽ᵏ⁾) and "Ak"
+    (k = 0..L: ∂E/∂X … ∂E/∂Ŷ) — and each layer's Δ as the layout holds it (a bias not summed over the batch)."""
+    grads, deltas, outputs = _backprop(net, *point, mistake, outputs=True)
+    out = {}
+    for k in range(1, net.depth + 1):
+        out[f"W{k}"], out[f"b{k}"] = layout.param(0, grads[2 * k - 2]), layout.param(1, grads[2 * k - 1])
+        out[f"H{k}"] = layout.data(deltas[k])
+    out.update({f"A{k}": layout.data(G) for k, G in outputs.items()})
+    return out, {k: layout.per_sample(D) for k, D in deltas.items()}
+
+
+def _backprop(net: Network, params: list[Array], X: Array, Y: Array, mistake: _Mistake | None = None, *,
+              outputs: bool = False) -> tuple:
     """∂E/∂θ in the rows layout (and every layer's Δ = ∂E/∂H), from the registries' f, f′ and ℓ′;
-    with a mistake, the same computation with that one piece changed."""
+    with a mistake, the same computation with that one piece changed.  With ``outputs`` also
+    ∂E/∂A⁽ᵏ⁾ for k = 0..L (A⁽⁰⁾ = X, A⁽ᴸ⁾ = Ŷ)."""
     L, m = net.depth, len(X)
     A, H = [X], [X]
     for k in range(1, L + 1):
@@ -397,26 +419,26 @@ def _backprop(net: Network, params: list[Array], X: Array, Y: Array, mistake: _M
     else:
         D = G * fprime(L)
     grads: list[Array] = [np.empty(0)] * (2 * L)
-    deltas = {}
+    deltas, dA = {}, {L: G}
     decay = _decay() if getattr(net, "l2", 0.0) else None
     for k in range(L, 0, -1):
         deltas[k] = D
         below = H[k - 1] if mistake and mistake.dw_from_h and mistake.layer == k else A[k - 1]
         W = params[2 * k - 2]
-        grads[2 * k - 2] = below.T @ D + (decay(W, net.l2) if decay else 0.0)
+        times = mistake.decay.get(k, 1.0) if mistake else 1.0
+        grads[2 * k - 2] = below.T @ D + (times * decay(W, net.l2) if decay else 0.0)
         grads[2 * k - 1] = D.sum(axis=0)
+        how = mistake.propagate if mistake and mistake.layer == k - 1 else ""
+        dA[k - 1] = D @ W if how == "untransposed" else D @ W.T
         if k > 1:
-            how = mistake.propagate if mistake and mistake.layer == k - 1 else ""
             F = fprime(k - 1)
-            if how == "untransposed":
-                D = (D @ W) * F
-            elif how == "precedence":
+            if how == "precedence":
                 D = (D * F) @ W.T
             elif how == "inner":
-                D = np.broadcast_to(np.sum((D @ W.T) * F, axis=1, keepdims=True), F.shape)
+                D = np.broadcast_to(np.sum(dA[k - 1] * F, axis=1, keepdims=True), F.shape)
             else:
-                D = (D @ W.T) * F
-    return grads, deltas
+                D = dA[k - 1] * F
+    return (grads, deltas, dA) if outputs else (grads, deltas)
 
 
 @cache
@@ -452,7 +474,7 @@ def _mistakes(net: Network, layout: _Layout) -> Iterator[_Mistake]:
                 if written is not None:
                     g = _numpy(written, x, _S)
                     yield _Mistake(k, f"{glyph(other)}′ used where {glyph(act)}′ belongs in layer {k}: "
-                                      f"{sp.sstr(written.subs(_S, sp.Symbol(Ak)))} is {glyph(other)}′ written in "
+                                      f"{claim_text(written.subs(_S, sp.Symbol(Ak)))} is {glyph(other)}′ written in "
                                       f"a {other} layer's output; for {act} it is {truth}",
                                    {k: lambda H, A, g=g: g(H, A)})
         if k < L:
@@ -477,6 +499,16 @@ def _mistakes(net: Network, layout: _Layout) -> Iterator[_Mistake]:
             below = f"A{k - 1}"
             yield _Mistake(k, f"dW{k} computed from {layout.H(k - 1)} (before the activation) where {below} "
                               f"belongs: {layout.dW(k, below)}", dw_from_h=True)
+        if net.l2:
+            yield _Mistake(k, f"the L2 term λ·W{k} (λ = {net.l2:g}) is missing from dW{k}: the cost has "
+                              f"(λ/2)·ΣW², so ∂E/∂W{k} gains λ·W{k}", decay={k: 0.0})
+            yield _Mistake(k, f"the L2 term λ·W{k} (λ = {net.l2:g}) is counted twice in dW{k}: ∂/∂W of "
+                              f"(λ/2)·W² is λ·W, not 2λ·W", decay={k: 2.0})
+    if net.l2 and L > 1:
+        yield _Mistake(L, f"the L2 term λ·Wk (λ = {net.l2:g}) is missing from every dWk: the cost has "
+                          f"(λ/2)·ΣW², so every ∂E/∂Wk gains λ·Wk", decay=dict.fromkeys(range(1, L + 1), 0.0))
+        yield _Mistake(L, f"the L2 term λ·Wk (λ = {net.l2:g}) is counted twice in every dWk: ∂/∂W of "
+                          f"(λ/2)·W² is λ·W, not 2λ·W", decay=dict.fromkeys(range(1, L + 1), 2.0))
     for kind, text in (("missing", "f′ missing in every layer"), ("at A", "f′ evaluated at A instead of H in "
                                                                           "every layer")):
         if len(elementwise) > 1:
@@ -490,8 +522,8 @@ def _fprime_text(name: str, H: str, A: str | None) -> str:
     """f′ as the write-up gives it, in the layer's names: 1 - A1**2 (in its output when it can be)."""
     written = _in_outputs(name)
     if A is not None and written is not None:
-        return sp.sstr(written.subs(_S, sp.Symbol(A)))
-    return sp.sstr(lemma(name).compact.subs(x, sp.Symbol(H)))
+        return claim_text(written.subs(_S, sp.Symbol(A)))
+    return claim_text(lemma(name).compact.subs(x, sp.Symbol(H)))
 
 
 # -- comparing -----------------------------------------------------------------------------------------------
@@ -509,7 +541,7 @@ class _Form:
         return (self.sign < 0) + (self.scale not in ("1",) and not (self.per_sample and self.scale == "m")) \
             + self.transposed + self.per_sample
 
-    def words(self, name: str, axis: str = "", shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    def words(self, name: str, axis: str = "", shapes: tuple[object, object] | None = None
               ) -> str:
         """The form in plain words; ``shapes`` (returned, expected) are said where they differ."""
         parts = []
@@ -559,8 +591,56 @@ def _forms(net: Network, u: Array, t: Array, d: Array | None, m: int) -> Iterato
 @dataclass
 class _Batch:
     m: int
-    user: list[Array]
+    user: dict[str, Array]
     floor: float
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What a set of wrong answers has in common with the derivation: the simplest known ``mistake`` ("" when
+    there is none: the answers are the truth in some form) and, per answer, the ``forms`` in which it equals
+    the truth (or the truth with the mistake made): transposed, scaled, of the opposite sign, not summed over
+    the batch.  ``changed`` holds the answers the mistake changes; ``layer`` is where it is made, and a
+    ``local`` mistake (dW from H, the L2 term) changes nothing it is not made in."""
+
+    mistake: str
+    layer: int | None
+    forms: dict[str, _Form]
+    changed: frozenset[str]
+    local: bool = False
+
+    def describe(self, name: str, shown: str | None = None, axis: str = "",
+                 shapes: tuple[object, object] | None = None) -> str:
+        """One line for one answer: the mistake where it changes that answer, then its form (``shown`` is
+        the name as the person writes it; ``shapes`` (theirs, expected) are said where they differ)."""
+        parts = [self.mistake] if self.mistake and name in self.changed else []
+        form = self.forms.get(name)
+        if form is not None and form != _Form():
+            parts.append(form.words(shown or name, axis, shapes))
+        return "; ".join(parts)
+
+
+def diagnose(net: Network, convention: str, points: list[Point], answers: dict[str, list[Array]], *,
+             tolerance: float = TOLERANCE, floor: float = _FLOOR) -> Diagnosis | None:
+    """The known mistake (or none) and the forms that explain ``answers``: per name ("Wk", "bk" — gradients of
+    the parameters —, "Hk" for Δ⁽ᵏ⁾ = ∂E/∂Hk, "Ak" for ∂E/∂Ak with A0 = X and AL = Ŷ) one array per batch of
+    ``points`` (rows-layout batches, as :func:`random_batch` draws them), in the shapes of ``convention``.
+    None when nothing known explains them.  Entries below ``floor`` times the largest true value are compared
+    absolutely at that scale; ``tolerance`` is the largest relative error that still counts as equal."""
+    layout = _Layout(convention, net)
+    truths = [_derivatives(net, layout, point) for point in points]
+    batches = []
+    for b, ((_, X, _), (true, _)) in enumerate(zip(points, truths)):
+        largest = max(float(np.max(np.abs(true[n]), initial=0.0)) for n in answers)
+        batches.append(_Batch(len(X), {n: np.asarray(a[b], dtype=float) for n, a in answers.items()},
+                              floor * largest or 1e-300))
+    return _explain(net, layout, points, batches, truths, tolerance)
+
+
+def in_convention(convention: str, net: Network, name: str, rows: Array) -> Array:
+    """A rows-layout array of ∂E/∂(name) (or of the quantity itself: "Wk", "bk", data "Hk", "Ak", X, Y) as
+    ``convention`` holds it."""
+    return _Layout(convention, net).convert(name, rows)
 
 
 def _judge(path: str, function: str, net: Network, layout: _Layout, points: list[Point],
@@ -568,48 +648,49 @@ def _judge(path: str, function: str, net: Network, layout: _Layout, points: list
     names = layout.names
     batches: list[_Batch] = []
     truths = []
-    for (params, X, Y), user in zip(points, answers):
-        grads, deltas = _backprop(net, params, X, Y)
-        true = [layout.param(i, g) for i, g in enumerate(grads)]
-        largest = max(float(np.max(np.abs(g), initial=0.0)) for g in true)
-        batch = _Batch(len(X), [_shaped(u, t, names[i], layout, len(X), label) for i, (u, t)
-                                in enumerate(zip(user, true))], _FLOOR * largest or 1e-300)
-        batches.append(batch)
-        truths.append((true, {k: layout.per_sample(D) for k, D in deltas.items()}))
+    for point, user in zip(points, answers):
+        true, deltas = _derivatives(net, layout, point)
+        m = len(point[1])
+        largest = max(float(np.max(np.abs(true[n]), initial=0.0)) for n in names)
+        batches.append(_Batch(m, {n: _shaped(u, true[n], n, layout, m, label) for n, u in zip(names, user)},
+                              _FLOOR * largest or 1e-300))
+        truths.append((true, deltas))
     errors = []
-    for i in range(len(names)):
-        errs = [_rel_error(b.user[i], t[i], b.floor) if b.user[i].shape == t[i].shape else float("inf")
+    for n in names:
+        errs = [_rel_error(b.user[n], t[n], b.floor) if b.user[n].shape == t[n].shape else float("inf")
                 for b, (t, _) in zip(batches, truths)]
         errors.append(max(errs))
     wrong = [i for i, e in enumerate(errors) if not e <= TOLERANCE]
-    shapes = [tuple(batches[0].user[i].shape) for i in range(len(names))]
-    expected = [tuple(truths[0][0][i].shape) for i in range(len(names))]
+    shapes = [tuple(batches[0].user[n].shape) for n in names]
+    expected = [tuple(truths[0][0][n].shape) for n in names]
     if not wrong:
         results = tuple(ParamResult(n, True, e, s, x_) for n, e, s, x_ in zip(names, errors, shapes, expected))
         return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), results, None, "")
     first = max(i // 2 + 1 for i in wrong)
-    mistake, forms = _explain(net, layout, points, batches, truths)
+    found = _explain(net, layout, points, batches, truths, TOLERANCE)
     per_param = [""] * len(names)
-    if forms is None:
+    if found is None:
         worst = max(e for e in errors if e != float("inf")) if any(e != float("inf") for e in errors) else None
         how = f"max relative error {worst:.2g}" if worst is not None else "the shapes differ"
         diagnosis = f"does not match any known mistake; {how}"
     else:
         texts = []
-        if mistake is not None:
-            texts.append(mistake.text)
+        if found.mistake:
+            texts.append(found.mistake)
         for i in wrong:
-            form_text = forms[i].words(names[i], layout.axis()) if forms[i] != _Form() else ""
-            if mistake is not None and mistake.reaches(i):
+            name, form = names[i], found.forms[names[i]]
+            form_text = form.words(name, layout.axis()) if form != _Form() else ""
+            if found.mistake and name in found.changed:
                 k = i // 2 + 1
-                cause = mistake.text if k == mistake.layer else \
-                    f"follows from layer {mistake.layer} ({layout.D(k)} is carried back from it)"
+                cause = found.mistake if k == found.layer or found.local else \
+                    f"follows from layer {found.layer} ({layout.D(k)} is carried back from it)"
                 per_param[i] = cause + (f"; also {form_text}" if form_text else "")
             else:
                 per_param[i] = form_text
             if form_text:
-                texts.append(f"d{names[i]} {forms[i].words(names[i], layout.axis(), (shapes[i], expected[i]))}")
-        diagnosis = _summary(texts, [forms[i] for i in wrong], len(wrong) == len(names), mistake)
+                texts.append(f"d{name} {form.words(name, layout.axis(), (shapes[i], expected[i]))}")
+        diagnosis = _summary(texts, [found.forms[names[i]] for i in wrong], len(wrong) == len(names),
+                             found.mistake or None)
     results = tuple(ParamResult(n, i not in wrong, errors[i], shapes[i], expected[i], per_param[i])
                     for i, n in enumerate(names))
     return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), results, first, diagnosis)
@@ -644,48 +725,52 @@ def _shaped(u: Array, t: Array, name: str, layout: _Layout, m: int, label: str) 
     return u
 
 
-def _explain(net: Network, layout: _Layout, points: list[Point], batches: list[_Batch],
-             truths: list) -> tuple[_Mistake | None, list[_Form] | None]:
-    """The simplest known mistake (or none) and a form per gradient that together give what was returned."""
-    best: tuple[int, _Mistake | None, list[_Form]] | None = None
-    forms = _fit(net, batches, truths)
+def _explain(net: Network, layout: _Layout, points: list[Point], batches: list[_Batch], truths: list,
+             tolerance: float) -> Diagnosis | None:
+    """The simplest known mistake (or none) and a form per answer that together give what was answered."""
+    best: tuple[int, _Mistake | None, dict[str, _Form], frozenset[str]] | None = None
+    forms = _fit(net, batches, truths, tolerance)
     if forms is not None:
-        best = (sum(f.cost for f in forms), None, forms)
+        best = (sum(f.cost for f in forms.values()), None, forms, frozenset())
     for mistake in _mistakes(net, layout):
-        variant = []
-        for params, X, Y in points:
-            grads, deltas = _backprop(net, params, X, Y, mistake)
-            variant.append(([layout.param(i, g) for i, g in enumerate(grads)],
-                            {k: layout.per_sample(D) for k, D in deltas.items()}))
-        if _same(variant, truths, batches):
-            continue  # this mistake changes nothing here (ReLU′ evaluated at A = ReLU′ at H)
-        forms = _fit(net, batches, variant)
+        variant = [_derivatives(net, layout, point, mistake) for point in points]
+        changed = _changed(variant, truths, batches, tolerance)
+        if not changed:
+            continue  # this mistake changes nothing asked about here (ReLU′ evaluated at A = ReLU′ at H)
+        forms = _fit(net, batches, variant, tolerance)
         if forms is None:
             continue
-        cost = 1 + sum(f.cost for f in forms)
+        cost = 1 + sum(f.cost for f in forms.values())
         if best is None or cost < best[0]:
-            best = (cost, mistake, forms)
+            best = (cost, mistake, forms, changed)
         if best[0] == 1:
             break  # one mistake explains everything: nothing simpler can follow
-    return (best[1], best[2]) if best else (None, None)
+    if best is None:
+        return None
+    _, mistake, forms, changed = best
+    if mistake is None:
+        return Diagnosis("", None, forms, changed)
+    return Diagnosis(mistake.text, mistake.layer, forms, changed, local=mistake.dw_from_h or bool(mistake.decay))
 
 
-def _same(variant: list, truths: list, batches: list[_Batch]) -> bool:
-    return all(_rel_error(v, t, b.floor) <= TOLERANCE
-               for (vs, _), (ts, _), b in zip(variant, truths, batches) for v, t in zip(vs, ts))
+def _changed(variant: list, truths: list, batches: list[_Batch], tolerance: float) -> frozenset[str]:
+    """The answered names whose truth the mistake changes."""
+    return frozenset(n for n in batches[0].user
+                     if any(_rel_error(v[n], t[n], b.floor) > tolerance
+                            for (v, _), (t, _), b in zip(variant, truths, batches)))
 
 
-def _fit(net: Network, batches: list[_Batch], truths: list) -> list[_Form] | None:
-    """Per parameter, the simplest form in which every batch's returned gradient equals ``truths``'s."""
-    out = []
-    for i in range(len(batches[0].user)):
+def _fit(net: Network, batches: list[_Batch], truths: list, tolerance: float) -> dict[str, _Form] | None:
+    """Per answer, the simplest form in which every batch's answer equals ``truths``'s."""
+    out = {}
+    for name in batches[0].user:
         common: dict[_Form, int] | None = None
         for b, (true, deltas) in zip(batches, truths):
-            d = deltas[i // 2 + 1] if i % 2 == 1 else None
-            matching = {f: f.cost for f, arr in _forms(net, b.user[i], true[i], d, b.m)
-                        if arr.shape == b.user[i].shape and _rel_error(b.user[i], arr, b.floor) <= TOLERANCE}
+            d = deltas[int(name[1:])] if name[0] == "b" else None
+            matching = {f: f.cost for f, arr in _forms(net, b.user[name], true[name], d, b.m)
+                        if arr.shape == b.user[name].shape and _rel_error(b.user[name], arr, b.floor) <= tolerance}
             common = matching if common is None else {f: c for f, c in common.items() if f in matching}
         if not common:
             return None
-        out.append(min(common, key=lambda f: (common[f], list(common).index(f))))
+        out[name] = min(common, key=lambda f: (common[f], list(common).index(f)))
     return out

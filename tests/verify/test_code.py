@@ -19,6 +19,8 @@ from symnet.numeric.finite_differences import random_point
 from symnet.verify.code import TOLERANCE, check_code, derived_gradients
 
 SAMPLES = Path(__file__).with_name("code_samples")
+#: each check starts a Python process (~0.3 s): the fast lane keeps one of each kind, the rest run with the slow tests
+SLOW = pytest.mark.slow
 
 NET_232 = Network.parse("2-3-2")  # sigmoid, sigmoid, ½ squared error
 NET_453 = Network.parse("4-5-3", hidden="tanh", output="softmax", loss="cce")
@@ -47,11 +49,11 @@ def write(tmp_path: Path, text: str, name: str = "user_backprop.py") -> str:
 # -- correct implementations pass, in both conventions -------------------------------------------------------
 @pytest.mark.parametrize("name, net, convention, function", [
     ("rows_sigmoid_mse.py", NET_232, "rows", "backprop()"),
-    ("columns_sigmoid_mse.py", NET_232, "columns", "backprop()"),
-    ("rows_tanh_softmax_cce.py", NET_453, "rows", "gradients()"),  # returns a dict
+    pytest.param("columns_sigmoid_mse.py", NET_232, "columns", "backprop()", marks=SLOW),
+    pytest.param("rows_tanh_softmax_cce.py", NET_453, "rows", "gradients()", marks=SLOW),  # returns a dict
     ("columns_tanh_softmax_cce.py", NET_453, "columns", "backward_propagation()"),  # the one 3-argument function
-    ("rows_tanh_sigmoid_mse.py", NET_344, "rows", "backprop()"),
-    ("rows_loop_tanh_sigmoid_mse.py", NET_344, "rows", "backprop()"),  # one sample at a time
+    pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "backprop()", marks=SLOW),
+    pytest.param("rows_loop_tanh_sigmoid_mse.py", NET_344, "rows", "backprop()", marks=SLOW),  # one sample at a time
 ])
 def test_a_correct_implementation_is_ok(name, net, convention, function):
     report = check_code(str(SAMPLES / name), net, convention=convention)
@@ -65,12 +67,14 @@ def test_a_correct_implementation_is_ok(name, net, convention, function):
     assert lines[-1].startswith("correct")
 
 
+@SLOW
 def test_batches_have_different_sizes_none_a_layer_width():
     report = check_code(str(SAMPLES / "rows_sigmoid_mse.py"), NET_232, batches=4, seed=3)
     assert len(set(report.sizes)) == 4
     assert all(m >= 3 and m not in NET_232.layers for m in report.sizes)
 
 
+@SLOW
 def test_a_bias_gradient_may_drop_its_column_axis(tmp_path):
     path = copy_with(tmp_path, "columns_tanh_softmax_cce.py", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
                      "db1 = np.sum(dZ1, axis=1) / m")
@@ -92,6 +96,7 @@ def backprop(params, X, Y):
 """
 
 
+@SLOW
 def test_one_output_with_relu_and_bce_in_columns(tmp_path):
     # a bias gradient as a flat vector, the output's as a plain number: accepted for (n, 1) and (1, 1)
     net = Network.parse("2-4-1", hidden="relu", output="sigmoid", loss="bce")
@@ -100,6 +105,7 @@ def test_one_output_with_relu_and_bce_in_columns(tmp_path):
     assert report.first_wrong_layer == 1 and report.diagnosis.startswith("f′ of layer 1 missing: ReLU′(Z1)")
 
 
+@SLOW
 def test_function_names_the_one_to_check(tmp_path):
     path = write(tmp_path, sample("rows_sigmoid_mse.py") + "\n\ndef other(params, X, Y):\n    return None\n")
     assert check_code(path, NET_232, function="backprop").ok
@@ -107,6 +113,7 @@ def test_function_names_the_one_to_check(tmp_path):
         check_code(path, NET_232, function="other")
 
 
+@SLOW
 def test_importing_the_file_does_not_run_its_main_block():
     # the sample's __main__ block raises SystemExit: it must not run
     assert check_code(str(SAMPLES / "rows_tanh_softmax_cce.py"), NET_453).ok
@@ -125,45 +132,47 @@ MISTAKES = [
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "dW1 = X.T @ D1", "dW1 = D1.T @ X",
                  ["W1"], 1, "transposed", id="transposed dW1"),
     pytest.param("columns_tanh_softmax_cce.py", NET_453, "columns", "dW1 = np.dot(dZ1, X.T) / m",
-                 "dW1 = np.dot(X, dZ1.T) / m", ["W1"], 1, "transposed", id="transposed dW1, columns"),
+                 "dW1 = np.dot(X, dZ1.T) / m", ["W1"], 1, "transposed", id="transposed dW1, columns", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "* (1 - Yhat) / m", "* (1 - Yhat)",
                  ["W1", "b1", "W2", "b2"], 2, "every gradient is m times ∂E/∂θ: summed over the batch",
-                 id="summed instead of averaged"),
+                 id="summed instead of averaged", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "dW1 = X.T @ D1", "dW1 = X.T @ D1 * m",
-                 ["W1"], 1, "dW1 m times ∂E/∂W1", id="one gradient summed"),
+                 ["W1"], 1, "dW1 m times ∂E/∂W1", id="one gradient summed", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "(Yhat - Y)", "(Y - Yhat)",
-                 ["W1", "b1", "W2", "b2"], 2, "every gradient is the opposite sign", id="sign flipped"),
+                 ["W1", "b1", "W2", "b2"], 2, "every gradient is the opposite sign", id="sign flipped", marks=SLOW),
     pytest.param("columns_tanh_softmax_cce.py", NET_453, "columns", "dZ2 = A2 - Y", "dZ2 = Y - A2",
                  ["W1", "b1", "W2", "b2"], 2, "the opposite sign", id="sign flipped, columns"),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "* (1 - A1**2)", "* A1 * (1 - A1)",
                  ["W1", "b1"], 1, "σ′ used where tanh′ belongs in layer 1", id="σ′ for tanh′"),
     pytest.param("columns_tanh_softmax_cce.py", NET_453, "columns", "(1 - np.power(A1, 2))", "A1 * (1 - A1)",
-                 ["W1", "b1"], 1, "σ′ used where tanh′ belongs in layer 1", id="σ′ for tanh′, columns"),
+                 ["W1", "b1"], 1, "σ′ used where tanh′ belongs in layer 1", id="σ′ for tanh′, columns", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "(1 - A1**2)",
                  "(1 / (1 + np.exp(-H1))) * (1 - 1 / (1 + np.exp(-H1)))",
-                 ["W1", "b1"], 1, "σ′ used where tanh′ belongs in layer 1", id="σ′(H1) for tanh′"),
+                 ["W1", "b1"], 1, "σ′ used where tanh′ belongs in layer 1", id="σ′(H1) for tanh′", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "D1 = (D2 @ W2.T) * (1 - A1**2)", "D1 = D2 @ W2.T",
                  ["W1", "b1"], 1, "f′ of layer 1 missing", id="f′ missing in layer 1"),
     pytest.param("columns_tanh_softmax_cce.py", NET_453, "columns", " * (1 - np.power(A1, 2))", "",
-                 ["W1", "b1"], 1, "f′ of layer 1 missing", id="f′ missing in layer 1, columns"),
+                 ["W1", "b1"], 1, "f′ of layer 1 missing", id="f′ missing in layer 1, columns", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", " * Yhat * (1 - Yhat)", "",
-                 ["W1", "b1", "W2", "b2"], 2, "f′ of layer 2 missing", id="f′ missing in the output layer"),
+                 ["W1", "b1", "W2", "b2"], 2, "f′ of layer 2 missing", id="f′ missing in the output layer", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "(1 - A1**2)", "(1 - np.tanh(A1)**2)",
-                 ["W1", "b1"], 1, "f′ of layer 1 evaluated at A1 instead of H1", id="f′ at A"),
+                 ["W1", "b1"], 1, "f′ of layer 1 evaluated at A1 instead of H1", id="f′ at A", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "D1 = (D2 @ W2.T) * (1 - A1**2)",
                  "D1 = D2 * (1 - A1**2) @ W2.T", ["W1", "b1"], 1,
-                 "the element-wise product with tanh′(H1) comes before the matrix product", id="* before @"),
+                 "the element-wise product with tanh′(H1) comes before the matrix product", id="* before @",
+                 marks=SLOW),
     pytest.param("rows_loop_tanh_sigmoid_mse.py", NET_344, "rows", "np.dot(W2, d2) * (1 - a1**2)",
                  "np.dot(np.dot(W2, d2), 1 - a1**2)", ["W1", "b1"], 1,
-                 "a dot product where the element-wise product belongs in layer 1", id="np.dot for *"),
+                 "a dot product where the element-wise product belongs in layer 1", id="np.dot for *", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "(D2 @ W2.T)", "(D2 @ W2)",
-                 ["W1", "b1"], 1, "carried back with W2 where W2.T belongs", id="W where Wᵀ belongs"),
+                 ["W1", "b1"], 1, "carried back with W2 where W2.T belongs", id="W where Wᵀ belongs", marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "dW2 = A1.T @ D2", "dW2 = H1.T @ D2",
-                 ["W2"], 2, "dW2 computed from H1 (before the activation) where A1 belongs", id="dW from H"),
+                 ["W2"], 2, "dW2 computed from H1 (before the activation) where A1 belongs", id="dW from H",
+                 marks=SLOW),
     pytest.param("rows_tanh_sigmoid_mse.py", NET_344, "rows", "db1 = D1.sum(axis=0)", "db1 = D1",
                  ["b1"], 1, "db1 not summed over the batch", id="db not summed"),
     pytest.param("columns_tanh_softmax_cce.py", NET_453, "columns", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
-                 "db1 = dZ1", ["b1"], 1, "db1 not summed over the batch", id="db not summed, columns"),
+                 "db1 = dZ1", ["b1"], 1, "db1 not summed over the batch", id="db not summed, columns", marks=SLOW),
 ]
 
 
@@ -191,6 +200,7 @@ def test_the_report_reads_one_line_per_parameter(tmp_path):
     assert len(lines) == 6
 
 
+@SLOW
 def test_a_transposed_gradient_reports_both_shapes(tmp_path):
     report = check_code(copy_with(tmp_path, "rows_tanh_sigmoid_mse.py", "dW1 = X.T @ D1", "dW1 = D1.T @ X"), NET_344)
     W1 = report.params[0]
@@ -199,6 +209,7 @@ def test_a_transposed_gradient_reports_both_shapes(tmp_path):
     assert "shape (4, 3) where (3, 4) belongs" in report.diagnosis
 
 
+@SLOW
 def test_a_square_transposed_gradient_is_found_by_value(tmp_path):
     # W2 of 3-4-4 is 4×4: the shape cannot tell, the values do
     report = check_code(copy_with(tmp_path, "rows_tanh_sigmoid_mse.py", "dW2 = A1.T @ D2", "dW2 = D2.T @ A1"), NET_344)
@@ -206,6 +217,7 @@ def test_a_square_transposed_gradient_is_found_by_value(tmp_path):
     assert "dW2 transposed" in report.diagnosis
 
 
+@SLOW
 def test_two_mistakes_at_once_are_both_named(tmp_path):
     path = copy_with(tmp_path, "rows_tanh_sigmoid_mse.py", "(Yhat - Y) * Yhat * (1 - Yhat) / m",
                      "(Y - Yhat) * Yhat * (1 - Yhat)")
@@ -213,6 +225,7 @@ def test_two_mistakes_at_once_are_both_named(tmp_path):
     assert "m times ∂E/∂θ" in diagnosis and "the opposite sign" in diagnosis
 
 
+@SLOW
 def test_a_mistake_it_does_not_know_is_said_so(tmp_path):
     path = copy_with(tmp_path, "rows_tanh_sigmoid_mse.py", "db1 = D1.sum(axis=0)", "db1 = 1.5 * D1.sum(axis=0)")
     report = check_code(path, NET_344)
@@ -227,6 +240,7 @@ def one_line(excinfo) -> str:
     return message
 
 
+@SLOW
 def test_a_file_that_hangs_is_stopped(tmp_path):
     path = write(tmp_path, "import time\n\ndef backprop(params, X, Y):\n    while True:\n        time.sleep(0.1)\n")
     start = time.monotonic()
@@ -271,22 +285,23 @@ def _zombie(pid: int) -> bool:
                  "backprop() in user_backprop.py raised ZeroDivisionError at line 2 (`return 1 / 0`): division by zero "
                  "on a batch of m = ", id="raises"),
     pytest.param("def backprop(params, X, Y)\n    return params\n",
-                 "user_backprop.py line 1: SyntaxError", id="syntax error"),
+                 "user_backprop.py line 1: SyntaxError", id="syntax error", marks=SLOW),
     pytest.param("import no_such_module_anywhere\n", "importing user_backprop.py raised ModuleNotFoundError at line 1",
-                 id="import fails"),
+                 id="import fails", marks=SLOW),
     pytest.param("def forward(params, X, Y):\n    pass\n\ndef loss(params, X, Y):\n    pass\n",
                  "defines neither backprop nor gradients, and 2 public functions (forward, loss) of three arguments",
-                 id="no function to pick"),
+                 id="no function to pick", marks=SLOW),
     pytest.param("def backprop(params, X, Y):\n    return params[:3]\n",
-                 "returned 3 gradients; expected 4: dW1, db1, dW2, db2", id="too few gradients"),
-    pytest.param("def backprop(params, X, Y):\n    return None\n", "returned NoneType", id="returns nothing"),
+                 "returned 3 gradients; expected 4: dW1, db1, dW2, db2", id="too few gradients", marks=SLOW),
+    pytest.param("def backprop(params, X, Y):\n    return None\n", "returned NoneType", id="returns nothing",
+                 marks=SLOW),
     pytest.param("def backprop(params, X, Y):\n    return {'W1': params[0]}\n",
-                 "returned a dict without 'b1' (or 'db1')", id="dict without a key"),
+                 "returned a dict without 'b1' (or 'db1')", id="dict without a key", marks=SLOW),
     pytest.param("import numpy as np\ndef backprop(params, X, Y):\n    return [np.zeros((5, 5))] + params[1:]\n",
                  "returned dW1 with shape (5, 5); expected (2, 3), the shape of W1 in the rows convention", id="shape"),
     pytest.param("import numpy as np\ndef backprop(params, X, Y):\n    return [p * np.nan for p in params]\n",
-                 "returned dW1 with nan entries", id="nan"),
-    pytest.param("import os\nos._exit(3)\n", "stopped without an answer (exit status 3)", id="exits"),
+                 "returned dW1 with nan entries", id="nan", marks=SLOW),
+    pytest.param("import os\nos._exit(3)\n", "stopped without an answer (exit status 3)", id="exits", marks=SLOW),
 ])
 def test_a_file_that_cannot_be_checked_is_bad_input(tmp_path, text, words):
     with pytest.raises(InputError) as excinfo:
@@ -294,6 +309,7 @@ def test_a_file_that_cannot_be_checked_is_bad_input(tmp_path, text, words):
     assert words in one_line(excinfo)
 
 
+@SLOW
 def test_a_missing_function_is_named(tmp_path):
     with pytest.raises(InputError) as excinfo:
         check_code(str(SAMPLES / "rows_sigmoid_mse.py"), NET_232, function="backward")
@@ -311,6 +327,7 @@ def test_a_shape_error_in_the_users_code_points_at_the_line(tmp_path):
     assert "`*` multiplies element-wise, `@` is the matrix product" in message
 
 
+@SLOW
 def test_the_wrong_convention_fails_on_the_shapes():
     path = str(SAMPLES / "rows_sigmoid_mse.py")
     with pytest.raises(InputError) as excinfo:
@@ -350,7 +367,7 @@ TRUTH_NETS = [
 ]
 
 
-@pytest.mark.parametrize("spec, options", TRUTH_NETS)
+@pytest.mark.parametrize("spec, options", [TRUTH_NETS[0], *(pytest.param(*t, marks=SLOW) for t in TRUTH_NETS[1:])])
 def test_the_backprop_it_compares_with_is_the_derivations(spec, options):
     net = Network.parse(spec, **options)
     derivation = derive(net)
