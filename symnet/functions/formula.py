@@ -46,14 +46,17 @@ _ELEMENTARY: dict[str, Callable[[sp.Expr], sp.Expr]] = {"exp": sp.exp, "log": sp
                                                          "abs": sp.Abs}
 _COMPARE = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
             ast.GtE: sp.GreaterThan}
-_NODE_WORDS = {
+#: how a refusal names the Python constructs no whitelist here allows (formulas, scalar and matrix claims)
+NODE_WORDS = {
     ast.Attribute: "attribute access (.)", ast.Lambda: "lambda", ast.ListComp: "a list comprehension",
     ast.SetComp: "a set comprehension", ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator",
-    ast.BoolOp: "and/or", ast.IfExp: "if/else (use where(cond, a, b))", ast.List: "a list", ast.Tuple: "a tuple",
-    ast.Dict: "a dict", ast.Set: "a set", ast.JoinedStr: "an f-string", ast.NamedExpr: "assignment (:=)",
-    ast.Starred: "*unpacking", ast.Await: "await", ast.Yield: "yield", ast.Subscript: "indexing ([])",
-    ast.Slice: "a slice", ast.Compare: "a comparison outside where(...)",
+    ast.BoolOp: "and/or", ast.IfExp: "if/else", ast.List: "a list", ast.Tuple: "a tuple", ast.Dict: "a dict",
+    ast.Set: "a set", ast.JoinedStr: "an f-string", ast.NamedExpr: "assignment (:=)", ast.Starred: "*unpacking",
+    ast.Await: "await", ast.Yield: "yield", ast.Subscript: "indexing ([])", ast.Slice: "a slice",
+    ast.Compare: "a comparison",
 }
+_NODE_WORDS = NODE_WORDS | {ast.IfExp: "if/else (use where(cond, a, b))",
+                            ast.Compare: "a comparison outside where(...)"}
 _ALLOWED = ("numbers, pi, the arguments, + - * / ** (or ^), parentheses, the activations by name, "
             "exp, log, sqrt, abs and where(cond, a, b) with < <= > >=")
 #: points where a defined function's derivative must be a finite real number (none at a kink at 0)

@@ -28,6 +28,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from symnet.functions import activations
+from symnet.functions.formula import NODE_WORDS
 from symnet.errors import InputError
 from symnet.functions.regularisers import lam
 from symnet.derivation.names import Name, parse_name, symbol
@@ -152,13 +153,7 @@ class Names:
 
 def parse_claim(text: str, names: Names) -> sp.Expr:
     """The SymPy expression of a claim in the safe grammar, or an InputError saying what is wrong."""
-    if not isinstance(text, str):
-        raise InputError(f"a claim must be text, not {type(text).__name__}")
-    if len(text) > MAX_CHARS:
-        raise InputError(f"the claim is {len(text):,} characters long; at most {MAX_CHARS:,} are accepted")
-    if not text.strip():
-        raise InputError("the claim is empty")
-    _check_nesting(text)
+    check_text(text)
     try:
         with warnings.catch_warnings():
             # "1if x1 else 2" warns on stderr before failing: the one line we print is enough
@@ -196,6 +191,18 @@ class _ClaimPrinter(StrPrinter):
 def text(expr: sp.Expr) -> str:
     """An expression in the claim grammar, terms in their natural order (``yhat - y``)."""
     return _ClaimPrinter({"order": "none"}).doprint(expr)
+
+
+def check_text(text: object) -> None:
+    """What every claim must be before it is parsed (scalar or matrix): text, not empty, within
+    ``MAX_CHARS`` characters and ``MAX_DEPTH`` levels of parentheses."""
+    if not isinstance(text, str):
+        raise InputError(f"a claim must be text, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise InputError(f"the claim is {len(text):,} characters long; at most {MAX_CHARS:,} are accepted")
+    if not text.strip():
+        raise InputError("the claim is empty")
+    _check_nesting(text)
 
 
 def _check_nesting(text: str) -> None:
@@ -323,20 +330,10 @@ def _number(value: object) -> sp.Expr:
 _OPS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<",
         ast.RShift: ">>"}
 
-_NODE_WORDS = {
-    ast.Attribute: "attribute access (.)", ast.Lambda: "lambda", ast.ListComp: "a list comprehension",
-    ast.SetComp: "a set comprehension", ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator",
-    ast.Compare: "a comparison", ast.BoolOp: "and/or", ast.IfExp: "if/else", ast.List: "a list",
-    ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Set: "a set", ast.JoinedStr: "an f-string",
-    ast.NamedExpr: "assignment (:=)", ast.Starred: "*unpacking", ast.Await: "await", ast.Yield: "yield",
-    ast.Slice: "a slice",
-}
-
-
 def _describe(node: ast.AST) -> str:
     if isinstance(node, ast.UnaryOp):
         return {ast.Not: "not", ast.Invert: "~"}.get(type(node.op), "this operator")
-    return _NODE_WORDS.get(type(node), type(node).__name__)
+    return NODE_WORDS.get(type(node), type(node).__name__)
 
 
 def _short(n: sp.Expr) -> str:

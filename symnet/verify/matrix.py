@@ -51,11 +51,12 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from symnet.derivation.matrix_form import M, MatrixForm, matrix_form
 from symnet.errors import InputError
 from symnet.functions.activations import Activation, inline, numpy_functions
+from symnet.functions.formula import NODE_WORDS
 from symnet.functions.losses import LOSSES
 from symnet.spec import Network
 from symnet.verify import proof
 from symnet.verify.code import CONVENTIONS, batch_sizes, derived_gradients, diagnose, in_convention, random_batch
-from symnet.verify.grammar import DECAY_NAMES, MAX_CHARS, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, claim_functions
+from symnet.verify.grammar import DECAY_NAMES, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, check_text, claim_functions
 
 __all__ = ["MAX_PARAMS", "TOLERANCE", "MatrixClaim", "MatrixVerdict", "check_matrix", "is_matrix_name",
            "parse_matrix_claim"]
@@ -211,14 +212,8 @@ _COMPARE = {ast.Gt: ">", ast.GtE: ">=", ast.Lt: "<", ast.LtE: "<="}
 #: NumPy functions of two arrays, as the operator they are
 _NP_BINARY = {"dot": "@", "matmul": "@", "multiply": "*", "divide": "/", "true_divide": "/", "add": "+",
               "subtract": "-"}
-_NODE_WORDS = {
-    ast.Lambda: "lambda", ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
-    ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator", ast.BoolOp: "and/or",
-    ast.IfExp: "if/else", ast.List: "a list", ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Set: "a set",
-    ast.JoinedStr: "an f-string", ast.NamedExpr: "assignment (:=)", ast.Starred: "*unpacking",
-    ast.Await: "await", ast.Yield: "yield", ast.Slice: "a slice",
-    ast.Subscript: "indexing ([]) (a matrix claim is about whole matrices; for one entry use --wrt 'W1[1,2]')",
-}
+_NODE_WORDS = NODE_WORDS | {
+    ast.Subscript: "indexing ([]) (a matrix claim is about whole matrices; for one entry use --wrt 'W1[1,2]')"}
 _ALLOWED = ("the batch names, numbers, + - * / ** (or ^) @ .T, sum/mean(…, axis=0|1, keepdims=…), "
             "np.dot, np.multiply, np.transpose, np.power, np.square, np.maximum, np.minimum, one comparison, "
             "and the element-wise functions ")
@@ -252,19 +247,7 @@ def parse_matrix_claim(text: str, net: Network, convention: str = "rows") -> Mat
     """Read a matrix claim through the whitelist; InputError (one line) for anything it does not allow."""
     if convention not in CONVENTIONS:
         raise InputError(f"unknown convention {convention!r}; allowed: {', '.join(CONVENTIONS)}")
-    if not isinstance(text, str):
-        raise InputError(f"a claim must be text, not {type(text).__name__}")
-    if len(text) > MAX_CHARS:
-        raise InputError(f"the claim is {len(text):,} characters long; at most {MAX_CHARS:,} are accepted")
-    if not text.strip():
-        raise InputError("the claim is empty")
-    depth = deepest = 0
-    for ch in text:
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        deepest = max(deepest, depth)
-    if deepest > MAX_DEPTH:
-        raise InputError(f"the claim nests parentheses {deepest} deep; at most {MAX_DEPTH} levels are accepted")
+    check_text(text)
     source = " ".join(text.split()).replace("^", "**")
     try:
         with warnings.catch_warnings():
