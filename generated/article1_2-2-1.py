@@ -220,6 +220,90 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
     return total / batches
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _train_epoch_each(W1, b1, W2, b2, X, Y, lr, momentum, use_velocity, vW1, vb1, vW2, vb2):
+    """An epoch of batches of one sample: each ∂E/∂θ goes straight into θ's update (no gradient arrays)."""
+    m = X.shape[0]
+    B = 1
+    inv_m = 1.0
+    E = 0.0
+    for r in range(m):
+        # layer 1, forward: h1[j] = Σᵢ W1[i,j] x[i] + b1[j], a1[j] = sigmoid(h1[j])
+        h1_1 = W1[0, 0]*X[r, 0] + W1[1, 0]*X[r, 1] + b1[0]
+        h1_2 = W1[0, 1]*X[r, 0] + W1[1, 1]*X[r, 1] + b1[1]
+        a1_1 = _sigmoid(h1_1)
+        a1_2 = _sigmoid(h1_2)
+
+        # layer 2, forward: h2[j] = Σᵢ W2[i,j] a1[i] + b2[j], a2[j] = sigmoid(h2[j])
+        h2_1 = W2[0, 0]*a1_1 + W2[1, 0]*a1_2 + b2[0]
+        yhat = _sigmoid(h2_1)
+
+        # loss of the sample: (-y + yhat)**2/2
+        E += 0.5*(-Y[r, 0] + yhat)**2
+
+        # back-propagation, each parameter updated as soon as its ∂E/∂θ is known (symnet.derivation.update)
+        # δ⁽²⁾ = ∂E/∂h⁽²⁾, the output layer (sigmoid + mse):
+        #   delta2[1] = yhat*(1 - yhat)*(-y + yhat)
+        #   times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too
+        delta2_1 = inv_m*(yhat*(1 - yhat)*(-Y[r, 0] + yhat))
+
+        # δ⁽¹⁾ = ∂E/∂h⁽¹⁾, back through W⁽²⁾:
+        #   delta1[1] = W2[1,1]*a1[1]*delta2[1]*(1 - a1[1])
+        #   delta1[2] = W2[2,1]*a1[2]*delta2[1]*(1 - a1[2])
+        delta1_1 = W2[0, 0]*a1_1*delta2_1*(1 - a1_1)
+        delta1_2 = W2[1, 0]*a1_2*delta2_1*(1 - a1_2)
+
+        # ∂E/∂W⁽²⁾ and ∂E/∂b⁽²⁾: ∂E/∂θ = ∂h/∂θ · δ, e.g. dE/dW2[1,1] = a1[1]*delta2[1]
+        if use_velocity:
+            vW2[0, 0] = -lr*(a1_1*delta2_1) + momentum*vW2[0, 0]
+            W2[0, 0] = W2[0, 0] + vW2[0, 0]
+        else:
+            W2[0, 0] = -lr*(a1_1*delta2_1) + W2[0, 0]
+        if use_velocity:
+            vW2[1, 0] = -lr*(a1_2*delta2_1) + momentum*vW2[1, 0]
+            W2[1, 0] = W2[1, 0] + vW2[1, 0]
+        else:
+            W2[1, 0] = -lr*(a1_2*delta2_1) + W2[1, 0]
+        if use_velocity:
+            vb2[0] = -lr*(delta2_1) + momentum*vb2[0]
+            b2[0] = b2[0] + vb2[0]
+        else:
+            b2[0] = -lr*(delta2_1) + b2[0]
+
+        # ∂E/∂W⁽¹⁾ and ∂E/∂b⁽¹⁾: ∂E/∂θ = ∂h/∂θ · δ, e.g. dE/dW1[1,1] = delta1[1]*x1
+        if use_velocity:
+            vW1[0, 0] = -lr*(delta1_1*X[r, 0]) + momentum*vW1[0, 0]
+            W1[0, 0] = W1[0, 0] + vW1[0, 0]
+        else:
+            W1[0, 0] = -lr*(delta1_1*X[r, 0]) + W1[0, 0]
+        if use_velocity:
+            vW1[0, 1] = -lr*(delta1_2*X[r, 0]) + momentum*vW1[0, 1]
+            W1[0, 1] = W1[0, 1] + vW1[0, 1]
+        else:
+            W1[0, 1] = -lr*(delta1_2*X[r, 0]) + W1[0, 1]
+        if use_velocity:
+            vW1[1, 0] = -lr*(delta1_1*X[r, 1]) + momentum*vW1[1, 0]
+            W1[1, 0] = W1[1, 0] + vW1[1, 0]
+        else:
+            W1[1, 0] = -lr*(delta1_1*X[r, 1]) + W1[1, 0]
+        if use_velocity:
+            vW1[1, 1] = -lr*(delta1_2*X[r, 1]) + momentum*vW1[1, 1]
+            W1[1, 1] = W1[1, 1] + vW1[1, 1]
+        else:
+            W1[1, 1] = -lr*(delta1_2*X[r, 1]) + W1[1, 1]
+        if use_velocity:
+            vb1[0] = -lr*(delta1_1) + momentum*vb1[0]
+            b1[0] = b1[0] + vb1[0]
+        else:
+            b1[0] = -lr*(delta1_1) + b1[0]
+        if use_velocity:
+            vb1[1] = -lr*(delta1_2) + momentum*vb1[1]
+            b1[1] = b1[1] + vb1[1]
+        else:
+            b1[1] = -lr*(delta1_2) + b1[1]
+    return E / m
+
+
 # -- the module contract ----------------------------------------------------------------------
 SHAPES = ((N0, N1), (N1,), (N1, N2), (N2,))
 
@@ -332,5 +416,7 @@ def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> fl
         velocity = [np.zeros(shape, dtype=DTYPE) for shape in SHAPES] if use_velocity else zero_velocity
     else:
         velocity = _params(velocity, "velocity", in_place=True)
+    if batch_size == 1:
+        return float(_train_epoch_each(*params, X, Y, float(lr), float(momentum), use_velocity, *velocity, *work))
     return float(_train_epoch(*params, X, Y, float(lr), batch_size, float(momentum), use_velocity,
                               *velocity, *grads, *work))

@@ -327,6 +327,103 @@ def _train_epoch(W1, b1, W2, b2, X, Y, lr, batch_size, momentum, use_velocity, v
     return total / batches
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _train_epoch_each(W1, b1, W2, b2, X, Y, lr, momentum, use_velocity, vW1, vb1, vW2, vb2, h1, a1, delta1, h2, yhat, delta2):
+    """An epoch of batches of one sample: each ∂E/∂θ goes straight into θ's update (no gradient arrays)."""
+    m = X.shape[0]
+    B = 1
+    inv_m = 1.0
+    E = 0.0
+    for r in range(m):
+        # layer 1, forward: h1[j] = b1[j] + Sum(W1[i, j]*x[i], (i, 1, n0))
+        #                   a1[j] = relu(h1[j])
+        for j in range(N1):
+            h1[j] = 0.0
+        for i in range(N0):
+            for j in range(N1):
+                h1[j] += W1[i, j]*X[r, i]
+        for j in range(N1):
+            h1[j] = b1[j] + h1[j]
+            a1[j] = ((h1[j]) if (h1[j] > 0) else (0))
+
+        # layer 2, forward: h2[j] = b2[j] + Sum(W2[i, j]*a1[i], (i, 1, n1))
+        for j in range(N2):
+            h2[j] = 0.0
+        for i in range(N1):
+            for j in range(N2):
+                h2[j] += W2[i, j]*a1[i]
+        for j in range(N2):
+            h2[j] = b2[j] + h2[j]
+
+        # layer 2, softmax: exp(h2[j])/Sum(exp(h2[l]), (l, 1, n2))
+        #   as exp(h2[j] - lse2), lse2 = log Σ exp(h2[l]) shifted by their max (no overflow)
+        hmax2 = h2[0]
+        for l in range(1, N2):
+            hmax2 = max(hmax2, h2[l])
+        acc0 = 0.0
+        for l in range(N2):
+            acc0 += np.exp(-hmax2 + h2[l])
+        lse2 = hmax2 + np.log(acc0)
+        for j in range(N2):
+            yhat[j] = np.exp(-lse2 + h2[j])
+
+        # loss of the sample: -Sum(log(yhat[q])*y[q], (q, 1, n2))
+        #   from the logits: -Sum((-lse2 + h2[q])*y[q], (q, 1, n2))
+        acc1 = 0.0
+        for q in range(N2):
+            acc1 += (-lse2 + h2[q])*Y[r, q]
+        E += -acc1
+
+        # back-propagation, each parameter updated as soon as its ∂E/∂θ is known (symnet.derivation.update)
+        # δ⁽²⁾ⱼ = ∂E/∂h⁽²⁾ⱼ, the output layer (softmax + cce): delta2[j] = -y[j] + yhat[j]
+        #   (with Sum(y[q], (q, 1, n2)) = 1: one-hot targets)
+        #   times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too
+        for j in range(N2):
+            delta2[j] = inv_m*(-Y[r, j] + yhat[j])
+
+        # δ⁽¹⁾ⱼ = ∂E/∂h⁽¹⁾ⱼ, back through W⁽²⁾: delta1[j] = Heaviside(h1[j], 0)*Sum(W2[j, l]*delta2[l], (l, 1, n2))
+        for j in range(N1):
+            acc2 = 0.0
+            for l in range(N2):
+                acc2 += W2[j, l]*delta2[l]
+            delta1[j] = acc2*((0) if (h1[j] <= 0) else (1))
+
+        # ∂E/∂W⁽²⁾ᵢⱼ: dE/dW2[i, j] = a1[i]*delta2[j]
+        for i in range(N1):
+            for j in range(N2):
+                if use_velocity:
+                    vW2[i, j] = -lr*(a1[i]*delta2[j]) + momentum*vW2[i, j]
+                    W2[i, j] = W2[i, j] + vW2[i, j]
+                else:
+                    W2[i, j] = -lr*(a1[i]*delta2[j]) + W2[i, j]
+
+        # ∂E/∂b⁽²⁾ⱼ: dE/db2[j] = delta2[j]
+        for j in range(N2):
+            if use_velocity:
+                vb2[j] = -lr*(delta2[j]) + momentum*vb2[j]
+                b2[j] = b2[j] + vb2[j]
+            else:
+                b2[j] = -lr*(delta2[j]) + b2[j]
+
+        # ∂E/∂W⁽¹⁾ᵢⱼ: dE/dW1[i, j] = delta1[j]*x[i]
+        for i in range(N0):
+            for j in range(N1):
+                if use_velocity:
+                    vW1[i, j] = -lr*(delta1[j]*X[r, i]) + momentum*vW1[i, j]
+                    W1[i, j] = W1[i, j] + vW1[i, j]
+                else:
+                    W1[i, j] = -lr*(delta1[j]*X[r, i]) + W1[i, j]
+
+        # ∂E/∂b⁽¹⁾ⱼ: dE/db1[j] = delta1[j]
+        for j in range(N1):
+            if use_velocity:
+                vb1[j] = -lr*(delta1[j]) + momentum*vb1[j]
+                b1[j] = b1[j] + vb1[j]
+            else:
+                b1[j] = -lr*(delta1[j]) + b1[j]
+    return E / m
+
+
 # -- the module contract ----------------------------------------------------------------------
 SHAPES = ((N0, N1), (N1,), (N1, N2), (N2,))
 
@@ -438,5 +535,7 @@ def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> fl
         velocity = [np.zeros(shape, dtype=DTYPE) for shape in SHAPES] if use_velocity else zero_velocity
     else:
         velocity = _params(velocity, "velocity", in_place=True)
+    if batch_size == 1:
+        return float(_train_epoch_each(*params, X, Y, float(lr), float(momentum), use_velocity, *velocity, *work))
     return float(_train_epoch(*params, X, Y, float(lr), batch_size, float(momentum), use_velocity,
                               *velocity, *grads, *work))

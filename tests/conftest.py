@@ -38,3 +38,13 @@ def point_away_from_kinks(d, m=4, seed=0, margin=0.05):
 def article_net():
     """The first article's network: 2-2-1, sigmoid everywhere, ½ squared error."""
     return derive(Network.parse("2-2-1", hidden="sigmoid", output="sigmoid", loss="mse"))
+
+
+@pytest.fixture(autouse=True)
+def forget_definitions():
+    """--define registers functions for the whole process: each test forgets the ones it made."""
+    from symnet.functions import formula
+
+    before = set(formula.DEFINED)
+    yield
+    formula.undefine(*(set(formula.DEFINED) - before))

@@ -15,13 +15,6 @@ GELU = "gelu(x) = 0.5*x*(1 + tanh(sqrt(2/pi)*(x + 0.044715*x^3)))"
 HUBER = "huber(yhat, y) = where(abs(yhat - y) <= 1, (yhat - y)**2/2, abs(yhat - y) - 1/2)"
 
 
-@pytest.fixture(autouse=True)
-def forget_definitions():
-    before = set(formula.DEFINED)
-    yield
-    formula.undefine(*(set(formula.DEFINED) - before))
-
-
 def test_swish_lemma_equals_the_raw_derivative():
     formula.define([SWISH])
     L = lemma("swish")

@@ -15,6 +15,7 @@ the Jinja2 template ``templates/kernel.py.j2`` holds the layout: functions, loop
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -176,9 +177,46 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=_updates(L, optimizer),
-        optimizer=optimizer, classic=update.CLASSIC, state_arrays=state,
+        optimizer=optimizer, classic=update.CLASSIC, state_arrays=state, fused=_fused(kernel),
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
     ))
+
+
+#: a gradient's share from one sample as the kernels print it: ``gW1[i, j] += …`` or ``gb2[0] += …``
+_SHARE = re.compile(r"^g(?P<param>[Wb]\d+)\[(?P<index>[^\]]+)\] \+= (?P<value>.+)$")
+
+
+def _fused(kernel: Kernel) -> list[Block] | None:
+    """For batches of one sample: the backward blocks with each gradient statement replaced by the update
+    it feeds (symnet.derivation.update's rules, the share in place of g), so that θ moves straight from the
+    chain, with no gradient array to zero, fill and read again.  Safe because every ∂E/∂θ statement reads
+    deltas and activations only, all computed before the first of them; None where it does not apply
+    (whole-batch layouts, and L2 decay, whose term is added once per batch)."""
+    if not kernel.per_sample or kernel.net.l2:
+        return None
+    share = sp.Symbol("share", real=True)
+    fused = []
+    for block in kernel.backward:
+        body = []
+        for line in block.body:
+            m = _SHARE.match(line)
+            if not m:
+                body.append(line)
+                continue
+            index = tuple(sp.Symbol(ix.strip()) for ix in m["index"].split(","))
+            labels = {pre: f"{pre}{m['param']}" for pre in ("", "v")}
+            arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
+            p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", share: f"({m['value']})"},
+                              arrays=arrays, index_names=set(index) | {i, j})
+            theta, v = (sp.IndexedBase(labels[pre], real=True)[index] for pre in ("", "v"))
+            rules = update.rules(theta, share, v)
+            body += ["if use_velocity:",
+                     f"    {p.doprint(v)} = {p.doprint(rules['velocity'])}",
+                     f"    {p.doprint(theta)} = {p.doprint(rules['with_velocity'])}",
+                     "else:",
+                     f"    {p.doprint(theta)} = {p.doprint(rules['sgd'])}"]
+        fused.append(Block(block.comment, body, block.loops, block.pre))
+    return fused
 
 
 def init_layers(net: Network) -> list[dict]:

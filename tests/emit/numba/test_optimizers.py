@@ -89,3 +89,20 @@ def test_the_header_command_carries_the_definitions():
     define(["swish(x) = x*sigmoid(x)"])
     source = generate(Network.parse("2-2-1", hidden="swish"), "indexed", output="k.py")
     assert "symnet codegen --define 'swish(x) = x*sigmoid(x)' 2-2-1 --hidden swish" in source
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["unrolled", "indexed"])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_batches_of_one_update_straight_from_the_chain_as_the_batch_loop_does(mode, momentum):
+    net = Network.parse("2-3-2", hidden="tanh", output="softmax", loss="cce")
+    k = symnet.compile(net, mode=mode)
+    assert "_train_epoch_each" in vars(k)
+    fused, looped = k.init_params(4), k.init_params(4)
+    v_fused, v_looped = [np.zeros_like(p) for p in fused], [np.zeros_like(p) for p in looped]
+    loss = k.train_epoch(fused, X, Y, 0.1, 1, momentum, v_fused)  # batches of one: the fused loop
+    _, grads, work = k._epoch_buffers(1)
+    reference = k._train_epoch(*looped, X, Y, 0.1, 1, momentum, True, *v_looped, *grads, *work)
+    assert loss == pytest.approx(reference, rel=1e-14)
+    for a, b in zip(fused + v_fused, looped + v_looped):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
