@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from symnet.derivation.chains import derive
+from symnet.derivation import update
 from symnet.derivation.update import valid_momentum
 from symnet.emit.latex.render import render_document
 from symnet.emit.numba.builder import DTYPES, generate
@@ -77,11 +78,14 @@ class _SymnetMLP(BaseEstimator):
     """What the classifier and the regressor share: the parameters, the network, the training loop."""
 
     def __init__(self, hidden_layer_sizes=(32,), activation=ReLU.name, *, learning_rate_init=0.1, momentum=0.0,
-                 batch_size=32, max_iter=20, random_state=None, shuffle=True, warm_start=False, dtype="float64"):
+                 batch_size=32, max_iter=20, random_state=None, shuffle=True, warm_start=False, dtype="float64",
+                 optimizer="sgd", l2=0.0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate_init = learning_rate_init
         self.momentum = momentum
+        self.optimizer = optimizer
+        self.l2 = l2
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.random_state = random_state
@@ -129,6 +133,8 @@ class _SymnetMLP(BaseEstimator):
              _real(self.learning_rate_init) and np.isfinite(self.learning_rate_init) and self.learning_rate_init > 0,
              "a positive number"),
             ("momentum", self.momentum, _real(self.momentum) and valid_momentum(self.momentum), "in [0, 1)"),
+            ("optimizer", self.optimizer, self.optimizer in update.OPTIMIZERS, f"one of {', '.join(update.OPTIMIZERS)}"),
+            ("l2", self.l2, _real(self.l2) and np.isfinite(self.l2) and self.l2 >= 0, "a number >= 0"),
             ("batch_size", self.batch_size, _whole(self.batch_size) and self.batch_size >= 1, "a whole number >= 1"),
             ("max_iter", self.max_iter, _whole(self.max_iter) and self.max_iter >= 1, "a whole number >= 1"),
             ("dtype", self.dtype, self.dtype in DTYPES, f"one of {', '.join(DTYPES)}"),
@@ -139,7 +145,7 @@ class _SymnetMLP(BaseEstimator):
     def _network(self, n_features: int, n_outputs: int, targets: dict) -> Network:
         output, loss = self._output(targets)
         sizes = (n_features, *self._hidden_sizes(), n_outputs)
-        return Network.build(list(sizes), self.activation, output, loss)
+        return Network.build(list(sizes), self.activation, output, loss, l2=float(self.l2))
 
     def _seed(self) -> int:
         """The seed of the initial weights and of the shuffles: ``random_state`` itself when it is a
@@ -149,8 +155,14 @@ class _SymnetMLP(BaseEstimator):
             return int(rs)
         return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
 
+    def _rule(self) -> tuple[update.Optimizer, dict[str, float]]:
+        """The optimiser and its hyperparameters: ``optimizer`` (sgd with a momentum > 0 is momentum)."""
+        name = "momentum" if self.optimizer == "sgd" and self.momentum else self.optimizer
+        uses_momentum = name in ("momentum", "nesterov")
+        return update.resolve(name, momentum=float(self.momentum) if uses_momentum else None)
+
     def _kernel(self):
-        return compile_kernel(self.network_, dtype=self.dtype)
+        return compile_kernel(self.network_, dtype=self.dtype, optimizer=self._rule()[0].name)
 
     def _params(self) -> list[np.ndarray]:
         return [p for W, b in zip(self.coefs_, self.intercepts_) for p in (W, b)]
@@ -170,17 +182,26 @@ class _SymnetMLP(BaseEstimator):
         if not first and net != self.network_:
             raise InputError(f"cannot continue training {self.network_.compact} as {net.compact}: the parameters "
                              f"changed since the last fit; set warm_start=False to start again")
-        kernel = compile_kernel(net, dtype=self.dtype)
+        rule, hyper = self._rule()
+        classic = rule.name in update.CLASSIC
+        momentum = hyper.get("momentum", 0.0)
+        kernel = compile_kernel(net, dtype=self.dtype, optimizer=rule.name)
         if first:
             seed = self._seed()
             params = kernel.init_params(seed)
-            velocity = [np.zeros_like(p) for p in params] if self.momentum else None
+            velocity = [np.zeros_like(p) for p in params] if classic and momentum else None
+            state = None if classic else kernel.init_state()
             rng = np.random.default_rng(seed)
             history: list[float] = []
         else:  # work on copies (in the dtype asked for now): a diverged run leaves the estimator as it was
             params = [np.array(p, dtype=self.dtype) for p in self._params()]
             velocity = ([np.zeros_like(p) for p in params] if self._velocity is None else
-                        [np.array(v, dtype=self.dtype) for v in self._velocity]) if self.momentum else None
+                        [np.array(v, dtype=self.dtype) for v in self._velocity]) if classic and momentum else None
+            state = None
+            if not classic:
+                kept = self._state if getattr(self, "_state", None) and self._state.keys() == \
+                    kernel.init_state().keys() else kernel.init_state()
+                state = {k: int(v) if k == "t" else [np.array(a, dtype=self.dtype) for a in v] for k, v in kept.items()}
             rng, history = copy.deepcopy(self._shuffle_rng), list(self.loss_curve_)
         X, Y = self._rows(X), self._rows(Y)
         for _ in range(1 if incremental else self.max_iter):
@@ -188,8 +209,12 @@ class _SymnetMLP(BaseEstimator):
             if self.shuffle:
                 order = rng.permutation(len(X))
                 Xe, Ye = X[order], Y[order]
-            loss = float(kernel.train_epoch(params, Xe, Ye, self.learning_rate_init, self.batch_size,
-                                            float(self.momentum), velocity))
+            if classic:
+                loss = float(kernel.train_epoch(params, Xe, Ye, self.learning_rate_init, self.batch_size, momentum,
+                                                velocity))
+            else:
+                loss = float(kernel.train_epoch(params, Xe, Ye, self.learning_rate_init, self.batch_size,
+                                                state=state, **hyper))
             bad = f"the loss is {loss}" if not np.isfinite(loss) else non_finite(net, params)
             if bad:
                 epoch = len(history) + 1
@@ -200,7 +225,7 @@ class _SymnetMLP(BaseEstimator):
             setattr(self, name, value)
         self.network_ = net
         self.coefs_, self.intercepts_ = params[0::2], params[1::2]
-        self._velocity, self._shuffle_rng = velocity, rng
+        self._velocity, self._state, self._shuffle_rng = velocity, state, rng
         self.loss_curve_ = history
         self.loss_ = history[-1]
         self.n_iter_ = len(history)
@@ -235,15 +260,17 @@ class _SymnetMLP(BaseEstimator):
         ``values``: a worked example, as for ``symnet.latex`` (a VALUES.toml path or a ``Values``)."""
         check_is_fitted(self, "network_")
         check_writable(path)
-        momentum = float(self.momentum) if self.momentum else None
-        return write_atomic(path, render_document(derive(self.network_), values, momentum=momentum))
+        rule, hyper = self._rule()
+        optimizer = None if rule.name in update.CLASSIC else rule.name  # a momentum alone says "momentum"
+        return write_atomic(path, render_document(derive(self.network_), values, optimizer=optimizer, **hyper))
 
     def kernel(self, path) -> Path:
         """Write the source of the fitted network's kernel (``symnet.generate(network_, dtype=dtype)``), the
         module that trained it, to ``path``; its header names the command that regenerates it."""
         check_is_fitted(self, "network_")
         check_writable(path)
-        return write_atomic(path, generate(self.network_, dtype=self.dtype, output=Path(path).name))
+        return write_atomic(path, generate(self.network_, dtype=self.dtype, output=Path(path).name,
+                                           optimizer=self._rule()[0].name))
 
     # -- scikit-learn tags (>= 1.6, and the dictionary of older versions) -----------------------------
     def __sklearn_tags__(self):
@@ -271,7 +298,11 @@ class MLPClassifier(ClassifierMixin, _SymnetMLP):
     learning_rate_init : float, default 0.1
         The SGD step α.
     momentum : float, default 0.0
-        μ in [0, 1): v ← μv − α∇E, θ ← θ + v.
+        μ in [0, 1): v ← μv − α∇E, θ ← θ + v (with optimizer "sgd", a momentum > 0 means "momentum").
+    optimizer : {"sgd", "momentum", "nesterov", "rmsprop", "adam"}, default "sgd"
+        The update rule (``symnet.derivation.update``), its other hyperparameters at their defaults.
+    l2 : float, default 0.0
+        λ of the L2 weight decay: each sample's error gains (λ/2)·Σ W² (biases not decayed).
     batch_size : int, default 32
         Rows per update; the last partial batch of an epoch is used too.
     max_iter : int, default 20
@@ -372,10 +403,10 @@ class MLPRegressor(RegressorMixin, _SymnetMLP):
 
     def __init__(self, hidden_layer_sizes=(32,), activation=ReLU.name, *, learning_rate_init=0.1, momentum=0.0,
                  batch_size=32, max_iter=20, random_state=None, shuffle=True, warm_start=False, dtype="float64",
-                 normalize_y=True):
+                 optimizer="sgd", l2=0.0, normalize_y=True):
         super().__init__(hidden_layer_sizes, activation, learning_rate_init=learning_rate_init, momentum=momentum,
                          batch_size=batch_size, max_iter=max_iter, random_state=random_state, shuffle=shuffle,
-                         warm_start=warm_start, dtype=dtype)
+                         warm_start=warm_start, dtype=dtype, optimizer=optimizer, l2=l2)
         self.normalize_y = normalize_y
 
     def _output(self, targets: dict) -> tuple[str, str]:

@@ -85,6 +85,7 @@ def test_the_regressor_predicts_in_the_units_of_y_one_or_many_columns(regression
     assert column.predict(X).shape == (120, 1)
 
 
+@pytest.mark.slow
 def test_raw_targets_in_the_hundreds_need_normalize_y_and_divergence_is_a_clear_value_error(regression):
     X, y = regression
     est = MLPRegressor(**SMALL, normalize_y=False)
@@ -117,6 +118,7 @@ def _params(est):
     return [p for W, b in zip(est.coefs_, est.intercepts_) for p in (W, b)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_n_partial_fits_are_fit_with_n_epochs(iris, regression, momentum):
     """Same random_state, same data: the same initial weights, the same shuffles, the velocity carried."""
@@ -201,6 +203,7 @@ def test_float32_kernels_predict_in_float32(iris):
     assert est.score(X, y) > 0.8
 
 
+@pytest.mark.slow
 def test_cross_val_score_on_a_pipeline(iris, regression):
     X, y = load_iris(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), MLPClassifier(**TRAINED))
@@ -260,3 +263,27 @@ def test_estimators_are_exported_from_symnet_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "need scikit-learn, which is not installed: pip install 'symnet[sklearn]'" in out.stdout
+
+
+@pytest.mark.slow
+def test_adam_with_weight_decay_fits_and_partial_fit_carries_its_state(iris):
+    X, y = iris
+    clf = symnet.MLPClassifier(hidden_layer_sizes=(8,), optimizer="adam", l2=0.001, learning_rate_init=0.01,
+                               max_iter=30, random_state=0).fit(X, y)
+    assert clf.network_.l2 == 0.001 and clf.score(X, y) > 0.9
+    steps = -(-len(X) // clf.batch_size)
+    assert clf._state["t"] == 30 * steps
+    clf.partial_fit(X, y)
+    assert clf._state["t"] == 31 * steps
+    once = symnet.MLPClassifier(hidden_layer_sizes=(8,), optimizer="adam", l2=0.001, learning_rate_init=0.01,
+                                max_iter=31, random_state=0).fit(X, y)
+    for a, b in zip(clf.coefs_, once.coefs_):  # 30 epochs and one more = 31 epochs
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("params, message", [({"optimizer": "lbfgs"}, "optimizer must be one of sgd, momentum"),
+                                             ({"l2": -1.0}, "l2 must be a number >= 0")])
+def test_bad_optimiser_parameters_are_value_errors(iris, params, message):
+    X, y = iris
+    with pytest.raises(ValueError, match=message):
+        symnet.MLPClassifier(**params).fit(X, y)
