@@ -15,7 +15,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+# one thread, on one CPU, for both dtypes (BLAS would otherwise spread over the machine, and a neighbour's
+# load lands on one of them): set before NumPy loads its BLAS
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workloads import WORKLOADS, initial_params, loss, make_data  # noqa: E402
