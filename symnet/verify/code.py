@@ -263,15 +263,20 @@ def _run(file: Path, function: str | None, layout: _Layout, points: list[Point],
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")  # tiny arrays: threads only cost start-up time
-        proc = subprocess.Popen([sys.executable, str(_RUNNER), str(work / "request.json")],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True)
+        # what it prints goes to a file, not a pipe: nothing to hold in memory here, and nothing that a
+        # process it started (and left running) can keep open to block the wait
+        with open(work / "stderr.txt", "wb") as stderr:
+            proc = subprocess.Popen([sys.executable, str(_RUNNER), str(work / "request.json")],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                                    env=env, start_new_session=True)
         try:
-            _, err = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill(proc)
             raise InputError(f"{label} did not return within {timeout:g} s; it was stopped (look for an "
                              f"endless loop, or a step far too slow for a few small batches)") from None
+        _kill(proc)  # whatever it started and left behind
+        err = _tail(work / "stderr.txt")
         if (work / "error.json").is_file():
             raise InputError(json.loads((work / "error.json").read_text())["error"])
         if proc.returncode != 0 or not (work / "output.npz").is_file():
@@ -289,9 +294,16 @@ def _kill(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         else:
             proc.kill()
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
-    proc.communicate()
+    proc.wait()
+
+
+def _tail(path: Path, size: int = 4096) -> bytes:
+    """The end of a file the user's code printed to (it may be large)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - size))
+        return f.read()
 
 
 def _status(code: int) -> str:
@@ -648,13 +660,21 @@ def _judge(path: str, function: str, net: Network, layout: _Layout, points: list
     names = layout.names
     batches: list[_Batch] = []
     truths = []
+    misshaped: dict[str, str] = {}
     for point, user in zip(points, answers):
         true, deltas = _derivatives(net, layout, point)
         m = len(point[1])
+        for n, u in zip(names, user):
+            wrong_shape = _shape_mistake(u, true[n], n, layout, m)
+            if wrong_shape:
+                misshaped[n] = wrong_shape
+                user = [np.zeros(true[n].shape) if k == n else v for k, v in zip(names, user)]
         largest = max(float(np.max(np.abs(true[n]), initial=0.0)) for n in names)
         batches.append(_Batch(m, {n: _shaped(u, true[n], n, layout, m, label) for n, u in zip(names, user)},
                               _FLOOR * largest or 1e-300))
         truths.append((true, deltas))
+    if misshaped:  # a shape that would broadcast in the user's own update is a wrong gradient, named as such
+        return _misshaped(path, function, net, layout, batches, truths, misshaped)
     errors = []
     for n in names:
         errs = [_rel_error(b.user[n], t[n], b.floor) if b.user[n].shape == t[n].shape else float("inf")
@@ -702,6 +722,42 @@ def _summary(texts: list[str], forms: list[_Form], every: bool, mistake: _Mistak
         one = forms[0].words("θ")
         return f"every gradient is {one}"
     return "; ".join(dict.fromkeys(texts))
+
+
+def _shape_mistake(u: Array, t: Array, name: str, layout: _Layout, m: int) -> str:
+    """What is wrong with a bias gradient's shape that still holds numbers of the right count: a column
+    for a flat vector (or the reverse), which ``b - lr*db`` broadcasts to a matrix, or a sum over the wrong
+    axis (one entry per sample)."""
+    if not name.startswith("b") or u.shape == t.shape:
+        return ""
+    if u.size == t.size and u.squeeze().shape == t.squeeze().shape:
+        spread = np.broadcast_shapes(u.shape, t.shape)
+        if spread == t.shape:  # a plain number for a (1, 1) bias, say: the update keeps its shape
+            return ""
+        return (f"d{name} has shape {u.shape} where {name} is {t.shape}: an update {name} - lr*d{name} would "
+                f"broadcast to shape {spread} (return it in {name}'s shape, e.g. {layout.axis()})")
+    if u.size == m and t.size != m and u.squeeze().ndim == 1:
+        return (f"d{name} has one entry per sample (shape {u.shape}): it was summed over the units instead of over "
+                f"the samples ({layout.axis()} in the {layout.convention} convention)")
+    return ""
+
+
+def _misshaped(path: str, function: str, net: Network, layout: _Layout, batches: list, truths: list,
+               misshaped: dict[str, str]) -> CodeReport:
+    names = layout.names
+    results = []
+    for n in names:
+        t = truths[0][0][n]
+        u = batches[0].user[n]
+        if n in misshaped:
+            results.append(ParamResult(n, False, float("inf"), t.shape, t.shape, misshaped[n]))
+            continue
+        e = max(_rel_error(b.user[n], tt[n], b.floor) if b.user[n].shape == tt[n].shape else float("inf")
+                for b, (tt, _) in zip(batches, truths))
+        results.append(ParamResult(n, e <= TOLERANCE, e, tuple(u.shape), tuple(t.shape)))
+    first = max(names.index(n) // 2 + 1 for n in misshaped)
+    return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), tuple(results), first,
+                      "; ".join(misshaped.values()))
 
 
 def _shaped(u: Array, t: Array, name: str, layout: _Layout, m: int, label: str) -> Array:

@@ -78,6 +78,10 @@ def run(request: dict) -> dict:
     return out
 
 
+#: the largest file the user's code may write (its printed output included)
+FILE_BUDGET = 64 << 20
+
+
 def _cap_memory() -> None:
     try:
         import resource
@@ -88,14 +92,16 @@ def _cap_memory() -> None:
     except (OSError, ValueError):
         held = 1 << 30
     limit = held + MEMORY_BUDGET
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    if soft == resource.RLIM_INFINITY or soft > limit:
-        try:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        except (ValueError, OSError):
-            pass
+    for kind, cap in ((resource.RLIMIT_AS, limit), (resource.RLIMIT_FSIZE, FILE_BUDGET)):
+        # files too: what the code prints goes to a file, which must not fill the disk
+        soft, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        if soft == resource.RLIM_INFINITY or soft > cap:
+            try:
+                resource.setrlimit(kind, (cap, hard))
+            except (ValueError, OSError):
+                pass
 
 
 def _load(path: Path):

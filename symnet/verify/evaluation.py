@@ -88,6 +88,8 @@ def _eval(e: sp.Expr, env: Point, memo: dict) -> mpmath.mpf:
         v = _activation(e, _eval(e.args[0], env, memo))
     elif isinstance(e, sp.Abs):
         v = abs(_eval(e.args[0], env, memo))
+    elif isinstance(e, sp.sign):  # the derivative of abs, e.g. in a Huber loss's linear branch
+        v = mpmath.mpf(mpmath.sign(_eval(e.args[0], env, memo)))
     else:
         raise Undefined
     memo[e] = v

@@ -52,7 +52,12 @@ _ELEMENTARY: dict[str, Callable[[sp.Expr], sp.Expr]] = {
     "exp": sp.exp,
     "log": sp.log,
     "sqrt": sp.sqrt,
+    # a defined loss or activation written with abs or where (Huber, ELU-like) has them in its derivative
+    "abs": sp.Abs,
+    "sign": sp.sign,
 }
+#: where(cond, a, b), the piecewise form --define formulas use; cond one comparison
+_COMPARE = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan, ast.GtE: sp.GreaterThan}
 
 
 def claim_functions() -> dict[str, Callable[[sp.Expr], sp.Expr]]:
@@ -61,7 +66,7 @@ def claim_functions() -> dict[str, Callable[[sp.Expr], sp.Expr]]:
 
 
 def _allowed() -> str:
-    return ("numbers, the network's names, + - * / ** (or ^), parentheses and the functions "
+    return ("numbers, the network's names, + - * / ** (or ^), parentheses, where(cond, a, b) and the functions "
             + ", ".join(claim_functions()))
 
 
@@ -187,6 +192,17 @@ class _ClaimPrinter(StrPrinter):
     def _print_Heaviside(self, expr: sp.Heaviside) -> str:
         return f"step({self._print(expr.args[0])})"
 
+    def _print_Abs(self, expr: sp.Abs) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        # where(c1, a, where(c2, b, c)): the form claims and --define formulas read
+        *pieces, (last, cond) = expr.args
+        out = self._print(last) if cond is sp.true else f"where({self._print(cond)}, {self._print(last)}, nan)"
+        for piece, cond in reversed(pieces):
+            out = f"where({self._print(cond)}, {self._print(piece)}, {out})"
+        return out
+
 
 def text(expr: sp.Expr) -> str:
     """An expression in the claim grammar, terms in their natural order (``yhat - y``)."""
@@ -279,11 +295,22 @@ class _Builder:
         if not isinstance(node.func, ast.Name):
             raise InputError(f"only the functions {', '.join(claim_functions())} can be called in a claim")
         fname = node.func.id
+        if fname == "where":
+            return self._where(node, depth)
         if fname not in claim_functions():
             raise InputError(f"function {fname!r} is not allowed in a claim; functions: {', '.join(claim_functions())}")
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise InputError(f"{fname}(...) takes exactly one argument")
         return claim_functions()[fname](self.build(node.args[0], depth + 1))
+
+    def _where(self, node: ast.Call, depth: int) -> sp.Expr:
+        if node.keywords or len(node.args) != 3:
+            raise InputError("where(cond, a, b) takes a comparison and two values")
+        cond = node.args[0]
+        if not (isinstance(cond, ast.Compare) and len(cond.ops) == 1 and type(cond.ops[0]) in _COMPARE):
+            raise InputError("the condition of where(cond, a, b) must be one comparison: < <= > >=")
+        test = _COMPARE[type(cond.ops[0])](self.build(cond.left, depth + 1), self.build(cond.comparators[0], depth + 1))
+        return sp.Piecewise((self.build(node.args[1], depth + 1), test), (self.build(node.args[2], depth + 1), True))
 
     @staticmethod
     def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:

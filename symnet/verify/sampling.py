@@ -119,6 +119,7 @@ class Comparison:
     counterexample: Point | None = None
     claimed: mpmath.mpf | None = None
     true: mpmath.mpf | None = None
+    skipped: int = 0  # drawn points where the derivative itself has no value (not compared)
 
 
 def compare(claim: sp.Expr, truth: sp.Expr, sampler: Sampler, points: int) -> Comparison:
@@ -136,6 +137,7 @@ def compare(claim: sp.Expr, truth: sp.Expr, sampler: Sampler, points: int) -> Co
             try:
                 true = value(truth, env)
             except Undefined:
+                out.skipped += 1
                 continue
             try:
                 claimed = value(claim, env)

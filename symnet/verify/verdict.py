@@ -199,6 +199,8 @@ def _judge(d: Derivation, of: sp.Symbol, wrt: sp.Symbol, claim: sp.Expr, truth: 
                      f"the chain rule use, and one unit for the rest of each cut layer")
 
     comparison = compare(claim, truth, sampler, sampler.affordable(points))
+    if comparison.skipped:
+        notes.append(f"{comparison.skipped} drawn points where the derivative has no value were not compared")
     chain = tuple((link.label, link.expr) for link in paths[0]) if paths and len(paths) == 1 else ()
     common = dict(of=str(of), wrt=str(wrt), claim=claim, truth=truth, chain=chain)
     if comparison.counterexample is None:

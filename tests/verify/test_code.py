@@ -75,10 +75,20 @@ def test_batches_have_different_sizes_none_a_layer_width():
 
 
 @SLOW
-def test_a_bias_gradient_may_drop_its_column_axis(tmp_path):
+def test_a_bias_gradient_without_its_column_axis_is_wrong_because_the_update_would_broadcast(tmp_path):
     path = copy_with(tmp_path, "columns_tanh_softmax_cce.py", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
                      "db1 = np.sum(dZ1, axis=1) / m")
-    assert check_code(path, NET_453, convention="columns").ok
+    report = check_code(path, NET_453, convention="columns")
+    assert not report.ok and report.first_wrong_layer == 1
+    assert report.diagnosis == ("db1 has shape (5,) where b1 is (5, 1): an update b1 - lr*db1 would broadcast to "
+                                "shape (5, 5) (return it in b1's shape, e.g. np.sum(dZ, axis=1, keepdims=True))")
+
+
+def test_a_bias_summed_over_the_units_is_named(tmp_path):
+    path = copy_with(tmp_path, "columns_tanh_softmax_cce.py", "db1 = np.sum(dZ1, axis=1, keepdims=True) / m",
+                     "db1 = np.sum(dZ1, axis=0, keepdims=True) / m")
+    report = check_code(path, NET_453, convention="columns")
+    assert not report.ok and "db1 has one entry per sample" in report.diagnosis
 
 
 RELU_BCE_COLUMNS = """
@@ -92,13 +102,13 @@ def backprop(params, X, Y):
     A2 = 1 / (1 + np.exp(-(W2 @ A1 + b2)))
     dZ2 = A2 - Y
     dZ1 = (W2.T @ dZ2) * (Z1 > 0)
-    return [dZ1 @ X.T / m, dZ1.sum(axis=1) / m, dZ2 @ A1.T / m, float(np.sum(dZ2) / m)]
+    return [dZ1 @ X.T / m, dZ1.sum(axis=1, keepdims=True) / m, dZ2 @ A1.T / m, float(np.sum(dZ2) / m)]
 """
 
 
 @SLOW
 def test_one_output_with_relu_and_bce_in_columns(tmp_path):
-    # a bias gradient as a flat vector, the output's as a plain number: accepted for (n, 1) and (1, 1)
+    # the output's bias gradient as a plain number: accepted for (1, 1), which an update keeps
     net = Network.parse("2-4-1", hidden="relu", output="sigmoid", loss="bce")
     assert check_code(write(tmp_path, RELU_BCE_COLUMNS), net, convention="columns").ok
     report = check_code(write(tmp_path, RELU_BCE_COLUMNS.replace(" * (Z1 > 0)", "")), net, convention="columns")

@@ -129,7 +129,7 @@ def test_a_piecewise_truth_is_handled():
     assert isinstance(d.gradient("W1[1,1]").atoms(sp.Piecewise).pop(), sp.Piecewise)
     v = check(d, wrt="W1[1,1]", claim="(yhat - y)*yhat*(1 - yhat)*W2[1,1]*x1")
     assert not v.correct
-    assert v.diagnosis == ("missing ∂a1[1]/∂h1[1] = LReLU′(h1[1]) = Piecewise((1, h1[1] > 0), (1/100, True))",)
+    assert v.diagnosis == ("missing ∂a1[1]/∂h1[1] = LReLU′(h1[1]) = where(h1[1] > 0, 1, 1/100)",)
 
 
 # -- wrong claims, and why ----------------------------------------------------------------------
