@@ -11,10 +11,14 @@ symbol (σ, tanh, ReLU) from :mod:`symnet.functions.activations`.
 """
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from symnet.emit.latex.printer import LatexPrinter
+from sympy.core.function import AppliedUndef
+
+from symnet.emit.latex.printer import AUGMENTED_MARK, LatexPrinter
 from symnet.emit.notation import indexed_script, joined, layer_below, symbol_script
 from symnet.functions.activations import Activation, glyph
 
@@ -23,6 +27,9 @@ _LETTER = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": "δ", "x": "x", "y":
 #: the vector form's letters (bold, upright)
 _VECTOR = {"x": "x", "y": "y", "yhat": "y", "h": "h", "a": "a", "b": "b", "delta": "δ"}
 _FUNCTION_APPLICATION = "\u2061"
+#: the composite view's undefined functions: f⁽ᵏ⁾ for ``f<k>``, ℓ for ``ell``
+_LAYER_FUNCTION = re.compile(r"^f([0-9]+|k)$")
+_FUNCTION_GLYPH = {"ell": "ℓ"}
 _MINUS = "\u2212"
 
 
@@ -146,6 +153,8 @@ class MathMLPrinter(MathMLPresentationPrinter):
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol, sup=None):
         """Vectors bold and upright (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form."""
         name = str(expr.name)
+        extended = name.endswith(AUGMENTED_MARK)
+        name = name.rstrip(AUGMENTED_MARK)
         found = indexed_script(name)
         kind, layer = found if found else (name, None)
         if kind in _VECTOR:
@@ -154,6 +163,8 @@ class MathMLPrinter(MathMLPresentationPrinter):
                 head = self.el("mover", head, self.mo("^"), accent="true")
         else:
             head = self.el("mi", text=kind if kind != name or len(name) == 1 else name)
+        if extended:  # the vector extended by a constant 1 (augmented bias): x̃
+            head = self.el("mover", head, self.mo("~"), accent="true")
         marks = ([self.layer_mark(layer)] if layer else []) + ([sup] if sup is not None else [])
         return self.el("msup", head, self.row(*marks)) if marks else head
 
@@ -176,6 +187,12 @@ class MathMLPrinter(MathMLPresentationPrinter):
         return self.el("mrow", *(self.paren(self._print(a)) if isinstance(a, sp.MatAdd) else self._print(a)
                                  for a in expr.args))
 
+    def _print_Extended(self, expr):
+        """(v, 1): a vector extended by the constant 1 that the bias row multiplies."""
+        table = self.el("mtable", self.el("mtr", self.el("mtd", self._print(expr.args[0]))),
+                        self.el("mtr", self.el("mtd", self.el("mn", text="1"))))
+        return self.el("mrow", self.mo("("), table, self.mo(")"))
+
     def _print_Elementwise(self, expr):
         """f(𝐡): an activation applied to every component of a vector."""
         return self.apply(self.function_name(expr.args[0].name), self._print(expr.args[1]))
@@ -187,9 +204,25 @@ class MathMLPrinter(MathMLPresentationPrinter):
     def apply(self, head, arg):
         return self.el("mrow", head, self.mo(_FUNCTION_APPLICATION), self.paren(arg))
 
+    def function_head(self, name: str, prime: bool = False):
+        """An undefined function's name: f⁽ᵏ⁾ (layer k), ℓ (the error of ŷ); with its prime, f⁽ᵏ⁾′."""
+        m = _LAYER_FUNCTION.match(name)
+        mark = [self.mo("\u2032")] if prime else []
+        if m:
+            return self.el("msup", self.el("mi", text="f"), self.row(self.layer_mark(m[1]), *mark))
+        head = self.el("mi", text=_FUNCTION_GLYPH.get(name, name))
+        return self.el("msup", head, mark[0]) if prime else head
+
     def _print_Function(self, e):
         if isinstance(e, Activation):
             return self.apply(self.function_name(e.name), self._print(e.args[0]))
+        if isinstance(e, AppliedUndef):
+            nodes = []
+            for k, a in enumerate(e.args):
+                if k:
+                    nodes.append(self.mo(","))
+                nodes.append(self._print(a))
+            return self.apply(self.function_head(e.func.__name__), self.row(*nodes))
         return super()._print_Function(e)
 
     def _print_Derivative(self, expr: sp.Derivative):
@@ -199,11 +232,14 @@ class MathMLPrinter(MathMLPresentationPrinter):
         if isinstance(inner, Activation) and inner.args[0] == var and count == 1:
             # f′(h): the articles' σ′(h)
             return self.apply(self.el("mrow", self.function_name(inner.name), self.mo("\u2032")), den)
+        if isinstance(inner, AppliedUndef) and inner.args == (var,) and count == 1:
+            # f′(g(x)): the derivative of a function of one variable at its argument
+            return self.apply(self.function_head(inner.func.__name__, prime=True), den)
         d = self.mo("\u2202")
         power = self.el("mn", text=str(count)) if count > 1 else None
         dvar = self.el("mrow", self.mo("\u2202"), self.el("msup", den, power) if power is not None else den)
         top = self.el("msup", d, power.cloneNode(True)) if power is not None else d
-        if isinstance(inner, (sp.Symbol, sp.Indexed)):
+        if isinstance(inner, (sp.Symbol, sp.Indexed, sp.MatrixSymbol)):
             return self.el("mfrac", self.el("mrow", top, self._print(inner)), dvar)
         body = self._print(inner)
         if isinstance(inner, (sp.Add, sp.Mul)) or inner.is_Pow:
@@ -216,8 +252,10 @@ class MathMLPrinter(MathMLPresentationPrinter):
                        self._print(expr.args[0]), self.mo(">"), self.el("mn", text="0"), self.mo("]"))
 
     def _print_KroneckerDelta(self, expr):
+        # the indicator 1[q = j], as ReLU′ is 1[h > 0]: δ is back-propagation's δ⁽ᵏ⁾
         i, j = (self._print(a) for a in expr.args)
-        return self.el("msub", self.el("mi", text="δ"), self.el("mrow", i, j))
+        return self.el("mrow", self.el("mn", text="1", mathvariant="bold"), self.mo("["), i, self.mo("="), j,
+                       self.mo("]"))
 
     def _l_paren(self):
         return self.mo("(", stretchy="false")

@@ -15,7 +15,8 @@ import sympy as sp
 from markupsafe import Markup
 
 from symnet.emit.html.mathml import MathMLPrinter
-from symnet.emit.latex.document import Eqn, Math, Ordered, Terms, WriteUp, writeup_of
+from symnet.emit.latex.document import WriteUp, writeup_of
+from symnet.emit.latex.forms import Eqn, Math, Ordered, Terms
 from symnet.emit.notation import symbol_script
 from symnet.emit.templates import html_environment
 from symnet.functions.activations import glyph
@@ -49,6 +50,8 @@ class HtmlRenderer:
                 nodes += [p.mo("+"), p.mo("\u22ef")]
             return p.row(*nodes)
         if isinstance(m, Ordered):
+            if len(m.factors) == 1:
+                return self.node(m.factors[0])
             return self.ordered(list(m.factors))
         return p._print(m)
 
@@ -81,13 +84,14 @@ class HtmlRenderer:
         return self._math(self.node(m))
 
     def display(self, eqns: Eqn | list[Eqn]) -> Markup:
-        """Equations as one displayed table: left side, relation, right side; a form that repeats the
-        one before it is left out, as in the LaTeX."""
+        """Equations as one displayed table: left side, relation, right side, and a fourth column for an
+        equation's number or the equation it follows from ("by (4)"); a form that repeats the one before
+        it is left out, as in the LaTeX."""
         eqns = [eqns] if isinstance(eqns, Eqn) else list(eqns)
         p = self.p
-        table = p.el("mtable", columnalign="right center left", class_="eqns")
+        table = p.el("mtable", columnalign="right center left left right", class_="eqns")
         for e in eqns:
-            lhs, last = self.node(e.lhs), None
+            lhs, last, rows = self.node(e.lhs), None, []
             for rel, form in e.forms:
                 node = self.node(form)
                 # a step that only regroups or respaces the one before it says nothing new
@@ -95,10 +99,42 @@ class HtmlRenderer:
                 if key == last:
                     continue
                 left = lhs if last is None else p.el("mrow")
-                table.appendChild(p.el("mtr", p.el("mtd", left), p.el("mtd", p.mo(_RELATIONS.get(rel, rel))),
-                                       p.el("mtd", node)))
+                rows.append([p.el("mtd", left), p.el("mtd", p.mo(_RELATIONS.get(rel, rel))), p.el("mtd", node)])
                 last = key
+            for k, cells in enumerate(rows):
+                last = k == len(rows) - 1
+                # what the equation follows from ("by (4)"), and its own number at the right, as in the LaTeX
+                cells.append(p.el("mtd", p.el("mtext", text=f"by {self.ref(e.cite)}" if last and e.cite else ""),
+                                  class_="note"))
+                cells.append(p.el("mtd", p.el("mtext", text=_number(e.label) if last and e.label else ""),
+                                  class_="number"))
+                row = p.el("mtr", *cells)
+                if e.label and k == len(rows) - 1:
+                    row.setAttribute("id", e.label.replace(":", "-"))
+                table.appendChild(row)
         return self._math(table, display=True)
+
+    @staticmethod
+    def ref(label: str) -> str:
+        """A citation of a numbered equation, (4): a mark that :func:`render_page` numbers once the page
+        is written, in the order the equations appear."""
+        return f"\u27e6ref:{label}\u27e7"
+
+    def cite(self, label: str) -> Markup:
+        """A citation in running text, linked to the equation."""
+        return Markup(f'<a href="#{label.replace(":", "-")}">{self.ref(label)}</a>')
+
+    def inline(self, e: Eqn) -> Markup:
+        """An equation in running text: lhs = form = …"""
+        p = self.p
+        nodes = [self.node(e.lhs)]
+        for rel, form in e.forms:
+            nodes += [p.mo(_RELATIONS.get(rel, rel)), self.node(form)]
+        return self._math(p.row(*nodes))
+
+    def function(self, f) -> Markup:
+        """An undefined function's name alone: f⁽ᵏ⁾, ℓ, A."""
+        return self._math(self.p.function_head(f.__name__))
 
     def matrix(self, mat: sp.Matrix) -> Markup:
         return self._math(self.p._print(mat))
@@ -118,7 +154,8 @@ class HtmlRenderer:
                     for i, (_, v) in enumerate(path):
                         if i:
                             terms.append(p.mo("\u00b7"))
-                        terms.append(self.number(v))
+                        # a negative factor after the first in parentheses: 0.2 · (−0.83)
+                        terms.append(self.number(v) if i == 0 or v >= 0 else p.paren(self.number(v)))
                 table.appendChild(p.el("mtr", p.el("mtd", lhs), p.el("mtd", p.mo("=")), p.el("mtd", p.row(*terms))))
                 table.appendChild(p.el("mtr", p.el("mtd", p.el("mrow")), p.el("mtd", p.mo("=")),
                                        p.el("mtd", self.number(g))))
@@ -129,7 +166,7 @@ class HtmlRenderer:
     def number(self, v: float):
         """A number to 9 significant digits as MathML, powers of ten written out."""
         p = self.p
-        text = fmt(v)
+        text = fmt(0.0 if v == 0 else v)  # −0 as 0
         m = re.fullmatch(r"(-?[0-9.]+)e([+-])0*([0-9]+)", text)
         if m:
             exp = ("\u2212" if m[2] == "-" else "") + m[3]
@@ -139,6 +176,20 @@ class HtmlRenderer:
 
     def num(self, v: float) -> Markup:
         return self._math(self.number(v))
+
+
+def _number(label: str) -> str:
+    return f"\u27e6num:{label}\u27e7"
+
+
+def numbered(page: str) -> str:
+    """The equation numbers: each labelled equation numbered in the order the page shows them, and each
+    citation of it given that number, (4)."""
+    order: dict[str, int] = {}
+    for label in re.findall(r"\u27e6num:([^\u27e7]+)\u27e7", page):
+        order.setdefault(label, len(order) + 1)
+    page = re.sub(r"\u27e6num:([^\u27e7]+)\u27e7", lambda m: f"({order[m[1]]})", page)
+    return re.sub(r"\u27e6ref:([^\u27e7]+)\u27e7", lambda m: f"({order.get(m[1], '?')})", page)
 
 
 def plain_label(sym: sp.Basic, bias_rows: dict[int, int] | None = None) -> str:
@@ -166,17 +217,14 @@ def figure_view(w: WriteUp) -> dict:
     at = {n.key: (left + dx * n.column, top + r + dy * n.row) for n in f.nodes}
     nodes = [{"x": at[n.key][0], "y": at[n.key][1], "label": plain_label(n.label, w.bias_rows or None)
               if n.label is not None else None, "bias": n.key.endswith("bias")} for n in f.nodes]
-    targets: dict[str, list[str]] = {}
-    for s, t, _ in f.edges:
-        targets.setdefault(s, []).append(t)
+    places = f.label_positions(dx, dy, 40, 18, 2 * r)
     edges = []
     for s, t, lab in f.edges:
         (x1, y1), (x2, y2) = at[s], at[t]
         length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
         ux, uy = (x2 - x1) / length, (y2 - y1) / length
-        ts = targets[s]
-        # labels of the edges leaving one neuron sit at different distances from it, so they never overlap
-        pos = 0.25 + (0.45 * ts.index(t) / (len(ts) - 1) if len(ts) > 1 else 0.0)
+        # each label where it overlaps no other label and no neuron
+        pos = places.get((s, t), 0.5)
         edges.append({"x1": round(x1 + ux * r, 1), "y1": round(y1 + uy * r, 1), "x2": round(x2 - ux * (r + 4), 1),
                       "y2": round(y2 - uy * (r + 4), 1), "lx": round(x1 + (x2 - x1) * pos, 1),
                       "ly": round(y1 + (y2 - y1) * pos - 3, 1),
@@ -188,13 +236,60 @@ def figure_view(w: WriteUp) -> dict:
             "labelled": f.labelled}
 
 
+#: the computational graph's grid in px: columns, rows, a parameter's height above its operation
+_GX, _GY, _GPARAM, _GLEFT, _GTOP = 170, 118, 52, 40, 70
+#: half the width each kind of node takes on its row
+_HALF = {"times": 36, "plus": 36, "activation": 36, "loss": 18, "value": 20, "param": 14}
+
+
+def graph_view(w: WriteUp, r: HtmlRenderer) -> dict | None:
+    """The computational graph as SVG geometry, from the same nodes and edges as the LaTeX figure: each
+    label is MathML (in a ``foreignObject``), the local derivative under its arrow."""
+    g = w.graph
+    if g is None:
+        return None
+    at, nodes = {}, []
+    for n in g.nodes:
+        x = _GLEFT + _GX * n.column
+        y = _GTOP + _GY * n.row - (_GPARAM if n.kind == "param" else 0)
+        at[n.key] = (x, y, n.kind)
+        if n.kind == "activation":
+            label = r._math(r.p.function_name(n.activation))
+        elif n.kind in ("times", "plus"):
+            sign = r.p.mo("\u00d7" if n.kind == "times" else "+")
+            label = r._math(r.p.row(sign, r.p._print(n.symbol)))
+        else:
+            label = r.math(n.symbol)
+        nodes.append({"x": x, "y": y, "kind": n.kind, "label": label})
+    edges = []
+    for e in g.edges:
+        (x1, y1, k1), (x2, y2, k2) = at[e.src], at[e.dst]
+        vertical = k1 == "param"
+        if vertical:
+            line = (x1, y1 + 12, x2, y2 - (18 if k2 == "loss" else 16) - 3)
+        else:
+            line = (x1 + _HALF[k1], y1, x2 - _HALF[k2] - 3, y2)
+        edges.append({"x1": line[0], "y1": line[1], "x2": line[2], "y2": line[3], "vertical": vertical,
+                      "mx": round((line[0] + line[2]) / 2), "my": round((line[1] + line[3]) / 2),
+                      "local": r.math(e.local) if e.local is not None else None,
+                      "value": r.math(e.value) if e.value is not None else None})
+    width = _GLEFT * 2 + _GX * (max(n.column for n in g.nodes))
+    height = _GTOP + _GY * (g.rows - 1) + 50
+    return {"nodes": nodes, "edges": edges, "width": width, "height": height}
+
+
 def render_page(d, values: Values | str | Path | None = None, params: str | list[str] | None = None,
                 momentum: float | None = None, optimizer: str | None = None,
                 command: str | None = None, **hyperparameters: float | None) -> str:
     """The write-up of a derivation as one self-contained HTML page (same arguments as
     :func:`symnet.emit.latex.render.render_document`)."""
-    w = writeup_of(d, values, params, momentum, optimizer, command=command, html=True, **hyperparameters)
+    return render_writeup(writeup_of(d, values, params, momentum, optimizer, command=command, html=True,
+                                     **hyperparameters))
+
+
+def render_writeup(w: WriteUp) -> str:
+    """A built document (:func:`symnet.emit.latex.document.writeup_of`) as one HTML page."""
     r = HtmlRenderer(w)
     template = html_environment().get_template("page.html.j2")
-    text = template.render(w=w, net=w.net, r=r, fig=figure_view(w), glyph=glyph)
-    return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
+    text = template.render(w=w, net=w.net, r=r, fig=figure_view(w), graph=graph_view(w, r), glyph=glyph)
+    return numbered(re.sub(r"\n{3,}", "\n\n", text).lstrip("\n"))

@@ -5,6 +5,13 @@ rules that the templates walk: a :class:`ChainStep` (one parameter's chain rule)
 :class:`Step` s, each a local derivative with the successive forms of its value (σ′(h) → σ(h)(1 − σ(h))
 → ŷ(1 − ŷ)) and the rule it comes from.  Nothing here is LaTeX; :mod:`symnet.emit.latex.render` prints it.
 
+Besides the derivation proper, the document holds the sections a teacher would otherwise write
+(:mod:`symnet.emit.latex.teaching`: the chain-rule primer, the network as a composite function, the
+computational graph, σ′/tanh′/softmax step by step), numbers the equations later steps cite ("by (4)"),
+and groups chains of one shape: the first written out, the others in a table (:class:`ChainGroup`).
+The matrix (batch) form has a marked place (``WriteUp.matrix_form``), filled from
+``symnet/derivation/matrix_form.py`` once that is done.
+
 The chain is shown as the first article groups it: one factor per layer, ∂E/∂ŷ · ∂ŷ/∂h · ∂h/∂h₁ · ∂h₁/∂W.
 Each hidden factor ∂h⁽ᵏ⁺¹⁾ₗ/∂h⁽ᵏ⁾ⱼ is the derivation's two local factors ∂h⁽ᵏ⁺¹⁾ₗ/∂a⁽ᵏ⁾ⱼ · ∂a⁽ᵏ⁾ⱼ/∂h⁽ᵏ⁾ⱼ,
 and with a softmax output the factors ∂E/∂ŷₘ · ∂ŷₘ/∂h⁽ᴸ⁾ⱼ of every m are summed into ∂E/∂h⁽ᴸ⁾ⱼ — the
@@ -31,8 +38,13 @@ from symnet.errors import InputError
 from symnet.files import shell_word
 from symnet.derivation.layer_form import LayerRule, base, width
 from symnet.derivation.names import Name, parse_name, symbol
+from symnet.emit.latex.forms import Eqn, Math, Ordered, Terms, eqn
 from symnet.emit.latex.printer import latex
 from symnet.emit.latex.layout import LINE_EM, tex_width
+from symnet.emit.latex.printer import AUGMENTED_MARK
+from symnet.emit.latex.teaching import (C, SPELLED_OUT_UP_TO, Composite, Graph, Primer, SoftmaxSteps,
+                                        activation_steps, chain_rule_primer, composite, graph, softmax_error,
+                                        softmax_steps)
 from symnet.numeric.worked import Values, WorkedExample, load_values
 from symnet.spec import Network
 
@@ -40,45 +52,33 @@ from symnet.spec import Network
 ALL_PARAMS_UP_TO = 50
 #: neurons per layer up to which the feed-forward and the deltas are written out neuron by neuron
 PER_NEURON_UP_TO = 10
+#: a weight matrix is written out with at most this many entries
+MATRIX_ENTRIES_UP_TO = 9
+#: a layer's feed-forward is written neuron by neuron when all its sums hold at most this many terms
+PER_NEURON_TERMS_UP_TO = 12
+#: a layer's deltas are written neuron by neuron when all their sums hold at most this many terms
+DELTA_TERMS_UP_TO = 4
 #: paths of a chain printed in full; more are summarised (the delta form is how they are summed)
 PATHS_SHOWN = 4
 #: a written-out gradient longer than this many display lines is left to the delta form
 RESULT_LINES = 4
+#: a table of chains of one shape lists the written-out results when each fits in this many em
+TABLE_RESULT_EM = 26.0
+#: the width a table row of results may take, in em
+TABLE_ROW_EM = 38.0
+#: a table of written-out results with more rows than this lists the delta forms instead, several a row
+TABLE_ROWS_UP_TO = 6
+#: the labels of the numbered equations that later steps cite
+LOSS_LABEL = "eq:loss"
+SOFTMAX_LABEL = "eq:softmax"
+SOFTMAX_ERROR_LABEL = "eq:softmax-error"
+UPDATE_LABEL = "eq:update"
+CHAIN_SUM_LABEL = "eq:chain-sum"
 
 
-@dataclass(frozen=True)
-class Ordered:
-    """A product printed in the order given — the chain's — not SymPy's."""
-
-    factors: tuple[sp.Basic, ...]
-
-
-@dataclass(frozen=True)
-class Terms:
-    """A sum printed in the order given; ``more`` further terms are shown as ⋯."""
-
-    terms: tuple["Math", ...]
-    more: int = 0
-
-
-Math = sp.Basic | Ordered | Terms
-
-
-@dataclass(frozen=True)
-class Eqn:
-    """A displayed equation: ``lhs`` then each (relation, form) in turn, e.g. σ′(x) = … = … ."""
-
-    lhs: Math
-    forms: tuple[tuple[str, Math], ...]
-
-
-def eqn(lhs: Math, *forms: Math, rel: str = "=") -> Eqn:
-    """lhs = form₁ = form₂ …, dropping a form that repeats the one before it."""
-    kept: list[Math] = []
-    for f in forms:
-        if not kept or f != kept[-1]:
-            kept.append(f)
-    return Eqn(lhs, tuple((rel, f) for f in kept))
+def lemma_label(activation: str) -> str:
+    """The label of an activation's derivative lemma."""
+    return f"eq:lemma-{activation.replace('_', '-')}"
 
 
 # -- the chain rule per parameter ------------------------------------------------------------
@@ -96,6 +96,8 @@ class Step:
     rule: str
     forms: tuple[Math, ...]
     assumption: sp.Eq | None = None
+    cite: str | None = None  # the lemma the value comes from ("by (3)")
+    brief: bool = False  # a factor of a kind explained before: its forms run on one line
 
     @property
     def derivative(self) -> sp.Derivative:
@@ -108,7 +110,7 @@ class Step:
 
     @property
     def equation(self) -> Eqn:
-        return eqn(self.derivative, *self.forms)
+        return eqn(self.derivative, *self.forms, cite=self.cite, one_line=self.brief)
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ class ChainStep:
         """∂E/∂θ = Σ over paths of the unevaluated factors, then of their values, then the result."""
         more = len(self.paths) - len(self.shown_paths) if self.paths else 0
         symbolic = Terms(tuple(Ordered(tuple(s.derivative for s in p)) for p in self.shown_paths), more)
-        values = Terms(tuple(Ordered(tuple(s.value for s in p)) for p in self.shown_paths), more)
+        values = Terms(tuple(Ordered(_without_ones(s.value for s in p)) for p in self.shown_paths), more)
         forms: list[Math] = [self._with_decay(_single(symbolic)), self._with_decay(_single(values))]
         if self.result is not None:
             forms.append(self.result)
@@ -166,7 +168,60 @@ class ChainStep:
         """∂E/∂θ = ∂E/∂h · ∂h/∂θ = δ · (∂h/∂θ)."""
         return eqn(self.derivative,
                    self._with_decay(Ordered((sp.Derivative(E, self.h, evaluate=False), self.local.derivative))),
-                   self._with_decay(Ordered((self.delta, self.local.value))))
+                   self._with_decay(Ordered(_without_ones((self.delta, self.local.value)))), one_line=True)
+
+    @property
+    def shape(self) -> tuple:
+        """What makes two chains the same but for their indices: the kind and layer of the parameter,
+        and the rules of the factors along each path."""
+        name = parse_name(self.param.name)
+        kind = "b" if self.local.rule == "bias" else name.kind
+        # the factors above the parameter's own ∂h/∂θ, which is the one that tells weights and biases apart
+        paths = tuple(tuple(s.rule for s in p[:-1]) for p in self.paths) if self.paths is not None else None
+        return kind, name.layer, self.n_paths, paths
+
+
+def _without_ones(factors) -> tuple[sp.Basic, ...]:
+    """A product's factors without the factors 1 (∂h/∂b = 1 adds nothing to a bias's chain)."""
+    kept = tuple(f for f in factors if f != 1)
+    return kept or (sp.S.One,)
+
+
+@dataclass(frozen=True)
+class ChainGroup:
+    """Parameters whose chains have the same shape: the first written out in full, the others as a table
+    of their results (the same factors with their own indices)."""
+
+    lead: ChainStep
+    others: list[ChainStep]
+    #: the column the table shows: the written-out result, or the delta form when a result is too wide
+    written_out: bool
+    #: biases whose chains are a weight's of the same layer but for the last factor: shown as a table only
+    like: ChainStep | None = None
+
+    #: how many (parameter, derivative) pairs a row of the table holds (narrow entries share a row)
+    per_row: int = 1
+
+    @property
+    def members(self) -> list[ChainStep]:
+        return [self.lead, *self.others]
+
+    def table(self, rows: list[ChainStep]) -> list[list[ChainStep]]:
+        """The chains of a table, ``per_row`` to a row."""
+        return [rows[k:k + self.per_row] for k in range(0, len(rows), self.per_row)]
+
+    def entry(self, c: ChainStep) -> Math:
+        if self.written_out:
+            return c.result
+        return c.via_delta.forms[-1][1]
+
+    def equation(self, c: ChainStep) -> Eqn:
+        return eqn(c.derivative, self.entry(c), one_line=True)
+
+    @property
+    def header(self) -> sp.Derivative:
+        """∂E/∂θ, the table's heading."""
+        return sp.Derivative(E, update.theta, evaluate=False)
 
 
 def _single(f: Math) -> Math:
@@ -203,34 +258,49 @@ class _Steps:
             self.cache[key] = make()
         return self.cache[key]
 
+    def lemma_of(self, a: sp.Symbol) -> str | None:
+        """The label of the lemma that gives ∂a/∂h for the activation of a's layer (None: identity)."""
+        name = parse_name(a.name)
+        layer = name.layer if name.kind == "a" else self.L
+        act = self.d.net.activations[layer - 1]
+        return lemma_label(act) if act in ACTIVATION_CLASSES else None
+
     def loss(self, f: Factor) -> Step:
         def make() -> Step:
             part = sp.Add(*(t for t in sp.Add.make_args(_loss_terms(self.m.loss)) if t.has(f.wrt)))
-            return Step(E, f.wrt, "loss", (sp.Derivative(part, f.wrt, evaluate=False), f.value))
+            return Step(E, f.wrt, "loss", (sp.Derivative(part, f.wrt, evaluate=False), f.value), cite=LOSS_LABEL)
         return self._once((E, f.wrt), make)
 
     def activation(self, f: Factor) -> Step:
         def make() -> Step:
-            return Step(f.of, f.wrt, "activation", tuple(_activation_forms(self.m, f)))
+            return Step(f.of, f.wrt, "activation", tuple(_activation_forms(self.m, f)), cite=self.lemma_of(f.of))
         return self._once((f.of, f.wrt), make)
 
     def output(self, h: sp.Symbol) -> Step:
         def make() -> Step:
             delta = self.d.delta(h)
             outs = self.m.yhat
+            n = self.whole.layers[-1]
+            if n > SPELLED_OUT_UP_TO:  # a wide output: the sum over the outputs as a Σ, not n terms
+                yh, j = base("a", self.L, self.L), parse_name(h.name).index[0]
+                q = sp.Symbol("q", integer=True, positive=True)
+                symbolic = sp.Sum(sp.Derivative(E, yh[q], evaluate=False) * sp.Derivative(yh[q], h, evaluate=False),
+                                  (q, 1, n))
+                return Step(E, h, "output", (symbolic, delta.expr), delta.assumption, cite=SOFTMAX_ERROR_LABEL)
             symbolic = Terms(tuple(Ordered((sp.Derivative(E, p, evaluate=False), sp.Derivative(p, h, evaluate=False)))
                                    for p in outs))
             values = Terms(tuple(Ordered((self.d.local(E, p).compact, self.d.local(p, h).compact)) for p in outs))
             collected = sp.collect(sp.expand(delta.terms), self.m.yhat, evaluate=True)
-            return Step(E, h, "output", (symbolic, values, collected, delta.expr), delta.assumption)
+            return Step(E, h, "output", (symbolic, values, collected, delta.expr), delta.assumption,
+                        cite=SOFTMAX_ERROR_LABEL)
         return self._once((E, h), make)
 
     def hidden(self, up: Factor, act: Factor) -> Step:
         def make() -> Step:
             forms = [Ordered((up.derivative, act.derivative))]
             for form in _activation_forms(self.m, act)[1:] or [act.compact]:
-                forms.append(Ordered(tuple(x for x in (up.compact, form) if x != 1) or (sp.S.One,)))
-            return Step(up.of, act.wrt, "hidden", tuple(forms))
+                forms.append(Ordered(_without_ones((up.compact, form))))
+            return Step(up.of, act.wrt, "hidden", tuple(forms), cite=self.lemma_of(act.of))
         return self._once((up.of, act.wrt), make)
 
     def local(self, f: Factor) -> Step:
@@ -240,7 +310,7 @@ class _Steps:
             if self.whole.layers[parse_name(f.of.name).layer - 1] <= PER_NEURON_UP_TO:  # a short Σ: shown
                 forms.append(sp.Derivative(definition, f.wrt, evaluate=False))
             forms.append(f.value)
-            return Step(f.of, f.wrt, f.rule, tuple(forms))
+            return Step(f.of, f.wrt, f.rule, tuple(forms), brief=True)
         return self._once((f.of, f.wrt), make)
 
 
@@ -288,20 +358,61 @@ class Figure:
     columns: list[tuple[int, str]]  # (neurons, activation) per layer
     labelled: bool
 
+    def label_positions(self, dx: float, dy: float, width: float, height: float,
+                        node: float, sloped: bool = False) -> dict[tuple[str, str], float]:
+        """Where along each arrow (0 at its source, 1 at its target) its weight's label sits, so that no
+        two labels and no label and neuron overlap: each label in turn takes the place farthest from those
+        already placed.  ``dx``, ``dy``: the grid's spacing; ``width``, ``height``: a label's size;
+        ``node``: a neuron's diameter; all in one unit; ``sloped``: labels turn with their arrows."""
+        import math
+        at = {n.key: (dx * n.column, dy * n.row) for n in self.nodes}
+        taken = [(x, y, node, node) for x, y in at.values()]
+        out: dict[tuple[str, str], float] = {}
+
+        def gap(x: float, y: float, w: float, h: float, boxes) -> float:
+            """How far a w × h label at (x, y) stays from the nearest box (negative: it overlaps one)."""
+            return min((max(abs(x - bx) - (w + bw) / 2, abs(y - by) - (h + bh) / 2)
+                        for bx, by, bw, bh in boxes), default=9.0)
+
+        for src, dst, label in self.edges:
+            if label is None:
+                continue
+            (x1, y1), (x2, y2) = at[src], at[dst]
+            angle = math.atan2(y2 - y1, x2 - x1) if sloped else 0.0
+            w = width * abs(math.cos(angle)) + height * abs(math.sin(angle))  # the turned label's box
+            h = width * abs(math.sin(angle)) + height * abs(math.cos(angle))
+            # the other arrows, as points along them: a label should not sit on a line it does not name
+            lines = [(at[s][0] + (at[t][0] - at[s][0]) * k / 12, at[s][1] + (at[t][1] - at[s][1]) * k / 12, 0, 0)
+                     for s, t, _ in self.edges if (s, t) != (src, dst) for k in range(2, 11)]
+            best, room = 0.5, -9.0
+            for pos in (0.22, 0.3, 0.38, 0.46, 0.54, 0.62, 0.7, 0.78):
+                x, y = x1 + (x2 - x1) * pos, y1 + (y2 - y1) * pos
+                score = (min(gap(x, y, w, h, taken), 0.0) * 4 + min(gap(x, y, w * 0.8, h * 0.8, lines), 0.0)
+                         + 0.01 * gap(x, y, w, h, taken))
+                if score > room + 1e-9:
+                    best, room = pos, score
+            out[(src, dst)] = best
+            taken.append((x1 + (x2 - x1) * best, y1 + (y2 - y1) * best, w, h))
+        return out
+
 
 @dataclass(frozen=True)
 class FeedForward:
     per_neuron: list[list[Eqn]]  # per layer; empty for a wide layer
     general: list[list[Eqn]]  # per layer: h⁽ᵏ⁾ⱼ = Σᵢ …, a⁽ᵏ⁾ⱼ = f(h⁽ᵏ⁾ⱼ)
     vector: list[Eqn]
-    composite: Eqn
+    composite: Eqn | None  # ŷ = f(W⁽ᴸ⁾ᵀ … f(W⁽¹⁾ᵀx + b⁽¹⁾) … + b⁽ᴸ⁾), None when it does not fit a line
+    #: with the bias as the last row of W: x̃ = (x₁, …, 1) and ã⁽ᵏ⁾, the vectors extended by a 1
+    extended: list[Eqn] = field(default_factory=list)
+    #: per layer: whether per_neuron shows its first two neurons only
+    partial: list[bool] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ErrorSection:
     per_sample: Eqn | None
     general: Eqn
-    mean: Eqn
+    mean: Eqn  # C = (1/m) Σₛ Eₛ, the cost of a batch
     penalty: Eqn | None = None  # E with the L2 term, when the cost has one
     l2: float = 0.0
 
@@ -311,7 +422,10 @@ class LemmaSteps:
     lemma: Lemma
     derivation: Eqn  # f′(x) = d/dx definition = derivative
     substitution: sp.Eq | None
-    result: Eqn  # f′(x) = compact
+    result: Eqn  # f′(x) = compact, numbered
+    #: the derivation as the articles do it (σ′ by factoring, tanh′ by the quotient rule), numbered;
+    #: None where the lemma's own steps are shown
+    steps: Eqn | None = None
 
     @property
     def symbol(self) -> sp.Basic:
@@ -320,11 +434,15 @@ class LemmaSteps:
 
 @dataclass(frozen=True)
 class SoftmaxLemma:
-    entries: list[Eqn]  # ∂ŷₘ/∂hⱼ for m = j and m ≠ j
-    general: Eqn
-    output: Step  # ∂E/∂h⁽ᴸ⁾₁ = Σₘ … = ŷ₁ − y₁
+    steps: SoftmaxSteps  # ŷ₁'s definition and ∂ŷ₁/∂h₁, ∂ŷ₂/∂h₁ by the quotient rule
+    general: Eqn  # ∂ŷ_q/∂hⱼ = ŷ_q(𝟏[q = j] − ŷⱼ), numbered
+    output: Eqn  # ∂E/∂h⁽ᴸ⁾₁ = Σ_q … = ŷ₁ − y₁, numbered
     general_delta: Eqn
     assumption: sp.Eq | None
+
+    @property
+    def entries(self) -> list[Eqn]:
+        return [self.steps.same, *([self.steps.other] if self.steps.other else [])]
 
 
 @dataclass(frozen=True)
@@ -344,12 +462,13 @@ class DeltaLayer:
 
 @dataclass(frozen=True)
 class UpdateSection:
-    rules: list[Eqn]
-    batch: Eqn
+    rules: list[Eqn]  # θ ← θ − α ∂C/∂θ for a weight and a bias, numbered
+    batch: Eqn  # ∂C/∂θ = (1/m) Σₛ ∂Eₛ/∂θ
     optimizer: update.Optimizer
     steps: list[Eqn]  # the optimiser's rule for one parameter θ (empty for plain gradient descent)
     hyperparameters: list[tuple[sp.Symbol, float]]
     decay: Eqn | None  # ∂E/∂W with the L2 term, when the cost has one
+    momentum_rule: list[Eqn] = field(default_factory=list)  # v ← μv − α ∂C/∂θ; θ ← θ + v, for the words
 
     @property
     def momentum(self) -> list[Eqn]:
@@ -367,6 +486,25 @@ class WorkedStep:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """Numbers of one kind per neuron, a column per layer (h⁽¹⁾ⱼ, a⁽¹⁾ⱼ, h⁽²⁾ⱼ, …), a row per j; a
+    column shorter than the others leaves its cells empty, a wide layer lists its first neurons."""
+
+    index: sp.Symbol
+    columns: list[tuple[sp.Basic, list[float]]]
+    more: bool = False  # a wide layer's further neurons are left out
+
+    @property
+    def rows(self) -> list[tuple[int, list[float | None]]]:
+        n = max(len(v) for _, v in self.columns)
+        return [(r + 1, [v[r] if r < len(v) else None for _, v in self.columns]) for r in range(n)]
+
+    def chunks(self, width: int = 6) -> list["Grid"]:
+        """The grid cut into grids of at most ``width`` columns (so a deep net's table fits the page)."""
+        return [Grid(self.index, self.columns[k:k + width], self.more) for k in range(0, len(self.columns), width)]
+
+
+@dataclass(frozen=True)
 class WorkedSection:
     example: WorkedExample
     given: list[tuple[sp.Basic, float]]
@@ -381,6 +519,9 @@ class WorkedSection:
     steps: list[WorkedStep]
     optimizer: update.Optimizer
     hyperparameters: list[tuple[sp.Symbol, float]]
+    sample: Grid | None = None  # x and y
+    forward_grid: Grid | None = None  # h⁽ᵏ⁾ⱼ and a⁽ᵏ⁾ⱼ of every layer
+    delta_grid: Grid | None = None  # δ⁽ᴸ⁾ⱼ … δ⁽¹⁾ⱼ
 
 
 @dataclass
@@ -403,6 +544,27 @@ class WriteUp:
     bias_rows: dict[int, int] = field(default_factory=dict)
     #: the command that writes this document again, byte for byte (its first line)
     command: str = ""
+    primer: Primer | None = None  # the chain rule, before the network
+    composite: Composite | None = None  # the network as ℓ ∘ f⁽ᴸ⁾ ∘ … ∘ f⁽¹⁾ and its derivative
+    graph: Graph | None = None  # the computational graph
+    chain_groups: list[ChainGroup] = field(default_factory=list)  # the chains, same shapes together
+    #: the matrix (batch) form of the forward and backward pass — MATRIX FORM GOES HERE: built from
+    #: symnet/derivation/matrix_form.py (being written separately); None until then, and both templates
+    #: keep a marked place for its section
+    matrix_form: object | None = None
+
+    @property
+    def cost(self) -> sp.Symbol:
+        """C, the cost of a batch (E is one sample's error)."""
+        return C
+
+    @property
+    def loss_equations(self) -> list[Eqn]:
+        """∂E/∂ŷⱼ for the first outputs and for any j, the last numbered (the chains cite it)."""
+        shown = [dataclasses.replace(s.equation, cite=None) for s in self.loss_steps]
+        if self.loss_general is not None:
+            return shown + [dataclasses.replace(self.loss_general, label=LOSS_LABEL)]
+        return shown[:-1] + [dataclasses.replace(shown[-1], label=LOSS_LABEL)] if shown else []
 
     @property
     def net(self):
@@ -518,19 +680,75 @@ def build(d: Derivation, params: list[str] | None = None, values: Values | None 
     bias_rows = {k: net.layers[k - 1] + 1 for k in range(1, net.depth + 1)} if net.bias == "augmented" else {}
     steps = _Steps(part, net)
     chains = [_chain_step(part, steps, p, bias_rows) for p in chosen]
+    groups = _groups(chains, bias_rows)
+    # each factor is explained once, where a chain written out in full first meets it; a factor of a kind
+    # already explained (the same rule in the same layer, another neuron) is given by its value only
     seen: set[tuple] = set()
-    deduped = []
-    for c in chains:
-        new = tuple(s for s in c.new_steps if (s.of, s.wrt) not in seen)
-        seen.update((s.of, s.wrt) for s in new)
-        deduped.append(ChainStep(c.param, c.paths, c.n_paths, new, c.result, c.local, c.delta, c.h, c.decay))
+    kinds: set[tuple] = set()
+    deduped: dict[sp.Symbol, ChainStep] = {}
+    shown_first = [g.lead for g in groups if g.like is None]
+    for c in shown_first + [c for c in chains if c not in shown_first]:
+        new = []
+        for st in c.new_steps:
+            if (st.of, st.wrt) in seen:
+                continue
+            seen.add((st.of, st.wrt))
+            kind = (st.rule, _layer_of(st.of), _layer_of(st.wrt))
+            new.append(_brief(st) if kind in kinds or (st.rule == "output" and net.output == SOFTMAX) else st)
+            kinds.add(kind)
+        deduped[c.param] = ChainStep(c.param, c.paths, c.n_paths, tuple(new), c.result, c.local, c.delta, c.h,
+                                     c.decay)
+    in_order = [deduped[c.param] for c in chains]
+    groups = [ChainGroup(deduped[g.lead.param], [deduped[c.param] for c in g.others], g.written_out,
+                         deduped[g.like.param] if g.like is not None else None, g.per_row) for g in groups]
     loss_steps, loss_general = _loss_lemmas(part, steps)
-    worked = _worked(d, steps, values, chosen, optimizing, deduped) if values is not None else None
+    worked = _worked(d, steps, values, chosen, optimizing, in_order) if values is not None else None
     return WriteUp(
-        d, chosen, sampled, _notation(d, part, bias_rows), _figure(d, bias_rows), _feedforward(d, part), _error(part),
-        [_lemma_steps(lem) for lem in d.lemmas], loss_steps, loss_general,
-        _softmax_lemma(part, steps) if net.output == SOFTMAX else None, deduped,
-        [_delta_layer(part, k) for k in range(net.depth, 0, -1)], _update(d, optimizing), worked, bias_rows)
+        d, chosen, sampled, _notation(d, part, bias_rows), _figure(d, bias_rows), _feedforward(d, part, bias_rows),
+        _error(part), [_lemma_steps(lem) for lem in d.lemmas], loss_steps, loss_general,
+        _softmax_lemma(part, steps) if net.output == SOFTMAX else None, in_order,
+        [_delta_layer(part, k) for k in range(net.depth, 0, -1)], _update(d, optimizing), worked, bias_rows,
+        primer=chain_rule_primer(), composite=composite(net), graph=graph(net, d.layer_rule), chain_groups=groups)
+
+
+def _layer_of(sym: sp.Symbol) -> int | None:
+    name = parse_name(sym.name)
+    return name.layer if name is not None else None
+
+
+def _brief(st: Step) -> Step:
+    """A factor of a kind explained before: its value only (a hidden factor keeps its two local factors)."""
+    forms = (st.forms[0], st.forms[-1]) if st.rule == "hidden" else (st.forms[-1],)
+    return dataclasses.replace(st, forms=forms, brief=True)
+
+
+def _groups(chains: list[ChainStep], bias_rows: dict[int, int]) -> list[ChainGroup]:
+    """Chains of the same shape together, in the order their first member comes."""
+    by_shape: dict[tuple, list[ChainStep]] = {}
+    for c in chains:
+        by_shape.setdefault(c.shape, []).append(c)
+    groups = []
+    weights: dict[tuple, ChainGroup] = {}
+    for shape, members in by_shape.items():
+        lead, others = members[0], members[1:]
+        kind, layer = shape[0], shape[1]
+        like_group = weights.get((layer, shape[2:])) if kind == "b" else None
+        like = like_group.lead if like_group is not None else None
+        listed = members if like is not None else others
+        widths = [tex_width(latex(c.result, bias_rows=bias_rows or None)) if c.result is not None else 99.0
+                   for c in listed]
+        # written out while each result is short and the table short; else in the delta form, several a row
+        fits = all(w <= TABLE_RESULT_EM for w in widths) and (
+            len(listed) <= TABLE_ROWS_UP_TO or max(widths) * 2 + 10 <= TABLE_ROW_EM)
+        if like_group is not None and like_group.others and not like_group.written_out:
+            fits = False  # the biases' table in the same form as their weights'
+        entry = max(widths, default=0.0) if fits else 6.0
+        per_row = max(1, min(4, len(listed), int(TABLE_ROW_EM // (entry + 5.0))))
+        group = ChainGroup(lead, others, fits, like, per_row)
+        groups.append(group)
+        if kind == "W":
+            weights.setdefault((layer, shape[2:]), group)
+    return groups
 
 
 def _chain_step(d: Derivation, steps: _Steps, param: sp.Symbol, bias_rows: dict[int, int]) -> ChainStep:
@@ -569,7 +787,8 @@ def _notation(d: Derivation, part: Derivation, bias_rows: dict[int, int]) -> Not
     matrices = []
     for kk in range(1, L + 1):
         n_rows, n_cols = d.net.layers[kk - 1] + (1 if bias_rows else 0), d.net.layers[kk]
-        if n_rows <= PER_NEURON_UP_TO + 1 and n_cols <= 8:
+        if all((n + (1 if bias_rows else 0)) * m <= MATRIX_ENTRIES_UP_TO
+               for n, m in zip(d.net.layers, d.net.layers[1:])):  # all of them or none
             m = (part if kk > 1 else d).model
             rows = [list(r) for r in m.W[kk]] + ([list(m.b[kk])] if bias_rows else [])
             matrices.append((sp.MatrixSymbol(f"W{kk}", n_rows, n_cols), sp.Matrix(rows)))
@@ -612,20 +831,25 @@ def _figure(d: Derivation, bias_rows: dict[int, int]) -> Figure:
     return Figure(nodes, edges, list(zip(net.layers, ("",) + net.activations)), labelled)
 
 
-def _feedforward(d: Derivation, part: Derivation) -> FeedForward:
+def _feedforward(d: Derivation, part: Derivation, bias_rows: dict[int, int] | None = None) -> FeedForward:
     """Each layer's forward rule, and neuron by neuron for narrow layers (from ``part``'s model, whose
     layers above the input are the whole net's)."""
     net = d.net
     L = net.depth
-    per_neuron = []
+    per_neuron, partial = [], []
     for k in range(1, L + 1):
-        if net.layers[k] > PER_NEURON_UP_TO or net.layers[k - 1] > PER_NEURON_UP_TO:
+        every = net.layers[k] * (net.layers[k - 1] + 1) <= PER_NEURON_TERMS_UP_TO
+        if not every and (net.layers[k - 1] > PER_NEURON_UP_TO or net.layers[k] <= 2):
             per_neuron.append([])
+            partial.append(False)
             continue
         m = (part if k > 1 else d).model
-        layer = [eqn(h, m.definitions[h]) for h in m.h[k]]
-        layer += [eqn(a, m.definitions[a]) for a in m.a[k] if a not in m.h[k]]
+        shown = m.h[k] if every else m.h[k][:2]  # a wider layer: its first two neurons, as the articles do
+        layer = [eqn(h, m.definitions[h]) for h in shown]
+        if every and not (k == L and net.output == SOFTMAX):  # (the softmax's definition opens its lemma)
+            layer += [eqn(a, m.definitions[a]) for h, a in zip(m.h[k], m.a[k]) if a != h and h in shown]
         per_neuron.append(layer)
+        partial.append(not every)
     general = []
     for k in range(1, L + 1):
         r = d.layer_rule(k)
@@ -633,17 +857,38 @@ def _feedforward(d: Derivation, part: Derivation) -> FeedForward:
         general.append([eqn(r.h.lhs, r.h.rhs), eqn(a_j, r.a.rhs)])
     vector, inner = [], sp.MatrixSymbol("x", net.layers[0], 1)
     composite = inner
+    extended = []
     for k in range(1, L + 1):
-        Wk = sp.MatrixSymbol(f"W{k}", net.layers[k - 1], net.layers[k])
-        bk = sp.MatrixSymbol(f"b{k}", net.layers[k], 1)
         prev = sp.MatrixSymbol(f"a{k - 1}", net.layers[k - 1], 1) if k > 1 else inner
         hk = sp.MatrixSymbol(f"h{k}", net.layers[k], 1)
         ak = sp.MatrixSymbol(f"a{k}" if k < L else "yhat", net.layers[k], 1)
-        vector.append(eqn(hk, Wk.T * prev + bk))
+        if bias_rows:
+            # the bias is the last row of W: the layer multiplies the input extended by a constant 1
+            Wk = sp.MatrixSymbol(f"W{k}", net.layers[k - 1] + 1, net.layers[k])
+            wide = sp.MatrixSymbol(prev.name + AUGMENTED_MARK, net.layers[k - 1] + 1, 1)
+            if net.layers[k - 1] <= PER_NEURON_UP_TO:
+                entries = part.model.a[k - 1] if k > 1 else d.model.x
+                extended.append(eqn(wide, sp.Matrix([*entries, 1])))
+            vector.append(eqn(hk, Wk.T * wide))
+            composite = _apply_vector(net.activations[k - 1], Wk.T * _one_more(composite))
+        else:
+            Wk = sp.MatrixSymbol(f"W{k}", net.layers[k - 1], net.layers[k])
+            bk = sp.MatrixSymbol(f"b{k}", net.layers[k], 1)
+            vector.append(eqn(hk, Wk.T * prev + bk))
+            composite = _apply_vector(net.activations[k - 1], Wk.T * composite + bk)
         vector.append(eqn(ak, _apply_vector(net.activations[k - 1], hk)))
-        composite = _apply_vector(net.activations[k - 1], Wk.T * composite + bk)
     yhat = sp.MatrixSymbol("yhat", net.layers[L], 1)
-    return FeedForward(per_neuron, general, vector, eqn(yhat, composite))
+    whole = eqn(yhat, composite)
+    if tex_width(latex(composite)) > 0.75 * LINE_EM:  # a deep net's nest does not fit a line (the estimate runs low)
+        whole = None
+    return FeedForward(per_neuron, general, vector, whole, extended, partial)
+
+
+def _one_more(v: sp.MatrixExpr) -> sp.MatrixExpr:
+    """A vector extended by a constant 1 (x̃), for the composite of the augmented notation."""
+    if isinstance(v, sp.MatrixSymbol):
+        return sp.MatrixSymbol(v.name + AUGMENTED_MARK, v.shape[0] + 1, 1)
+    return Extended(v)
 
 
 class Elementwise(sp.MatrixExpr):
@@ -663,6 +908,20 @@ class Elementwise(sp.MatrixExpr):
         return rf"{head}\left({printer._print(self.args[1])}\right)"
 
 
+class Extended(sp.MatrixExpr):
+    """A vector expression with a constant 1 appended, (v, 1): the augmented notation's input to a layer."""
+
+    def __new__(cls, arg: sp.MatrixExpr):
+        return sp.Basic.__new__(cls, arg)
+
+    @property
+    def shape(self):
+        return (self.args[0].shape[0] + 1, 1)
+
+    def _latex(self, printer, exp=None):
+        return rf"\begin{{pmatrix}} {printer._print(self.args[0])} \\ 1 \end{{pmatrix}}"
+
+
 def _apply_vector(act: str, v: sp.MatrixExpr) -> sp.MatrixExpr:
     return v if act == IDENTITY else Elementwise(act, v)
 
@@ -674,7 +933,7 @@ def _error(d: Derivation) -> ErrorSection:
     per_sample = eqn(E, d.model.loss) if n <= 3 else None
     m_, s = sp.Symbol("m", integer=True, positive=True), sp.Symbol("s", integer=True, positive=True)
     Es = sp.IndexedBase("E")[s]
-    mean = eqn(E, sp.Mul(sp.UnevaluatedExpr(1 / m_), sp.Sum(Es, (s, 1, m_)), evaluate=False))
+    mean = eqn(C, sp.Mul(sp.UnevaluatedExpr(1 / m_), sp.Sum(Es, (s, 1, m_)), evaluate=False))
     penalty = None
     if d.net.l2:
         i, j, k = sp.symbols("i j k", integer=True, positive=True)
@@ -691,7 +950,11 @@ def _lemma_steps(lem: Lemma) -> LemmaSteps:
     f = ACTIVATION_CLASSES[lem.name](x)
     fprime = sp.Derivative(f, x, evaluate=False)
     derivation = eqn(fprime, sp.Derivative(lem.definition, x, evaluate=False), lem.derivative)
-    return LemmaSteps(lem, derivation, lem.substitution, eqn(fprime, lem.compact))
+    steps = activation_steps(lem)
+    if steps is not None:
+        steps = dataclasses.replace(steps, label=lemma_label(lem.name))
+    return LemmaSteps(lem, derivation, lem.substitution, eqn(fprime, lem.compact, label=lemma_label(lem.name)),
+                      steps)
 
 
 def _loss_lemmas(d: Derivation, steps: _Steps) -> tuple[list[Step], Eqn | None]:
@@ -711,16 +974,18 @@ def _loss_lemmas(d: Derivation, steps: _Steps) -> tuple[list[Step], Eqn | None]:
 
 def _softmax_lemma(d: Derivation, steps: _Steps) -> SoftmaxLemma:
     m, L = d.model, d.net.depth
-    h = m.h[L]
-    entries = [eqn(sp.Derivative(m.yhat[0], h[0], evaluate=False),
-                   sp.Derivative(m.definitions[m.yhat[0]], h[0], evaluate=False), d.local(m.yhat[0], h[0]).compact),
-               eqn(sp.Derivative(m.yhat[1], h[0], evaluate=False), d.local(m.yhat[1], h[0]).compact)]
+    n = steps.whole.layers[-1]
     r = d.layer_rule(L)
     j, q = sp.Symbol("j", integer=True, positive=True), sp.Symbol("q", integer=True, positive=True)
     yh = base("a", L, L)
-    general = eqn(sp.Derivative(yh[q], base("h", L, L)[j], evaluate=False), r.local["dyhat/dh"])
+    general = eqn(sp.Derivative(yh[q], base("h", L, L)[j], evaluate=False), sp.factor(r.local["dyhat/dh"]),
+                  label=SOFTMAX_LABEL)
     general_delta = eqn(r.delta.lhs, r.delta.rhs)
-    return SoftmaxLemma(entries, general, steps.output(h[0]), general_delta, r.assumption)
+    output = softmax_error(n, L, True)
+    if output is None:
+        output = steps.output(m.h[L][0]).equation
+    output = dataclasses.replace(output, label=SOFTMAX_ERROR_LABEL, cite=CHAIN_SUM_LABEL)
+    return SoftmaxLemma(softmax_steps(n, L), general, output, general_delta, r.assumption)
 
 
 def _delta_layer(d: Derivation, k: int) -> DeltaLayer:
@@ -732,34 +997,39 @@ def _delta_layer(d: Derivation, k: int) -> DeltaLayer:
     general = eqn(r.delta.lhs, dE_dh, *( [r.delta_terms] if show_terms else []), r.delta.rhs)
     neurons = []
     n, up = d.net.layers[k], d.net.layers[min(k + 1, d.net.depth)]
-    if n <= PER_NEURON_UP_TO and up <= PER_NEURON_UP_TO:
+    if n * up <= DELTA_TERMS_UP_TO and not (r.is_output and d.net.output == SOFTMAX):  # (its lemma has them)
         for hk in d.model.h[k]:
             dl: Delta = d.delta(hk)
             neurons.append(eqn(dl.symbol, dl.terms, dl.expr))
-    return DeltaLayer(k, r, general, eqn(r.dW.lhs, r.dW.rhs + r.decay), eqn(r.db.lhs, r.db.rhs), neurons)
+    general = dataclasses.replace(general, label=f"eq:delta-{k}", cite=None if r.is_output else CHAIN_SUM_LABEL)
+    return DeltaLayer(k, r, general, eqn(r.dW.lhs, r.dW.rhs + r.decay, label=f"eq:grad-W{k}"),
+                      eqn(r.db.lhs, r.db.rhs, label=f"eq:grad-b{k}"), neurons)
 
 
 def _update(d: Derivation, optimizing: tuple[update.Optimizer, dict[str, float]]) -> UpdateSection:
     rule, hyper = optimizing
     i, j = sp.symbols("i j", integer=True, positive=True)
     W, b = sp.IndexedBase("Wk")[i, j], sp.IndexedBase("bk")[j]
-    rules = [eqn(p, update.rules(p, sp.Derivative(E, p, evaluate=False))["sgd"], rel=r"\leftarrow") for p in (W, b)]
+    rules = [eqn(p, update.rules(p, sp.Derivative(C, p, evaluate=False))["sgd"], rel=r"\leftarrow") for p in (W, b)]
+    rules[-1] = dataclasses.replace(rules[-1], label=UPDATE_LABEL)
     theta = update.theta
     m_, s = sp.Symbol("m", integer=True, positive=True), sp.Symbol("s", integer=True, positive=True)
     Es = sp.IndexedBase("E")[s]
-    batch = eqn(sp.Derivative(E, theta, evaluate=False),
+    batch = eqn(sp.Derivative(C, theta, evaluate=False),
                 sp.Mul(sp.UnevaluatedExpr(1 / m_), sp.Sum(sp.Derivative(Es, theta, evaluate=False), (s, 1, m_)),
                        evaluate=False))
     steps = []
     if rule is not update.SGD:
         steps = [eqn(target, rhs, rel=r"\leftarrow")
-                 for target, rhs in rule.rules(theta, sp.Derivative(E, theta, evaluate=False))]
+                 for target, rhs in rule.rules(theta, sp.Derivative(C, theta, evaluate=False))]
     values = [(h.symbol, hyper[h.option]) for h in rule.hyperparameters]
     decay = None
     if d.net.l2:
         Wd = sp.IndexedBase("W")[i, j]
         decay = eqn(sp.Derivative(l2_penalty([Wd]), Wd, evaluate=False), regularisers.decay(Wd))
-    return UpdateSection(rules, batch, rule, steps, values, decay)
+    momentum_rule = [eqn(target, rhs, rel=r"\leftarrow")
+                     for target, rhs in update.MOMENTUM_SGD.rules(theta, sp.Derivative(C, theta, evaluate=False))]
+    return UpdateSection(rules, batch, rule, steps, values, decay, momentum_rule)
 
 
 def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol],
@@ -779,15 +1049,27 @@ def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol
         forward += [(s, ex.num(s)) for s in few(m.a[k]) if s not in m.h[k]]
     numbers = []
     for c in chains:
-        paths = [[(s, ex.num(s.value)) for s in p] for p in c.shown_paths]
+        paths = [[(s, ex.num(s.value)) for s in p if s.value != 1] for p in c.shown_paths]
         numbers.append((c.param, paths, ex.gradient(c.param)))
     deltas = [(dl.symbol, v) for dl, v in ex.deltas if len(ex.deltas) <= 3 * PER_NEURON_UP_TO or dl.symbol in
               {c.delta for c in chains}]
     shown = set(m.params) if net.n_params <= ALL_PARAMS_UP_TO else set(chosen)
     worked_steps = _training_steps(d, values, rule, hyper, shown, ex)
     mu = hyper.get("momentum") if rule.name == "momentum" else None
+    L, j = net.depth, sp.Symbol("j", integer=True, positive=True)
+    sample = Grid(j, [(base("a", 0, L)[j], [ex.num(s) for s in few(m.x)]),
+                      (base("y", None, L)[j], [ex.num(s) for s in few(m.y)])], truncated)
+    columns = []
+    for k in range(1, L + 1):
+        columns.append((base("h", k, L)[j], [ex.num(s) for s in few(m.h[k])]))
+        if m.a[k] != m.h[k]:  # an identity layer's a is its h
+            columns.append((base("a", k, L)[j], [ex.num(s) for s in few(m.a[k])]))
+    by_delta = {dl.symbol: v for dl, v in ex.deltas}
+    delta_columns = [(base("delta", k, L)[j], [by_delta[dl] for dl in few([d.delta(h).symbol for h in m.h[k]])])
+                     for k in range(L, 0, -1)]
     return WorkedSection(ex, given, forward, ex.error, numbers, deltas, worked_steps[0].rows, values.learning_rate,
-                         mu, truncated, worked_steps, rule, [(h.symbol, hyper[h.option]) for h in rule.hyperparameters])
+                         mu, truncated, worked_steps, rule, [(h.symbol, hyper[h.option]) for h in rule.hyperparameters],
+                         sample, Grid(j, columns, truncated), Grid(j, delta_columns, truncated))
 
 
 def _training_steps(d: Derivation, values: Values, rule: update.Optimizer, hyper: dict[str, float],

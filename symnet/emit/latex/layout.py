@@ -11,6 +11,7 @@ tests check the result against TeX's own Overfull-box warnings.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import count
 
@@ -221,9 +222,21 @@ class _Measure:
         s = self.s
         close = s.index("}", self.i)
         env = s[self.i + 1:close]
-        end = s.index(rf"\end{{{env}}}", close)
+        opening, closing = rf"\begin{{{env}}}", rf"\end{{{env}}}"
+        # the matching end: environments of one kind may nest (a vector inside a vector)
+        depth, at = 1, close
+        while depth:
+            nxt_end = s.index(closing, at)
+            nxt_begin = s.find(opening, at)
+            if 0 <= nxt_begin < nxt_end:
+                depth, at = depth + 1, nxt_begin + len(opening)
+            else:
+                depth, at = depth - 1, nxt_end + len(closing)
+        end = at - len(closing)
         body = s[close + 1:end]
-        self.i = end + len(rf"\end{{{env}}}")
+        self.i = at
+        if opening in body:  # a nested environment: measured as one piece, rows not split through it
+            return _Measure(body).width() + 1.5
         rows = [r.split("&") for r in body.split(r"\\")]
         ncols = max(len(r) for r in rows)
         cols = [max((tex_width(r[k]) for r in rows if k < len(r)), default=0.0) for k in range(ncols)]
@@ -310,23 +323,33 @@ def render_lines(lines: list[list[Token]]) -> list[str]:
 @dataclass(frozen=True)
 class Row:
     """One displayed relation: ``lhs rel rhs`` where rhs is a token stream (lhs may be empty:
-    a further step of the equation above)."""
+    a further step of the equation above); ``tail`` is said after its last line ("by (3)"), and
+    ``label`` numbers that line in a numbered display."""
 
     lhs: str
     rel: str
     rhs: list[Token]
+    tail: str = ""
+    label: str | None = None
 
 
-def align_rows(rows: list[Row], width: float = LINE_EM) -> str:
-    """The body of an ``align*`` environment: relations aligned, long right-hand sides broken."""
+def align_rows(rows: list[Row], width: float = LINE_EM, numbered: bool = False) -> str:
+    """The body of an ``align*`` environment (``align`` when ``numbered``: every line is \\notag but
+    the last of a labelled row): relations aligned, long right-hand sides broken."""
     lhs_w = max((tex_width(r.lhs) for r in rows), default=0.0)
     out = []
     for r in rows:
-        first = width - lhs_w - tex_width(r.rel) - 0.6
-        rest = width - lhs_w - 1.0 - 0.6
+        # a citation is as wide as its number, (12), not as its label; an equation number takes 3 em
+        room = tex_width(re.sub(r"\\eqref\{[^}]*\}", "(00)", r.tail)) + (0.0 if not numbered else 3.0)
+        first = width - lhs_w - tex_width(r.rel) - 0.6 - room
+        rest = width - lhs_w - 1.0 - 0.6 - room
         lines = render_lines(break_lines(r.rhs, first, rest))
-        text = f"{r.lhs} &{r.rel} {lines[0]}".rstrip()
-        for line in lines[1:]:
-            text += f" \\\\\n  &\\quad {line}"
+        marks = [r"\notag"] * len(lines) if numbered else [""] * len(lines)
+        if numbered and r.label:
+            marks[-1] = rf"\label{{{r.label}}}"
+        lines[-1] = lines[-1] + r.tail
+        text = f"{r.lhs} &{r.rel} {lines[0]}".rstrip() + (f" {marks[0]}" if marks[0] else "")
+        for line, mark in zip(lines[1:], marks[1:]):
+            text += f" \\\\\n  &\\quad {line}" + (f" {mark}" if mark else "")
         out.append(text)
     return " \\\\\n".join(out)

@@ -13,9 +13,11 @@ as :meth:`LatexPrinter.ordered_terms` and :meth:`LatexPrinter.mul_parts` so that
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
 from sympy.core.sorting import default_sort_key
 from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 
@@ -26,6 +28,11 @@ from symnet.emit.notation import LABEL, indexed_script, joined, layer_below, sym
 _BASE_LATEX = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": r"\delta"}
 _VECTOR_LATEX = {"x": r"\mathbf{x}", "y": r"\mathbf{y}", "yhat": r"\hat{\mathbf{y}}", "h": r"\mathbf{h}",
                  "a": r"\mathbf{a}", "b": r"\mathbf{b}", "delta": r"\boldsymbol{\delta}", "W": "W"}
+#: a vector name ending in this mark is the vector extended by a constant 1 (the augmented bias): x̃
+AUGMENTED_MARK = "~"
+#: the undefined functions of the composite-function view: f⁽ᵏ⁾ (layer k) and ℓ (the error of ŷ)
+_LAYER_FUNCTION = re.compile(r"^f([0-9]+|k)$")
+_FUNCTION_LATEX = {"ell": r"\ell"}
 _LABEL = LABEL
 #: a stand-in for "no layer": later than every real layer in the chain order
 _FAR = 100
@@ -91,6 +98,30 @@ def _is_bias(expr: sp.Basic) -> bool:
         _kind_layer(q)[0] == "b" for q in _quantities(expr))
 
 
+def natural_order(terms: list[sp.Expr]) -> list[sp.Expr]:
+    """Terms that differ only in their numbers (y₁ log ŷ₁, y₁₀ log ŷ₁₀, y₂ log ŷ₂) in the numbers' order
+    (1, 2, 10), each group keeping the places SymPy gave it; other terms stay where they are."""
+    groups: dict[str, list[int]] = {}
+    texts = [str(t) for t in terms]
+    for pos, text in enumerate(texts):
+        groups.setdefault(re.sub(r"[0-9]+", "#", text), []).append(pos)
+    out = list(terms)
+    for positions in groups.values():
+        if len(positions) > 1:
+            ranked = sorted(positions, key=lambda k: tuple(int(n) for n in re.findall(r"[0-9]+", texts[k])))
+            for place, k in zip(positions, ranked):
+                out[place] = terms[k]
+    return out
+
+
+def is_coefficient(expr: sp.Basic) -> bool:
+    """Whether a factor is a scalar coefficient (α, λ, μ, 1 − β₁), not a quantity of the network or a
+    derivative: it is printed first, α ∂E/∂W rather than ∂E/∂W α."""
+    if expr.has(sp.Derivative) or not expr.free_symbols or expr.atoms(sp.Indexed, sp.Function):
+        return False
+    return all(_kind_layer(s)[0] is None for s in expr.free_symbols)
+
+
 @dataclass(frozen=True)
 class MulParts:
     """A product as the printer lays it out: sign, a rational coefficient, numerator and denominator
@@ -113,7 +144,8 @@ class LatexPrinter(_SympyLatexPrinter):
     _default_settings = {**_SympyLatexPrinter._default_settings, "bias_rows": None, "augmented_indexed": False}
 
     def __init__(self, settings: dict | None = None):
-        super().__init__({"mul_symbol": None, **(settings or {})})
+        # vectors and matrices in round brackets, as the weight matrices are written
+        super().__init__({"mul_symbol": None, "mat_str": "pmatrix", "mat_delim": "", **(settings or {})})
 
     # -- names ------------------------------------------------------------------------
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
@@ -139,13 +171,27 @@ class LatexPrinter(_SympyLatexPrinter):
         return f"{head}_{{{idx}}}"
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol, sup: str = "") -> str:
-        """Vectors bold (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form of the feed-forward."""
+        """Vectors bold (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form of the feed-forward; a name
+        ending in ``~`` is the vector extended by a constant 1 (x̃ = (x₁, …, xₙ, 1))."""
         name = str(expr.name)
+        extended = name.endswith(AUGMENTED_MARK)
+        name = name.rstrip(AUGMENTED_MARK)
         m = _LABEL.match(name)
         kind, layer = (m[1], m[2]) if m else (name, None)
         head = _VECTOR_LATEX.get(kind, name)
+        if extended:
+            head = rf"\tilde{{{head}}}"
         marks = ([f"({layer})"] if layer else []) + ([sup] if sup else [])
         return head + (f"^{{{''.join(marks)}}}" if marks else "")
+
+    def _print_Function(self, expr: sp.Function, exp: str | None = None) -> str:
+        """The composite view's undefined functions: f⁽ᵏ⁾(…) for layer k, ℓ(…) for the error."""
+        if isinstance(expr, AppliedUndef):
+            head = function_head(expr.func.__name__)
+            if exp:
+                head = f"{head}^{{{exp}}}"
+            return head + paren(", ".join(self._print(a) for a in expr.args))
+        return super()._print_Function(expr, exp)
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         if isinstance(expr.arg, sp.MatrixSymbol):
@@ -160,7 +206,10 @@ class LatexPrinter(_SympyLatexPrinter):
         if isinstance(inner, Activation) and inner.args[0] == var and count == 1:
             # f′(h): the articles' σ′(h)
             return rf"{inner.latex_name}'{paren(den)}"
-        if isinstance(inner, (sp.Symbol, sp.Indexed)):
+        if isinstance(inner, AppliedUndef) and inner.args == (var,) and count == 1:
+            # f′(g(x)): the derivative of a function of one variable at its argument
+            return function_head(inner.func.__name__, prime=True) + paren(den)
+        if isinstance(inner, (sp.Symbol, sp.Indexed, sp.MatrixSymbol)):
             return rf"\frac{{\partial{power} {self._print(inner)}}}{{\partial {den}{power}}}"
         body = self._print(inner)
         if isinstance(inner, (sp.Add, sp.Mul)) or inner.is_Pow:
@@ -210,20 +259,23 @@ class LatexPrinter(_SympyLatexPrinter):
         return f"{tex}^{{{exp}}}" if exp else tex
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp: str | None = None) -> str:
+        # the indicator 1[q = j], as ReLU′ is 1[h > 0]: δ is back-propagation's δ⁽ᵏ⁾, never the Kronecker delta
         i, j = (self._print(a) for a in expr.args)
-        tex = rf"\delta_{{{i}{j}}}"
-        return f"\\left({tex}\\right)^{{{exp}}}" if exp else tex
+        tex = rf"\mathbf{{1}}[{i} = {j}]"
+        return f"{tex}^{{{exp}}}" if exp else tex
 
     # -- reading order ----------------------------------------------------------------
     def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:
         """A sum's terms: SymPy's order, then positive terms before negative ones, the bias last."""
-        terms = list(self._as_ordered_terms(expr, order=None))
-        return sorted(terms, key=lambda t: (bool(t.could_extract_minus_sign()), _is_bias(t)))
+        terms = natural_order(list(self._as_ordered_terms(expr, order=None)))
+        # positive terms first, a lone quantity (θ in θ + μv) before products, the bias last
+        return sorted(terms, key=lambda t: (bool(t.could_extract_minus_sign()), _is_bias(t),
+                                            not isinstance(t, (sp.Symbol, sp.Indexed))))
 
     def factor_key(self, factor: sp.Expr) -> tuple:
         base = factor.base if factor.is_Pow else factor
         level = min((chain_level(q) for q in _quantities(base)), default=3 * _FAR)
-        return (level, isinstance(base, (sp.Add, sp.Sum)), default_sort_key(base))
+        return (not is_coefficient(base), level, isinstance(base, (sp.Add, sp.Sum)), default_sort_key(base))
 
     def mul_parts(self, expr: sp.Expr) -> MulParts:
         """The sign, coefficient and reading-ordered factors of a product.
@@ -248,6 +300,7 @@ class LatexPrinter(_SympyLatexPrinter):
                 numer.append(f)
         numer.sort(key=self.factor_key)
         denom.sort(key=self.factor_key)
+        numer = chain_order(numer)
         negative = bool(coeff < 0)
         return MulParts(negative, abs(sp.Rational(coeff)) if coeff.is_Rational else abs(coeff), numer, denom)
 
@@ -302,6 +355,34 @@ class LatexPrinter(_SympyLatexPrinter):
         elif p != 1 or not parts.numer:
             head = f"{self._print(parts.coeff)} "
         return (sign + head + self.product_tex(parts.numer)).rstrip()
+
+
+def chain_order(factors: list[sp.Expr]) -> list[sp.Expr]:
+    """A product of derivatives that form a chain, ∂z/∂y · ∂y/∂x, in the chain's order (each factor's
+    variable the next one's expression); any other product as it is."""
+    if len(factors) < 2 or not all(isinstance(f, sp.Derivative) and len(f.variables) == 1 for f in factors):
+        return factors
+    by_expr = {f.expr: f for f in factors}
+    variables = {f.variables[0] for f in factors}
+    heads = [f for f in factors if f.expr not in variables]
+    if len(heads) != 1 or len(by_expr) != len(factors):
+        return factors
+    out = heads
+    while len(out) < len(factors):
+        following = by_expr.get(out[-1].variables[0])
+        if following is None or following in out:
+            return factors
+        out = [*out, following]
+    return out
+
+
+def function_head(name: str, prime: bool = False) -> str:
+    """The LaTeX of an undefined function's name: f⁽ᵏ⁾ for ``f<k>``, ℓ for ``ell``, else the name;
+    ``prime``: its derivative's, f⁽ᵏ⁾′ (one superscript, never a double one)."""
+    m = _LAYER_FUNCTION.match(name)
+    if m:
+        return f"f^{{({m[1]}){chr(92) + 'prime' if prime else ''}}}"
+    return _FUNCTION_LATEX.get(name, name) + ("'" if prime else "")
 
 
 def _reads_better_negated(add: sp.Add) -> bool:

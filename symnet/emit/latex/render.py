@@ -18,10 +18,11 @@ import sympy as sp
 from symnet.emit.templates import latex_environment
 from symnet.functions.activations import latex_name
 from symnet.errors import InputError
-from symnet.emit.latex.printer import LatexPrinter
-from symnet.emit.latex.layout import Row, align_rows, expr_tokens, product_tokens, sum_tokens, Piece, group
+from symnet.emit.latex.printer import LatexPrinter, function_head
+from symnet.emit.latex.layout import Break, Row, align_rows, expr_tokens, product_tokens, sum_tokens, Piece, group
 from symnet.numeric.worked import Values, fmt
-from symnet.emit.latex.document import Eqn, Math, Ordered, Terms, WriteUp, writeup_of
+from symnet.emit.latex.document import WriteUp, writeup_of
+from symnet.emit.latex.forms import Eqn, Math, Ordered, Terms
 
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
 
@@ -45,6 +46,8 @@ class Renderer:
         if isinstance(m, Terms):
             return sum_tokens([self._term(t) for t in m.terms], m.more)
         if isinstance(m, Ordered):
+            if len(m.factors) == 1:  # one factor: nothing for parentheses to separate it from
+                return self.tokens(m.factors[0])
             return product_tokens(list(m.factors), self.p)
         if isinstance(m, sp.Eq):
             return [Piece(self.p.doprint(m))]
@@ -56,21 +59,51 @@ class Renderer:
             return group(toks)
         return toks
 
-    def rows(self, eqns: Eqn | list[Eqn]) -> str:
-        """Equations as the body of an ``align*``: relations aligned, long sides broken."""
+    def rows(self, eqns: Eqn | list[Eqn], numbered: bool = False) -> str:
+        """Equations as the body of an ``align*`` (``align`` when ``numbered``): relations aligned, long
+        sides broken, a labelled equation's last line numbered, a citation after an equation's last line."""
         eqns = [eqns] if isinstance(eqns, Eqn) else eqns
         rows = []
         for e in eqns:
-            lhs, last = self.tex(e.lhs), None
+            lhs, last, mine = self.tex(e.lhs), None, []
             for rel, form in e.forms:
                 tokens = self.tokens(form)
                 # a step that only reorders or respaces the one before it says nothing new
                 key = re.sub(r"\\,|\s|\\left|\\right", "", "".join(_plain(t) for t in tokens))
                 if key == last:
                     continue
-                rows.append(Row(lhs if last is None else "", rel, tokens))
+                mine.append(Row(lhs if last is None else "", rel, tokens))
                 last = key
-        return align_rows(rows)
+            if e.one_line and len(mine) > 1:
+                joined = list(mine[0].rhs)
+                for row in mine[1:]:
+                    joined += [Break(f" {row.rel} ", f"{row.rel} ", -1), *row.rhs]
+                mine = [Row(mine[0].lhs, mine[0].rel, joined)]
+            if mine:
+                tail = rf"\qquad\text{{by~\eqref{{{e.cite}}}}}" if e.cite else ""
+                mine[-1] = Row(mine[-1].lhs, mine[-1].rel, mine[-1].rhs, tail, e.label)
+            rows += mine
+        return align_rows(rows, numbered=numbered)
+
+    def display(self, eqns: Eqn | list[Eqn]) -> str:
+        """A displayed group of equations: ``align`` when one of them is numbered, else ``align*``."""
+        eqns = [eqns] if isinstance(eqns, Eqn) else list(eqns)
+        numbered = any(e.label for e in eqns)
+        env = "align" if numbered else "align*"
+        return f"\\begin{{{env}}}\n{self.rows(eqns, numbered)}\n\\end{{{env}}}"
+
+    def inline(self, e: Eqn) -> str:
+        """An equation in running text: lhs = form = …"""
+        return " = ".join([self.tex(e.lhs), *(self.tex(f) for _, f in e.forms)])
+
+    @staticmethod
+    def function(f) -> str:
+        """An undefined function's name alone: f⁽ᵏ⁾, ℓ, A."""
+        return function_head(f.__name__)
+
+    def ref(self, label: str) -> str:
+        """A citation of a numbered equation: (4)."""
+        return rf"\eqref{{{label}}}"
 
     def chain_numbers(self, chains: list) -> str:
         """∂E/∂θ = the factors' numbers multiplied along each path = the gradient, one row per parameter."""
@@ -78,9 +111,12 @@ class Renderer:
         for param, paths, g in chains:
             lhs = self.tex(sp.Derivative(sp.Symbol("E", real=True), param, evaluate=False))
             if paths:
-                products = [[Piece(r" \cdot ".join(self.num(v) for _, v in path))] for path in paths]
-                rows.append(Row(lhs, "=", sum_tokens(products)))
-                rows.append(Row("", "=", [Piece(self.num(g))]))
+                # a negative factor after the first in parentheses: 0.2 · (−0.83), not 0.2 · −0.83
+                products = [[Piece(r" \cdot ".join(self.num(v) if k == 0 or v >= 0 else rf"({self.num(v)})"
+                                                    for k, (_, v) in enumerate(path)))] for path in paths]
+                single = len(paths) == 1 and len(paths[0]) == 1
+                tail = [] if single else [Break(" = ", "= ", -1), Piece(self.num(g))]
+                rows.append(Row(lhs, "=", sum_tokens(products) + tail))
             else:
                 rows.append(Row(lhs, "=", [Piece(self.num(g))]))
         return align_rows(rows)
@@ -90,8 +126,8 @@ class Renderer:
 
     @staticmethod
     def num(v: float) -> str:
-        """A number to 9 significant digits, powers of ten written out."""
-        text = fmt(v)
+        """A number to 9 significant digits, powers of ten written out (−0 as 0)."""
+        text = fmt(0.0 if v == 0 else v)
         m = re.fullmatch(r"(-?[0-9.]+)e([+-])0*([0-9]+)", text)
         if m:
             sign = "-" if m[2] == "-" else ""
@@ -112,15 +148,11 @@ def _figure_view(w: WriteUp, r: Renderer) -> dict:
     f = w.figure
     tallest = max(n.row for n in f.nodes) + 1
     # the columns share the text width (15 cm of 16) however deep the network
-    dx = round(min(4.2, 14.5 / max(1, len(f.columns) - 1)), 3)
-    targets: dict[str, list[str]] = {}
-    for s, t, _ in f.edges:
-        targets.setdefault(s, []).append(t)
+    dx = round(min(4.2, 12.6 / max(1, len(f.columns) - 1)), 3)
+    places = f.label_positions(dx, 1.9, 0.9, 0.45, 1.0, sloped=True)
 
     def pos(s: str, t: str) -> float:
-        # labels of the edges leaving one neuron sit at different distances from it, so they never overlap
-        ts = targets[s]
-        return 0.22 + (0.5 * ts.index(t) / (len(ts) - 1) if len(ts) > 1 else 0.0)
+        return places.get((s, t), 0.5)
 
     return {
         "nodes": [{"key": n.key, "x": round(dx * n.column, 3), "y": round(-1.9 * n.row, 3), "label": r.tex(n.label) if n.label is not None
@@ -133,6 +165,35 @@ def _figure_view(w: WriteUp, r: Renderer) -> dict:
     }
 
 
+#: the computational graph's grid in cm: columns, rows, and how far above its operation a parameter sits
+GRAPH_DX, GRAPH_DY, GRAPH_PARAM = 3.7, 2.2, 1.0
+
+
+def _graph_view(w: WriteUp, r: Renderer) -> dict | None:
+    """The computational graph as TikZ geometry: operations in boxes, values as plain text, parameters
+    above their operations; every edge with the local derivative below it (and the value it carries
+    above it where no node names it)."""
+    g = w.graph
+    if g is None:
+        return None
+    operand = {"times": r"\times ", "plus": "+"}
+    nodes = []
+    for n in g.nodes:
+        x, y = round(GRAPH_DX * n.column, 3), round(-GRAPH_DY * n.row + (GRAPH_PARAM if n.kind == "param" else 0), 3)
+        if n.kind == "activation":
+            tex = latex_name(n.activation)
+        elif n.kind in operand:
+            tex = operand[n.kind] + r.tex(n.symbol)
+        else:
+            tex = r.tex(n.symbol)
+        nodes.append({"key": n.key, "kind": n.kind, "x": x, "y": y, "tex": tex})
+    kinds = {n.key: n.kind for n in g.nodes}
+    edges = [{"src": e.src, "dst": e.dst, "vertical": kinds[e.src] == "param",
+              "local": r.tex(e.local) if e.local is not None else None,
+              "value": r.tex(e.value) if e.value is not None else None} for e in g.edges]
+    return {"nodes": nodes, "edges": edges}
+
+
 def render_document(d, values: Values | str | Path | None = None, params: str | list[str] | None = None,
                     momentum: float | None = None, optimizer: str | None = None,
                     command: str | None = None, **hyperparameters: float | None) -> str:
@@ -143,10 +204,15 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
     (sgd, momentum, nesterov, rmsprop, adam; none: momentum when ``momentum`` is given) with ``momentum``
     and ``hyperparameters`` (beta1, beta2, eps): the update rule shown and, with values, stepped twice.
     """
-    w = writeup_of(d, values, params, momentum, optimizer, command=command, **hyperparameters)
+    return render_writeup(writeup_of(d, values, params, momentum, optimizer, command=command, **hyperparameters))
+
+
+def render_writeup(w: WriteUp) -> str:
+    """A built document (:func:`symnet.emit.latex.document.writeup_of`) as LaTeX."""
     r = Renderer(w)
     template = latex_environment().get_template("writeup.tex.j2")
-    text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), activation_tex=latex_name)
+    text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), graph=_graph_view(w, r),
+                           activation_tex=latex_name)
     return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
 
 

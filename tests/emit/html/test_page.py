@@ -62,7 +62,8 @@ def test_page_parses_and_holds_mathml_and_an_svg_figure(article1_page):
     assert article1_page.startswith("<!DOCTYPE html>")
     assert p.named("meta")[0] == {"charset": "utf-8"}
     assert len(p.named("math")) > 50
-    assert len(p.named("svg")) == 1 and len(p.named("circle")) == 7  # 2 + 2 + 1 neurons, two bias inputs
+    # the network (2 + 2 + 1 neurons, two bias inputs) and the computational graph (its error node)
+    assert len(p.named("svg")) == 2 and len(p.named("circle")) == 8
     # the chain rule of ∂E/∂W⁽¹⁾₁₁ is a displayed <math>: ∂E/∂W⁽¹⁾₁₁ = ∂E/∂ŷ ∂ŷ/∂h⁽²⁾₁ ∂h⁽²⁾₁/∂h⁽¹⁾₁ ∂h⁽¹⁾₁/∂W⁽¹⁾₁₁
     displays = re.findall(r'<math display="block">(.*?)</math>', article1_page, re.S)
     lhs = mathml(sp.Derivative(E, W111, evaluate=False))

@@ -41,10 +41,12 @@ def test_first_article_chain_has_its_four_factors_in_chain_order(article1_tex):
 
 
 def test_sigmoid_lemma_is_derived_step_by_step(article1_tex):
+    # as the first article does it: e⁻ˣ/(1 + e⁻ˣ)² factored into σ(x)(1 − σ(x)), not through eˣ = σ/(1 − σ)
     assert r"\sigma'(x) &= \frac{\partial}{\partial x} \left(\frac{1}{1 + e^{- x}}\right)" in article1_tex
     assert r"&= \frac{e^{- x}}{\left(1 + e^{- x}\right)^{2}}" in article1_tex
-    assert r"e^{x} = \frac{\sigma(x)}{1 - \sigma(x)}" in article1_tex
-    assert r"\sigma'(x) &= \sigma(x) (1 - \sigma(x))" in article1_tex
+    assert r"&= \frac{1}{1 + e^{- x}} \, \frac{e^{- x}}{1 + e^{- x}}" in article1_tex
+    assert r"&= \sigma(x) \, (1 - \sigma(x))" in article1_tex
+    assert r"e^{x} = \frac{\sigma(x)}{1 - \sigma(x)}" not in article1_tex
 
 
 def test_augmented_bias_is_the_extra_row_of_W(article1_tex):
@@ -67,7 +69,7 @@ def test_values_reproduce_numpy_digit_for_digit(article1_tex):
     tex = article1_tex
     assert g9(h1[0]) == "0.3775" and g9(E) == "0.274811083"
     for value in [*h1, *a1, *h2, *yhat]:
-        assert f"& {g9(value)} \\\\" in tex
+        assert f"${g9(value)}$" in tex  # a cell of the forward pass's table
     assert f"E = {g9(E)}" in tex
     lr = v["learning_rate"]
     params = [(W, g) for W, g in ((np.array(v["W1"]), gW1), (np.array(v["b1"]), gb1),
@@ -86,7 +88,9 @@ def test_values_reproduce_numpy_digit_for_digit(article1_tex):
 def test_wide_net_gives_rules_and_samples_not_every_weight():
     d = symnet.derive("64-32-10", hidden="relu", output="softmax", loss="cce")
     tex = symnet.latex(d)
-    assert tex.count(r"\subsection*{The derivative with respect to") == 4  # W1, W2, b1, b2 samples
+    # W1, W2 written out; b1, b2 as their weights' chains with ∂h/∂b = 1 in place of ∂h/∂W
+    assert tex.count(r"\subsection*{The derivative with respect to") == 2
+    assert tex.count(r"\subsection*{The derivatives with respect to the bias") == 2
     assert r"\delta^{(1)}_{j}" in tex and "2410 parameters" in tex
     assert len(tex) < 40_000
 

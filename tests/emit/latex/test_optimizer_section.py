@@ -57,8 +57,9 @@ def test_the_document_states_the_decay_and_prints_the_rule():
     assert r"With L2 weight decay ($\lambda = 0.01$)" in tex and "the biases are not decayed" in tex
     assert r"\frac{\lambda}{2}" in tex or r"\frac{1}{2}" in tex
     assert r"\paragraph{Nesterov momentum.}" in tex
-    assert r"v &\leftarrow \mu v - \frac{\partial E}{\partial \theta} \alpha" in tex
-    assert r"\theta &\leftarrow \mu v + \theta - \frac{\partial E}{\partial \theta} \alpha" in tex
+    # the learning rate before the gradient (α ∂C/∂θ), of the batch's cost C
+    assert r"v &\leftarrow \mu v - \alpha \frac{\partial C}{\partial \theta}" in tex
+    assert r"\theta &\leftarrow \theta + \mu v - \alpha \frac{\partial C}{\partial \theta}" in tex
     assert r"\text{step } t = 2" in tex and "with $\\mu = 0.5$" in tex
     assert r"+ \lambda \, W^{(2)}_{11}" in tex  # the chains carry the decay term
     html = render_page(symnet.derive(NET), values_from_dict(VALUES, NET), optimizer="adam")
