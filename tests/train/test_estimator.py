@@ -97,6 +97,7 @@ def test_raw_targets_in_the_hundreds_need_normalize_y_and_divergence_is_a_clear_
     assert MLPRegressor(**TRAINED).fit(X, 10 * y).score(X, 10 * y) > 0.8
 
 
+@pytest.mark.slow
 def test_a_diverged_warm_start_leaves_the_fitted_weights_as_they_were(regression):
     X, y = regression
     est = MLPRegressor(**SMALL, warm_start=True).fit(X, y)
@@ -139,6 +140,7 @@ def test_n_partial_fits_are_fit_with_n_epochs(iris, regression, momentum):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_warm_start_continues_where_the_last_fit_stopped(iris):
     X, y = iris
     once = MLPClassifier(**{**SMALL, "max_iter": 5}, momentum=0.5).fit(X, y)

@@ -24,6 +24,10 @@ def test_the_squared_error_gradient_is_not_hubers(net):
 def test_hubers_gradient_written_with_where_is_proved(net):
     verdict = symnet.check(net, "W2[1,1]", "where(abs(yhat - y) <= 1, yhat - y, sign(yhat - y))*a1[1]")
     assert verdict and verdict.proved
+
+
+@pytest.mark.slow
+def test_nested_wheres_are_compared_on_every_branch(net):
     assert symnet.check(net, "yhat", "where(yhat - y > 1, 1, where(yhat - y < -1, -1, yhat - y))")
 
 

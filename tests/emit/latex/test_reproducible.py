@@ -16,7 +16,8 @@ from symnet.regenerate import GENERATED, articles
 ARTICLES = articles()
 
 
-@pytest.mark.parametrize("article", ARTICLES, ids=lambda a: a.name)
+@pytest.mark.parametrize("article", [pytest.param(a, marks=[pytest.mark.slow] if n else []) for n, a in
+                                     enumerate(ARTICLES)], ids=lambda a: a.name)
 def test_the_first_line_regenerates_the_file_byte_for_byte(article, tmp_path, monkeypatch, capsys):
     written = (GENERATED / f"{article.name}.tex").read_text()
     first = written.splitlines()[0]
@@ -29,6 +30,7 @@ def test_the_first_line_regenerates_the_file_byte_for_byte(article, tmp_path, mo
     assert (tmp_path / "generated" / f"{article.name}.tex").read_text() == written
 
 
+@pytest.mark.slow
 def test_a_command_line_write_up_names_its_own_options(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     args = ["derive", "2-3-1", "--hidden", "tanh", "--l2", "0.01", "--optimizer", "adam", "--beta1", "0.8",
@@ -62,7 +64,9 @@ def numpy_pass(net, values):
     return error, np.concatenate([g.reshape(-1) for g in grads])
 
 
-@pytest.mark.parametrize("article", [a for a in ARTICLES if a.net.output == "softmax"], ids=lambda a: a.name)
+@pytest.mark.parametrize("article", [pytest.param(a, marks=[pytest.mark.slow] if n else []) for n, a in
+                                     enumerate(a for a in ARTICLES if a.net.output == "softmax")],
+                         ids=lambda a: a.name)
 def test_worked_numbers_of_articles_2_to_4_equal_numpy(article):
     values = load_values(GENERATED / article.values, article.net)
     ws = writeup_of(symnet.derive(article.net), values, momentum=article.momentum).worked
