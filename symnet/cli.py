@@ -25,12 +25,16 @@ SPEC is the network, either
                 e.g.  symnet {command} 2-8-2 --hidden tanh --output softmax --loss cce{extra}
   FILE.toml     a file with the keys layers, hidden, output, loss, bias, l2 and [define]
                 e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"
-Options given on the command line override the file's keys."""
+A spec file holds the whole network: --hidden, --output, --loss, --bias and --l2 go in it, not beside it."""
 
 #: the rest of each command's SPEC example, where the command needs more than SPEC
 SPEC_EXAMPLE_TAIL = {"derive": " -o net.tex", "codegen": " -o kernel.py", "check": " --wrt 'W1[1,1]' --claim EXPR",
-                     "check_code": "",
+                     "check-code": "",
                      "example": " --values VALUES.toml", "train": " --data moons"}
+
+
+#: what comes between the command and SPEC in its example
+SPEC_EXAMPLE_HEAD = {"check-code": "check-code mine.py"}
 
 
 def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
@@ -38,9 +42,9 @@ def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
     ``bias``: the command takes --bias (only where the bias notation changes what it does)."""
     if f is None:
         return lambda g: spec_options(g, bias=bias)
-    command = f.__name__.removesuffix("_command")
+    command = f.__name__.removesuffix("_command").replace("_", "-")
     f.__doc__ = inspect.cleandoc(f.__doc__ or "") + "\n\n" + SPEC_HELP.format(
-        command=command, extra=SPEC_EXAMPLE_TAIL.get(command, ""))
+        command=SPEC_EXAMPLE_HEAD.get(command, command), extra=SPEC_EXAMPLE_TAIL.get(command, ""))
     if bias:
         help = ("How biases are named: separate b<k>[j], or augmented, the last row W<k>[n+1,j] of each weight "
                 "matrix (as in the first reference article).")
@@ -91,6 +95,13 @@ def optimizer_options(f: Callable) -> Callable:
     return click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default=None, expose_value=False,
                         callback=_remember, show_default="sgd, or momentum with --momentum",
                         help="The update rule: gradient descent, momentum, Nesterov momentum, RMSprop or Adam.")(f)
+
+
+def resolve(optimizer: str | None = None, **given: float | None):
+    """The optimiser and hyperparameters of the options (symnet.derivation.update.resolve)."""
+    from symnet.derivation.update import resolve as resolve_options
+
+    return resolve_options(optimizer, **given)
 
 
 def optimizer_settings() -> dict[str, object]:
@@ -274,7 +285,8 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
 @click.option("--label", default=None, metavar="COLUMN", show_default="the last column",
               help="The label column of a CSV file.")
 @click.option("--epochs", type=int, default=20, show_default=True, help="Passes over the training rows.")
-@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate α.")
+@click.option("--lr", type=float, default=None, show_default="0.1; 0.001 for rmsprop and adam",
+              help="Learning rate α.")
 @click.option("--batch-size", type=int, default=32, show_default=True,
               help="Rows per mini-batch (one update each; the last batch of an epoch may be smaller).")
 @optimizer_options
@@ -300,7 +312,7 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
                    "worker processes. --data may then name shard files (a glob or a comma list of .npz/.csv), "
                    "each read by a worker. Needs pip install 'symnet[dask]'.")
 def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
-          data_source: str, label: str | None, epochs: int, lr: float, batch_size: int,
+          data_source: str, label: str | None, epochs: int, lr: float | None, batch_size: int,
           seed: int, target: str, test_fraction: float, standardize: bool, shuffle: bool, samples: int,
           plot: str | None,
           save: str | None, quiet: bool, dask_address: str | None) -> None:
@@ -315,6 +327,8 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 
     net = load_network(spec, hidden, output_act, loss)
     optimizing = optimizer_settings()
+    rule = resolve(**optimizing)[0]
+    lr = rule.default_lr if lr is None else lr
     for path in (plot, save):
         if path:
             check_writable(path)
@@ -383,7 +397,8 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     if bar is not None:
         bar.close()
     last = trained.history[-1]
-    parts = [f"{net.describe()} on {dataset.name}: {datasets.plural(epochs, 'epoch')}"]
+    trained_with = "" if rule.name == "sgd" else f" with {rule.name}"
+    parts = [f"{net.describe()} on {dataset.name}{trained_with}: {datasets.plural(epochs, 'epoch')}"]
     if last.test_accuracy is not None:
         parts.append(f"test accuracy {last.test_accuracy:.4f}")
     if last.test_loss is not None:
@@ -448,7 +463,8 @@ def _require_matplotlib() -> None:
 @spec_options(bias=True)
 @click.option("--wrt", required=True, metavar="NAME",
               help="The variable: a parameter W1[1,1], b2[1], or h1[2], a1[2], yhat, x1; or a whole matrix over a "
-                   "batch (W1, b1, H1, A1, Yhat) for a claim in NumPy's matrix notation.")
+                   "batch (W1, b1, H1, A1, Yhat; in the course's names also dW1, Z1, dZ1) for a claim in NumPy's "
+                   "matrix notation.")
 @click.option("--of", "of", default="E", show_default=True, metavar="NAME",
               help="What is differentiated: E, or an intermediate quantity such as h2[1] (the chain's factors).")
 @click.option("--claim", metavar="EXPR", default=None,

@@ -196,6 +196,9 @@ def _validate(net: Network) -> None:
         allowed = names(hidden=not is_output)
         where = "output" if is_output else f"hidden layer {k}"
         if act not in allowed:
+            if act in LOSSES:
+                raise SpecError(f"{act!r} is a loss, not an activation (an activation is defined with one argument: "
+                                f"--define '{act}(x) = …'); allowed for {where}: {', '.join(allowed)}")
             # a hidden softmax couples every unit of its layer (its Jacobian is not diagonal), which the hidden
             # layers' rule δ = (W δ⁺) ⊙ f′(h) — an element-wise f — cannot express
             hint = (f" ({SOFTMAX} is for the output layer only: each of its outputs depends on every unit of the "
@@ -208,7 +211,9 @@ def _validate(net: Network) -> None:
         raise SpecError(f"{SOFTMAX} needs at least two outputs; for one output use --output "
                         f"{' or '.join(a for a in in_unit_interval if a != SOFTMAX)} with --loss {' or '.join(binary)}")
     if net.loss not in LOSSES:
-        raise SpecError(f"unknown loss {net.loss!r}; allowed: {', '.join(LOSSES)}")
+        hint = (f" ({net.loss} is defined with one argument, an activation; a loss takes two: --define "
+                f"'{net.loss}(yhat, y) = …')") if net.loss in names() else ""
+        raise SpecError(f"unknown loss {net.loss!r}{hint}; allowed: {', '.join(LOSSES)}")
     loss = LOSSES[net.loss]
     if loss.output is not None and net.output != loss.output:
         raise SpecError(f"loss {loss.name} needs --output {loss.output} (got {net.output!r}); "

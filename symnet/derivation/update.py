@@ -66,6 +66,9 @@ class Optimizer:
     steps: tuple[tuple[sp.Symbol, sp.Expr], ...]
     hyperparameters: tuple[Hyperparameter, ...]
     why: str  # one sentence for the write-up
+    #: the learning rate when none is given: RMSprop's and Adam's steps are about α per parameter whatever the
+    #: gradient's size, so theirs is a hundredth of plain descent's
+    default_lr: float = 0.1
 
     @property
     def temporaries(self) -> tuple[sp.Symbol, ...]:
@@ -154,8 +157,8 @@ RMSPROP = Optimizer(
     "rmsprop", "RMSprop", (second_moment,),
     ((second_moment, beta2 * second_moment + (1 - beta2) * gradient ** 2),
      (theta, theta - alpha * gradient / (sp.sqrt(second_moment) + eps))), (RMS_BETA2, EPS),
-    "each parameter's step is divided by a running root mean square of its gradients, so steep and flat "
-    "directions move at similar speeds.")
+    "the step of each parameter is divided by a running root mean square of its gradients, so steep and flat "
+    "directions move at similar speeds.", default_lr=1e-3)
 ADAM = Optimizer(
     "adam", "Adam", (first_moment, second_moment),
     ((first_moment, beta1 * first_moment + (1 - beta1) * gradient),
@@ -163,7 +166,8 @@ ADAM = Optimizer(
      (m_hat, first_moment / (1 - beta1 ** t)), (s_hat, second_moment / (1 - beta2 ** t)),
      (theta, theta - alpha * m_hat / (sp.sqrt(s_hat) + eps))), (BETA1, BETA2, EPS),
     "running means of the gradient and of its square, each corrected for its start at 0, give every parameter "
-    "a step of about the learning rate in the direction its recent gradients agree on (Kingma and Ba, 2015).")
+    "a step of about the learning rate in the direction its recent gradients agree on (Kingma and Ba, 2015).",
+    default_lr=1e-3)
 
 OPTIMIZERS: dict[str, Optimizer] = {o.name: o for o in (SGD, MOMENTUM_SGD, NESTEROV, RMSPROP, ADAM)}
 #: the kernels' first layout keeps plain descent and momentum in one loop, chosen per call

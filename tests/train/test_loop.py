@@ -278,3 +278,17 @@ def test_digits_trains_with_each_optimiser_and_decay_to_what_plain_sgd_reaches(c
                        "--epochs", "15", "--quiet", *options)
     assert code == 0
     assert summary_accuracy(out) > 0.90, out
+
+
+@pytest.mark.slow
+def test_the_summary_names_the_optimiser_and_adam_starts_from_a_small_learning_rate(capsys):
+    code, out, _ = run(capsys, "train", "2-4-1", "--hidden", "tanh", "--loss", "bce", "--data", "xor",
+                       "--optimizer", "adam", "--epochs", "2", "--quiet")
+    assert code == 0 and " on xor with adam: 2 epochs" in out
+    from symnet.derivation.update import ADAM, SGD
+    assert (ADAM.default_lr, SGD.default_lr) == (1e-3, 0.1)
+
+
+def test_a_definition_used_in_the_wrong_place_says_how_many_arguments_it_needs(capsys):
+    code, _, err = run(capsys, "train", "2-2-1", "--define", "f(x) = x", "--loss", "f", "--data", "xor")
+    assert code == 2 and "f is defined with one argument, an activation; a loss takes two" in err
