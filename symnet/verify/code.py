@@ -476,6 +476,15 @@ def _mistakes(net: Network, layout: _Layout) -> Iterator[_Mistake]:
             f = _numpy(lemma(act).compact, x)
             yield _Mistake(k, f"f′ of layer {k} evaluated at {Ak} instead of {Hk}: {glyph(act)}′({Ak}) where "
                               f"{glyph(act)}′({Hk}) = {truth} belongs", {k: lambda H, A, f=f: f(A)})
+            yield _Mistake(k, f"the activation itself where its derivative belongs in layer {k}: {Ak} = "
+                              f"{glyph(act)}({Hk}) instead of {glyph(act)}′({Hk}) = {truth}",
+                           {k: lambda H, A: A})
+            own = _in_outputs(act)
+            if own is not None:
+                g = _numpy(own, x, _S)
+                yield _Mistake(k, f"f′ of layer {k} written in {Hk} where {Ak} belongs: "
+                                  f"{claim_text(own.subs(_S, sp.Symbol(Hk)))} instead of {truth}",
+                               {k: lambda H, A, g=g: g(H, H)})
             for other in ACTIVATION_CLASSES:
                 if other == act:
                     continue

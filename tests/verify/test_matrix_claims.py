@@ -308,3 +308,14 @@ def test_a_wide_network_is_checked_in_seconds():
     wrong = check_matrix(net, "W1", "X.T @ ((Yhat - Y) / m @ W2.T)")
     assert not wrong.ok and wrong.diagnosis.startswith("f′ of layer 1 missing: ReLU′(H1) = step(H1)")
     assert time.perf_counter() - start < 10
+
+
+@pytest.mark.parametrize("hidden, fprime, diagnosis", [
+    ("tanh", "(1 - H1**2)", "f′ of layer 1 written in H1 where A1 belongs: 1 - H1**2 instead of 1 - A1**2"),
+    ("relu", "relu(H1)", "the activation itself where its derivative belongs in layer 1"),
+])
+def test_f_prime_written_in_h_or_the_activation_for_its_derivative_is_named(hidden, fprime, diagnosis):
+    net = Network.parse("2-3-1", hidden=hidden)
+    claim = f"X.T @ ((((Yhat - Y) * Yhat * (1 - Yhat)) @ W2.T) * {fprime}) / m"
+    verdict = check_matrix(net, "W1", claim)
+    assert not verdict.ok and verdict.diagnosis.startswith(diagnosis)
