@@ -18,7 +18,10 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 
 from sympy.core.function import AppliedUndef
 
-from symnet.emit.latex.printer import AUGMENTED_MARK, LatexPrinter
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from symnet.emit.latex.printer import (AUGMENTED_MARK, MATRIX_NAME, NEIGHBOUR_NAME, NO_BIAS_MARK, LatexPrinter,
+                                       elementwise_body, matmul_parts, split_coefficient)
 from symnet.emit.notation import indexed_script, joined, layer_below, symbol_script
 from symnet.functions.activations import Activation, glyph
 
@@ -26,6 +29,8 @@ from symnet.functions.activations import Activation, glyph
 _LETTER = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": "δ", "x": "x", "y": "y", "yhat": "y", "E": "E"}
 #: the vector form's letters (bold, upright)
 _VECTOR = {"x": "x", "y": "y", "yhat": "y", "h": "h", "a": "a", "b": "b", "delta": "δ"}
+#: the matrix (batch) form's matrices: capitals, as the weight matrices are (Δ upright, as in the LaTeX)
+_MATRIX = {"X": "X", "Y": "Y", "Yhat": "Y", "H": "H", "A": "A", "D": "Δ"}
 _FUNCTION_APPLICATION = "\u2061"
 #: the composite view's undefined functions: f⁽ᵏ⁾ for ``f<k>``, ℓ for ``ell``
 _LAYER_FUNCTION = re.compile(r"^f([0-9]+|k)$")
@@ -48,6 +53,8 @@ class MathMLPrinter(MathMLPresentationPrinter):
         super().__init__(settings)
         shared = {k: v for k, v in (settings or {}).items() if k in ("bias_rows", "augmented_indexed")}
         self.reading = LatexPrinter(shared)  # the reading order of sums and products, shared with the LaTeX
+        #: while an element-wise function's formula prints: its variable's stand-in → the matrix's MathML
+        self._matrix_args: dict[str, object] = {}
 
     def doprint(self, expr) -> str:
         """The MathML as text, its characters as they are (the page is UTF-8), not as references."""
@@ -95,7 +102,7 @@ class MathMLPrinter(MathMLPresentationPrinter):
         return self.row(*nodes)
 
     def layer_mark(self, layer: str):
-        return self.el("mrow", self.mo("(", stretchy="false", lspace="0", rspace="0"), self.token(layer),
+        return self.el("mrow", self.mo("(", stretchy="false", lspace="0", rspace="0"), self._tokens(layer),
                        self.mo(")", stretchy="false", lspace="0", rspace="0"))
 
     def letter(self, kind: str):
@@ -114,6 +121,8 @@ class MathMLPrinter(MathMLPresentationPrinter):
 
     # -- names ----------------------------------------------------------------------------
     def _print_Symbol(self, sym, style="plain"):
+        if sym.name in self._matrix_args:  # the matrix an element-wise function is applied to
+            return self._matrix_args[sym.name].cloneNode(True)
         script = symbol_script(sym.name, self._settings["bias_rows"])
         if script is None:
             node = super()._print_Symbol(sym, style=style)
@@ -141,30 +150,44 @@ class MathMLPrinter(MathMLPresentationPrinter):
         return self.scripted(self.letter(label) if label in _LETTER else self.el("mi", text=label), None, sub)
 
     def _tokens(self, text: str):
-        """``k-1`` as k − 1, ``1`` as 1."""
-        if "-" in text:
-            a, b = text.split("-")
-            return self.row(self.token(a), self.mo(_MINUS), self.token(b))
+        """``k-1`` as k − 1, ``k+1`` as k + 1, ``1`` as 1."""
+        for sign, op in (("-", _MINUS), ("+", "+")):
+            if sign in text:
+                a, b = text.split(sign)
+                return self.row(self.token(a), self.mo(op), self.token(b))
         return self.token(text)
 
     def _print_IndexedBase(self, expr):
         return self.el("mi", text=str(expr.label))
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol, sup=None):
-        """Vectors bold and upright (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form."""
+        """Vectors bold and upright (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form; the matrix form's
+        batch matrices capitals (X, Ŷ, H⁽ᵏ⁾, Δ⁽ᵏ⁾; X̃ with a column of ones, W̄ with its bias row 0)."""
         name = str(expr.name)
         extended = name.endswith(AUGMENTED_MARK)
         name = name.rstrip(AUGMENTED_MARK)
-        found = indexed_script(name)
-        kind, layer = found if found else (name, None)
-        if kind in _VECTOR:
-            head = self.el("mi", text=_VECTOR[kind], mathvariant="bold")
-            if kind == "yhat":
+        barred = name.endswith(NO_BIAS_MARK)
+        name = name.rstrip(NO_BIAS_MARK)
+        neighbour = NEIGHBOUR_NAME.match(name)
+        found = (neighbour[1], neighbour[2]) if neighbour else indexed_script(name)
+        batch = MATRIX_NAME.match(name)
+        if batch:
+            kind, layer = (batch[1], batch[2]) if batch[1] else (batch[3], None)
+            head = self.el("mi", text=_MATRIX[kind], **({"mathvariant": "normal"} if kind == "D" else {}))
+            if kind == "Yhat":
                 head = self.el("mover", head, self.mo("^"), accent="true")
         else:
-            head = self.el("mi", text=kind if kind != name or len(name) == 1 else name)
+            kind, layer = found if found else (name, None)
+            if kind in _VECTOR:
+                head = self.el("mi", text=_VECTOR[kind], mathvariant="bold")
+                if kind == "yhat":
+                    head = self.el("mover", head, self.mo("^"), accent="true")
+            else:
+                head = self.el("mi", text=kind if kind != name or len(name) == 1 else name)
         if extended:  # the vector extended by a constant 1 (augmented bias): x̃
             head = self.el("mover", head, self.mo("~"), accent="true")
+        if barred:  # the weight matrix with its bias row 0: W̄
+            head = self.el("mover", head, self.mo("\u00af"), accent="true")
         marks = ([self.layer_mark(layer)] if layer else []) + ([sup] if sup is not None else [])
         return self.el("msup", head, self.row(*marks)) if marks else head
 
@@ -174,18 +197,117 @@ class MathMLPrinter(MathMLPresentationPrinter):
             return self._print_MatrixSymbol(expr.arg, sup=top)
         return self.el("msup", self.paren(self._print(expr.arg)), top)
 
-    def _print_MatAdd(self, expr):
-        terms = sorted(expr.args, key=lambda t: isinstance(t, sp.MatrixSymbol) and str(t.name).startswith("b"))
-        nodes = []
-        for k, t in enumerate(terms):
-            if k:
-                nodes.append(self.mo("+"))
-            nodes.append(self._print(t))
-        return self.el("mrow", *nodes)
+    # -- the matrix (batch) form: the LaTeX printer's order and grouping ------------------------
+    def _print_OneMatrix(self, expr):
+        """𝟏: a column of ones, 𝟏ᵀ a row (as the LaTeX prints it)."""
+        one = self.el("mn", text="1", mathvariant="bold")
+        rows, cols = expr.shape
+        if rows == 1 and cols != 1:
+            return self.el("msup", one, self.el("mi", text="\u22a4", mathvariant="normal"))
+        return one
+
+    def _print_ZeroMatrix(self, expr):
+        zero = self.el("mn", text="0", mathvariant="bold")
+        rows, cols = expr.shape
+        if rows == 1 and cols != 1:
+            return self.el("msup", zero, self.el("mi", text="\u22a4", mathvariant="normal"))
+        return zero
+
+    def _print_BlockMatrix(self, expr):
+        """Matrices side by side or stacked, (A 𝟏), in parentheses as the LaTeX prints them."""
+        return self._print(expr.blocks)
+
+    def _print_Shape(self, expr):
+        def side(e):
+            node = self._print(e)
+            return self.paren(node) if isinstance(e, sp.Add) else node
+        return self.row(side(expr.rows), self.mo("\u00d7"), side(expr.cols))
+
+    def matrix_factor(self, f, alone: bool = False):
+        node = self._print(f)
+        if isinstance(f, sp.MatAdd) or (isinstance(f, sp.MatMul) and len(matmul_parts(f)[1]) > 1):
+            return self.paren(node)
+        if isinstance(f, (sp.HadamardProduct, sp.HadamardPower)) and not alone:
+            return self.paren(node)
+        if isinstance(f, ElementwiseApplyFunction) and isinstance(elementwise_body(f)[1], (sp.Add, sp.Mul)):
+            return self.paren(node)
+        return node
+
+    def coefficient(self, coeff) -> list:
+        if coeff == 1:
+            return []
+        if coeff == -1:
+            return [self.mo(_MINUS)]
+        return [self._print(coeff), self.mo("\u2062")]
+
+    def scaled(self, coeff, core):
+        if isinstance(core, sp.MatMul):
+            nodes = []
+            for k, a in enumerate(core.args):
+                if k:
+                    nodes.append(self.mo("\u2062"))
+                nodes.append(self.matrix_factor(a))
+        else:
+            nodes = [self.matrix_factor(core, alone=True)]
+        return self.row(*self.coefficient(coeff), *nodes)
 
     def _print_MatMul(self, expr):
-        return self.el("mrow", *(self.paren(self._print(a)) if isinstance(a, sp.MatAdd) else self._print(a)
-                                 for a in expr.args))
+        return self.scaled(*split_coefficient(expr))
+
+    def _print_MatAdd(self, expr):
+        nodes = []
+        for k, (negative, coeff, core) in enumerate(self.reading.matadd_terms(expr)):
+            if negative:
+                nodes.append(self.mo(_MINUS))
+            elif k:
+                nodes.append(self.mo("+"))
+            nodes.append(self.paren(self._print(core)) if coeff == 1 and isinstance(core, sp.MatAdd)
+                         else self.scaled(coeff, core))
+        return self.el("mrow", *nodes)
+
+    def _hadamard(self, factors: list):
+        if not factors:
+            return self.el("mn", text="1", mathvariant="bold")
+        if len(factors) == 1:
+            return self._print(factors[0])
+        nodes = []
+        for k, f in enumerate(factors):
+            if k:
+                nodes.append(self.mo("\u2299"))
+            nodes.append(self.matrix_factor(f))
+        return self.el("mrow", *nodes)
+
+    def _print_HadamardProduct(self, expr):
+        coeff, core = split_coefficient(expr)
+        if coeff != 1:
+            return self.scaled(coeff, core)
+        numer, denom = self.reading.hadamard_parts(expr)
+        if denom:
+            return self.el("mfrac", self._hadamard(numer), self._hadamard(denom))
+        return self._hadamard(numer)
+
+    def _print_HadamardPower(self, expr):
+        base = self.matrix_factor(expr.base)
+        if expr.exp == 2:  # A ⊙ A
+            return self.el("mrow", base, self.mo("\u2299"), base.cloneNode(True))
+        if expr.exp.is_number and expr.exp.is_negative:
+            return self._print_HadamardProduct(sp.HadamardProduct(expr, sp.OneMatrix(*expr.shape)))
+        return self.el("msup", self.paren(self._print(expr.base)),
+                       self.row(self.mo("\u2218"), self._print(expr.exp)))
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        """f(H): an activation as σ(H⁽¹⁾), the exponential as exp(H), another function of x as its
+        formula with the matrix in place of x."""
+        var, body = elementwise_body(expr)
+        arg = self._print(expr.expr)
+        if body == sp.exp(var):
+            return self.apply(self.el("mi", text="exp"), arg)
+        holder = sp.Symbol(f"_matrix_arg{len(self._matrix_args)}_")
+        self._matrix_args[holder.name] = arg
+        try:
+            return self._print(body.xreplace({var: holder}))
+        finally:
+            del self._matrix_args[holder.name]
 
     def _print_Extended(self, expr):
         """(v, 1): a vector extended by the constant 1 that the bias row multiplies."""

@@ -15,7 +15,7 @@ import sympy as sp
 from markupsafe import Markup
 
 from symnet.emit.html.mathml import MathMLPrinter
-from symnet.emit.latex.document import WriteUp, writeup_of
+from symnet.emit.latex.document import COUNT_WORDS, WriteUp, writeup_of
 from symnet.emit.latex.forms import Eqn, Math, Ordered, Terms
 from symnet.emit.notation import symbol_script
 from symnet.emit.templates import html_environment
@@ -104,8 +104,11 @@ class HtmlRenderer:
             for k, cells in enumerate(rows):
                 last = k == len(rows) - 1
                 # what the equation follows from ("by (4)"), and its own number at the right, as in the LaTeX
-                cells.append(p.el("mtd", p.el("mtext", text=f"by {self.ref(e.cite)}" if last and e.cite else ""),
-                                  class_="note"))
+                if last and e.shape is not None:  # the shape of what it defines (the matrix form)
+                    note = self.node(e.shape)
+                else:
+                    note = p.el("mtext", text=f"by {self.ref(e.cite)}" if last and e.cite else "")
+                cells.append(p.el("mtd", note, class_="note"))
                 cells.append(p.el("mtd", p.el("mtext", text=_number(e.label) if last and e.label else ""),
                                   class_="number"))
                 row = p.el("mtr", *cells)
@@ -140,27 +143,36 @@ class HtmlRenderer:
         return self._math(self.p._print(mat))
 
     def chain_numbers(self, chains: list) -> Markup:
-        """∂E/∂θ = the factors' numbers multiplied along each path = the gradient, per parameter."""
+        """∂E/∂θ = the factors' numbers multiplied along each path (+ ⋯ for paths left out, + λ·θ for the
+        decay term) = the gradient, per parameter: every row a true equation, as in the LaTeX."""
         p = self.p
         table = p.el("mtable", columnalign="right center left", class_="eqns")
         E = sp.Symbol("E", real=True)
-        for param, paths, g in chains:
-            lhs = p._print(sp.Derivative(E, param, evaluate=False))
-            if paths:
-                terms = []
-                for k, path in enumerate(paths):
+        for c in chains:
+            lhs = p._print(sp.Derivative(E, c.param, evaluate=False))
+            factors = [[v for _, v in path] for path in c.paths] + ([list(c.decay)] if c.decay else [])
+            if not factors:
+                table.appendChild(p.el("mtr", p.el("mtd", lhs), p.el("mtd", p.mo("=")),
+                                       p.el("mtd", self.number(c.gradient))))
+                continue
+            terms = []
+            for n, values in enumerate(factors):
+                if n == len(c.paths) and c.more:  # the paths left out, before the decay term
+                    terms += [p.mo("+"), p.mo("\u22ef")]
+                if n:
+                    terms.append(p.mo("+"))
+                for k, v in enumerate(values):
                     if k:
-                        terms.append(p.mo("+"))
-                    for i, (_, v) in enumerate(path):
-                        if i:
-                            terms.append(p.mo("\u00b7"))
-                        # a negative factor after the first in parentheses: 0.2 · (−0.83)
-                        terms.append(self.number(v) if i == 0 or v >= 0 else p.paren(self.number(v)))
-                table.appendChild(p.el("mtr", p.el("mtd", lhs), p.el("mtd", p.mo("=")), p.el("mtd", p.row(*terms))))
+                        terms.append(p.mo("\u00b7"))
+                    # a negative number after the first in parentheses: 0.2 · (−0.83), + (−0.62) · 0.89
+                    first = k == 0 and n == 0
+                    terms.append(self.number(v) if first or v >= 0 else p.paren(self.number(v)))
+            if c.more and len(factors) == len(c.paths):
+                terms += [p.mo("+"), p.mo("\u22ef")]
+            table.appendChild(p.el("mtr", p.el("mtd", lhs), p.el("mtd", p.mo("=")), p.el("mtd", p.row(*terms))))
+            if not (len(factors) == 1 and len(factors[0]) == 1):
                 table.appendChild(p.el("mtr", p.el("mtd", p.el("mrow")), p.el("mtd", p.mo("=")),
-                                       p.el("mtd", self.number(g))))
-            else:
-                table.appendChild(p.el("mtr", p.el("mtd", lhs), p.el("mtd", p.mo("=")), p.el("mtd", self.number(g))))
+                                       p.el("mtd", self.number(c.gradient))))
         return self._math(table, display=True)
 
     def number(self, v: float):
@@ -291,5 +303,6 @@ def render_writeup(w: WriteUp) -> str:
     """A built document (:func:`symnet.emit.latex.document.writeup_of`) as one HTML page."""
     r = HtmlRenderer(w)
     template = html_environment().get_template("page.html.j2")
-    text = template.render(w=w, net=w.net, r=r, fig=figure_view(w), graph=graph_view(w, r), glyph=glyph)
+    text = template.render(w=w, net=w.net, r=r, fig=figure_view(w), graph=graph_view(w, r), glyph=glyph,
+                           count_words=COUNT_WORDS)
     return numbered(re.sub(r"\n{3,}", "\n\n", text).lstrip("\n"))

@@ -9,8 +9,9 @@ Besides the derivation proper, the document holds the sections a teacher would o
 (:mod:`symnet.emit.latex.teaching`: the chain-rule primer, the network as a composite function, the
 computational graph, σ′/tanh′/softmax step by step), numbers the equations later steps cite ("by (4)"),
 and groups chains of one shape: the first written out, the others in a table (:class:`ChainGroup`).
-The matrix (batch) form has a marked place (``WriteUp.matrix_form``), filled from
-``symnet/derivation/matrix_form.py`` once that is done.
+The matrix (batch) form (``WriteUp.matrix_form``, a :class:`MatrixSection`) prints the forward and
+backward pass over a batch of m samples from :mod:`symnet.derivation.matrix_form`, every equation with
+the shape of what it defines.
 
 The chain is shown as the first article groups it: one factor per layer, ∂E/∂ŷ · ∂ŷ/∂h · ∂h/∂h₁ · ∂h₁/∂W.
 Each hidden factor ∂h⁽ᵏ⁺¹⁾ₗ/∂h⁽ᵏ⁾ⱼ is the derivation's two local factors ∂h⁽ᵏ⁺¹⁾ₗ/∂a⁽ᵏ⁾ⱼ · ∂a⁽ᵏ⁾ⱼ/∂h⁽ᵏ⁾ⱼ,
@@ -26,22 +27,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symnet.functions.activations import ACTIVATION_CLASSES, IDENTITY, SOFTMAX, Activation, Lemma, latex_name
 from symnet.functions.losses import LOSSES
 from symnet.derivation.chains import E, Delta, Derivation, Factor, derive
 from symnet.derivation.model import quantity
 from symnet.derivation import update
-from symnet.functions import regularisers
+from symnet.functions import formula, regularisers
 from symnet.functions.regularisers import l2_penalty, lam
 from symnet.errors import InputError
 from symnet.files import shell_word
 from symnet.derivation.layer_form import LayerRule, base, width
+from symnet.derivation.matrix_form import M as BATCH, MatrixForm, matrix_form
 from symnet.derivation.names import Name, parse_name, symbol
-from symnet.emit.latex.forms import Eqn, Math, Ordered, Terms, eqn
+from symnet.emit.latex.forms import Eqn, Math, Ordered, Shape, Terms, eqn
 from symnet.emit.latex.printer import latex
 from symnet.emit.latex.layout import LINE_EM, tex_width
-from symnet.emit.latex.printer import AUGMENTED_MARK
+from symnet.emit.latex.printer import AUGMENTED_MARK, NO_BIAS_MARK
 from symnet.emit.latex.teaching import (C, SPELLED_OUT_UP_TO, Composite, Graph, Primer, SoftmaxSteps,
                                         activation_steps, chain_rule_primer, composite, graph, softmax_error,
                                         softmax_steps)
@@ -73,7 +76,11 @@ LOSS_LABEL = "eq:loss"
 SOFTMAX_LABEL = "eq:softmax"
 SOFTMAX_ERROR_LABEL = "eq:softmax-error"
 UPDATE_LABEL = "eq:update"
+#: the optimiser's own rule, when it is not plain gradient descent (the worked example's steps cite it)
+OPTIMIZER_LABEL = "eq:optimizer"
 CHAIN_SUM_LABEL = "eq:chain-sum"
+#: small counts in words, for the templates ("two training steps")
+COUNT_WORDS = dict(enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")))
 
 
 def lemma_label(activation: str) -> str:
@@ -415,6 +422,12 @@ class ErrorSection:
     mean: Eqn  # C = (1/m) Σₛ Eₛ, the cost of a batch
     penalty: Eqn | None = None  # E with the L2 term, when the cost has one
     l2: float = 0.0
+    #: what the loss is called, from the loss registry ("half the squared error", "the loss huber")
+    title: str = ""
+    #: the loss compares a predicted distribution with a one-hot target (cross-entropy over classes)
+    one_hot: bool = False
+    #: the loss was defined with --define (symnet.functions.formula), not built in
+    defined: bool = False
 
 
 @dataclass(frozen=True)
@@ -468,11 +481,42 @@ class UpdateSection:
     steps: list[Eqn]  # the optimiser's rule for one parameter θ (empty for plain gradient descent)
     hyperparameters: list[tuple[sp.Symbol, float]]
     decay: Eqn | None  # ∂E/∂W with the L2 term, when the cost has one
-    momentum_rule: list[Eqn] = field(default_factory=list)  # v ← μv − α ∂C/∂θ; θ ← θ + v, for the words
+    #: v ← μv − α ∂C/∂θ; θ ← θ + v, for the words on momentum (numbered when it is the rule used)
+    momentum_rule: list[Eqn] = field(default_factory=list)
 
     @property
-    def momentum(self) -> list[Eqn]:
-        return self.steps if self.optimizer.name == "momentum" else []
+    def momentum_type(self) -> bool:
+        """Whether the optimiser keeps a velocity (momentum, Nesterov): the words on momentum apply."""
+        return update.velocity in self.optimizer.state
+
+    @property
+    def cite(self) -> str:
+        """The label of the rule the steps take: the plain step's, or the optimiser's own."""
+        return UPDATE_LABEL if self.optimizer is update.SGD else OPTIMIZER_LABEL
+
+
+@dataclass(frozen=True)
+class MatrixSection:
+    """The forward and backward pass over a batch of m samples, one row per sample, from
+    :func:`symnet.derivation.matrix_form.matrix_form`: every equation carries the shape of what it
+    defines.  In the augmented notation the bias stays the last row of W⁽ᵏ⁾: each layer multiplies its
+    input with a column of ones appended, Ã = (A 𝟏), and the backward pass uses W̄⁽ᵏ⁾, W⁽ᵏ⁾ without that
+    row."""
+
+    form: MatrixForm
+    given: list[tuple[sp.MatrixSymbol, Shape]]  # X, Y, W⁽ᵏ⁾ (and b⁽ᵏ⁾) with their shapes
+    widths: list[sp.Eq]  # n₀ = 2, n₁ = 2, …: the symbolic widths of the shapes, for this network
+    extended: list[Eqn]  # the augmented notation's X̃ = (X 𝟏), Ã⁽ᵏ⁾ = (A⁽ᵏ⁾ 𝟏)
+    forward: list[Eqn]  # H⁽ᵏ⁾ and A⁽ᵏ⁾ (Ŷ) layer by layer
+    backward: list[Eqn]  # from the output down: Δ⁽ᵏ⁾, ∂C/∂W⁽ᵏ⁾ (and ∂C/∂b⁽ᵏ⁾, a row)
+    definition: Eqn  # Δ⁽ᵏ⁾ = ∂C/∂H⁽ᵏ⁾, for the words
+    decay: bool  # the weights' gradients hold λW
+    augmented: bool
+    assumption: sp.Eq | None  # one-hot targets (softmax + cross-entropy)
+    #: the generic pieces the words name, for any layer k: "forward" A⁽ᵏ⁻¹⁾W⁽ᵏ⁾ (Ã⁽ᵏ⁻¹⁾W⁽ᵏ⁾), "back"
+    #: Δ⁽ᵏ⁺¹⁾W⁽ᵏ⁺¹⁾ᵀ, "grad" A⁽ᵏ⁻¹⁾ᵀΔ⁽ᵏ⁾, "bias" 𝟏ᵀΔ⁽ᵏ⁾ and 𝟏b⁽ᵏ⁾ᵀ ("ones_b"), "D" Δ⁽ᵏ⁾, "delta" δ⁽ᵏ⁾ⱼ,
+    #: "H" H⁽ᵏ⁾, "A" A⁽ᵏ⁾, "W" W⁽ᵏ⁾, "W_proper" W̄⁽ᵏ⁾, "Y" Y, "f" f(H⁽ᵏ⁾) and "f_prime" f′(H⁽ᵏ⁾)
+    words: dict[str, sp.Basic] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -505,12 +549,31 @@ class Grid:
 
 
 @dataclass(frozen=True)
+class WorkedChain:
+    """The numbers of one chain of the worked example: each shown path's factors (with their steps), how
+    many paths are left out (⋯), the decay term's λ and θ when the cost has one, and ∂E/∂θ — so that
+    Σ paths' products (+ ⋯) + λ·θ = gradient is the equation printed."""
+
+    param: sp.Symbol
+    paths: list[list[tuple[Step, float]]]
+    more: int
+    decay: tuple[float, float] | None
+    gradient: float
+
+    @property
+    def total(self) -> float:
+        """What the printed terms add up to (all of ∂E/∂θ when no path is left out)."""
+        out = sum(float(np.prod([v for _, v in p])) for p in self.paths)
+        return out + (self.decay[0] * self.decay[1] if self.decay else 0.0)
+
+
+@dataclass(frozen=True)
 class WorkedSection:
     example: WorkedExample
     given: list[tuple[sp.Basic, float]]
     forward: list[tuple[sp.Basic, float]]
     error: float
-    chains: list[tuple[sp.Symbol, list[list[tuple[Step, float]]], float]]
+    chains: list[WorkedChain]
     deltas: list[tuple[sp.Symbol, float]]
     updates: list[tuple[sp.Symbol, float, float, tuple[float, ...], float]]  # the first step's rows
     learning_rate: float
@@ -522,6 +585,7 @@ class WorkedSection:
     sample: Grid | None = None  # x and y
     forward_grid: Grid | None = None  # h⁽ᵏ⁾ⱼ and a⁽ᵏ⁾ⱼ of every layer
     delta_grid: Grid | None = None  # δ⁽ᴸ⁾ⱼ … δ⁽¹⁾ⱼ
+    cite: str = UPDATE_LABEL  # the rule the steps take (the plain step's, or the optimiser's own)
 
 
 @dataclass
@@ -548,10 +612,8 @@ class WriteUp:
     composite: Composite | None = None  # the network as ℓ ∘ f⁽ᴸ⁾ ∘ … ∘ f⁽¹⁾ and its derivative
     graph: Graph | None = None  # the computational graph
     chain_groups: list[ChainGroup] = field(default_factory=list)  # the chains, same shapes together
-    #: the matrix (batch) form of the forward and backward pass — MATRIX FORM GOES HERE: built from
-    #: symnet/derivation/matrix_form.py (being written separately); None until then, and both templates
-    #: keep a marked place for its section
-    matrix_form: object | None = None
+    #: the matrix (batch) form of the forward and backward pass (None where the derivation has none)
+    matrix_form: MatrixSection | None = None
 
     @property
     def cost(self) -> sp.Symbol:
@@ -708,7 +770,85 @@ def build(d: Derivation, params: list[str] | None = None, values: Values | None 
         _error(part), [_lemma_steps(lem) for lem in d.lemmas], loss_steps, loss_general,
         _softmax_lemma(part, steps) if net.output == SOFTMAX else None, in_order,
         [_delta_layer(part, k) for k in range(net.depth, 0, -1)], _update(d, optimizing), worked, bias_rows,
-        primer=chain_rule_primer(), composite=composite(net), graph=graph(net, d.layer_rule), chain_groups=groups)
+        primer=chain_rule_primer(), composite=composite(net), graph=graph(net, d.layer_rule), chain_groups=groups,
+        matrix_form=matrix_section(net, bool(bias_rows)))
+
+
+def matrix_section(net: Network, augmented: bool = False) -> MatrixSection | None:
+    """The matrix form of ``net``'s forward and backward pass (None when the derivation has no matrix
+    form, as for a loss whose per-output terms do not separate)."""
+    try:
+        mf = matrix_form(net)
+    except NotImplementedError:
+        return None
+    L = mf.depth
+    wide: dict[int, sp.MatrixSymbol] = {}  # Ã⁽ᵏ⁾ of the augmented notation, the input of layer k + 1
+    weights: dict[int, sp.MatrixSymbol] = {}  # W⁽ᵏ⁾ as the document names it
+    proper: dict[int, sp.MatrixSymbol] = {}  # W̄⁽ᵏ⁾: W⁽ᵏ⁾ without its bias row (the augmented notation)
+    given: list[tuple[sp.MatrixSymbol, Shape]] = [(mf.X, Shape(*mf.X.shape)), (mf.Y, Shape(*mf.Y.shape))]
+    extended: list[Eqn] = []
+    for lay in mf.layers:
+        below = mf.X if lay.k == 1 else mf.layers[lay.k - 2].A
+        if augmented:
+            n_below, n_k = below.shape[1], lay.W.shape[1]
+            wide[lay.k - 1] = sp.MatrixSymbol(str(below.name) + AUGMENTED_MARK, BATCH, n_below + 1)
+            weights[lay.k] = sp.MatrixSymbol(str(lay.W.name), n_below + 1, n_k)
+            proper[lay.k] = sp.MatrixSymbol(str(lay.W.name) + NO_BIAS_MARK, n_below, n_k)
+            extended.append(eqn(wide[lay.k - 1], sp.BlockMatrix([[below, sp.OneMatrix(BATCH, 1)]]),
+                                shape=Shape(*wide[lay.k - 1].shape)))
+            given.append((weights[lay.k], Shape(*weights[lay.k].shape)))
+        else:
+            weights[lay.k] = lay.W
+            given += [(lay.W, Shape(*lay.W.shape)), (lay.b, Shape(*lay.b.shape))]
+    # the augmented notation goes back through the weights proper, W̄, never the bias row
+    backwards = {lay.W: proper[lay.k] for lay in mf.layers} if augmented else {}
+    forward = []
+    for lay in mf.layers:
+        h = sp.MatMul(wide[lay.k - 1], weights[lay.k]) if augmented else lay.forward_H
+        forward += [eqn(lay.H, h, shape=Shape(*lay.H.shape)), eqn(lay.A, lay.forward_A, shape=Shape(*lay.A.shape))]
+    backward = []
+    x = sp.Symbol("x", real=True)
+    for lay in reversed(mf.layers):
+        forms: list[sp.Basic] = []
+        act = net.activations[lay.k - 1]
+        if not lay.is_output and act != IDENTITY:
+            # the layer rule's shape, (Δ⁽ᵏ⁺¹⁾W⁽ᵏ⁺¹⁾ᵀ) ⊙ f′(H⁽ᵏ⁾), before f′ is written out
+            upper = mf.layer(lay.k + 1)
+            f_prime = sp.Lambda(x, sp.Derivative(ACTIVATION_CLASSES[act](x), x, evaluate=False))
+            forms.append(sp.HadamardProduct(sp.MatMul(upper.D, sp.Transpose(backwards.get(upper.W, upper.W))),
+                                            ElementwiseApplyFunction(f_prime, lay.H)))
+        forms.append(lay.delta.xreplace(backwards))
+        backward.append(eqn(lay.D, *forms, shape=Shape(*lay.D.shape)))
+        W = weights[lay.k]
+        if augmented:
+            dW = sp.MatMul(sp.Transpose(wide[lay.k - 1]), lay.D)
+            if mf.decay:  # the bias row is not decayed
+                dW = sp.MatAdd(dW, sp.MatMul(regularisers.lam, sp.BlockMatrix(
+                    [[proper[lay.k]], [sp.ZeroMatrix(1, W.shape[1])]])))
+        else:
+            dW = lay.dW
+        backward.append(eqn(sp.Derivative(C, W, evaluate=False), dW, shape=Shape(*W.shape)))
+        if not augmented:
+            # a row, 1 × n_k: the gradient of the row b⁽ᵏ⁾ᵀ that every sample adds
+            backward.append(eqn(sp.Derivative(C, lay.b, evaluate=False), lay.db, shape=Shape(*lay.db.shape)))
+    n_k, n_up, n_below = (sp.Symbol(f"n_{{{s}}}", integer=True, positive=True) for s in ("k", "k+1", "k-1"))
+    Dk, Hk = sp.MatrixSymbol("Dk", BATCH, n_k), sp.MatrixSymbol("Hk", BATCH, n_k)
+    below = sp.MatrixSymbol("Ak-1" + (AUGMENTED_MARK if augmented else ""), BATCH, n_below + (1 if augmented else 0))
+    Wk = sp.MatrixSymbol("Wk", below.shape[1], n_k)
+    W_up = sp.MatrixSymbol("Wk+1" + (NO_BIAS_MARK if augmented else ""), n_k, n_up)
+    words = {"D": Dk, "forward": sp.MatMul(below, Wk), "back": sp.MatMul(sp.MatrixSymbol("Dk+1", BATCH, n_up),
+                                                                        sp.Transpose(W_up)),
+             "grad": sp.MatMul(sp.Transpose(below), Dk), "bias": sp.MatMul(sp.OneMatrix(1, BATCH), Dk),
+             "ones_b": sp.MatMul(sp.OneMatrix(BATCH, 1), sp.Transpose(sp.MatrixSymbol("bk", n_k, 1))),
+             "delta": sp.IndexedBase("deltak")[sp.Symbol("j", integer=True, positive=True)],
+             "H": Hk, "A": sp.MatrixSymbol("Ak", BATCH, n_k), "W": Wk, "W_proper": sp.MatrixSymbol("Wk" + NO_BIAS_MARK, n_below, n_k),
+             "Y": mf.Y,
+             "f": ElementwiseApplyFunction(sp.Lambda(x, sp.Function("f")(x)), Hk),
+             "f_prime": ElementwiseApplyFunction(sp.Lambda(x, sp.Derivative(sp.Function("f")(x), x)), Hk)}
+    definition = eqn(Dk, sp.Derivative(C, Hk, evaluate=False))
+    widths = [sp.Eq(width(n), size, evaluate=False) for n, size in enumerate(net.layers)]
+    return MatrixSection(mf, given, widths, extended, forward, backward, definition, mf.decay, augmented,
+                         mf.assumption, words)
 
 
 def _layer_of(sym: sp.Symbol) -> int | None:
@@ -942,7 +1082,10 @@ def _error(d: Derivation) -> ErrorSection:
         total = sp.Sum(sp.Sum(sp.Sum(l2_penalty([Wk]) / lam * 2, (i, 1, sp.Symbol("n_{k-1}"))),
                               (j, 1, sp.Symbol("n_k"))), (k, 1, sp.Symbol("L", integer=True, positive=True)))
         penalty = eqn(E, Terms((general.forms[-1][1], Ordered((lam / 2, total)))))
-    return ErrorSection(per_sample, general, mean, penalty, d.net.l2)
+    loss = LOSSES[d.net.loss]
+    title = loss.title if loss.title.startswith(("the ", "half ")) else f"the {loss.title}"
+    return ErrorSection(per_sample, general, mean, penalty, d.net.l2, title, loss.one_hot,
+                        d.net.loss in formula.DEFINED)
 
 
 def _lemma_steps(lem: Lemma) -> LemmaSteps:
@@ -1018,17 +1161,22 @@ def _update(d: Derivation, optimizing: tuple[update.Optimizer, dict[str, float]]
     batch = eqn(sp.Derivative(C, theta, evaluate=False),
                 sp.Mul(sp.UnevaluatedExpr(1 / m_), sp.Sum(sp.Derivative(Es, theta, evaluate=False), (s, 1, m_)),
                        evaluate=False))
+    def numbered(eqns: list[Eqn]) -> list[Eqn]:
+        return eqns[:-1] + [dataclasses.replace(eqns[-1], label=OPTIMIZER_LABEL)] if eqns else eqns
+
+    momentum_rule = [eqn(target, rhs, rel=r"\leftarrow")
+                     for target, rhs in update.MOMENTUM_SGD.rules(theta, sp.Derivative(C, theta, evaluate=False))]
     steps = []
-    if rule is not update.SGD:
-        steps = [eqn(target, rhs, rel=r"\leftarrow")
-                 for target, rhs in rule.rules(theta, sp.Derivative(C, theta, evaluate=False))]
+    if rule is update.MOMENTUM_SGD:  # its rule is the one the words on momentum show: numbered there
+        momentum_rule = numbered(momentum_rule)
+    elif rule is not update.SGD:
+        steps = numbered([eqn(target, rhs, rel=r"\leftarrow")
+                          for target, rhs in rule.rules(theta, sp.Derivative(C, theta, evaluate=False))])
     values = [(h.symbol, hyper[h.option]) for h in rule.hyperparameters]
     decay = None
     if d.net.l2:
         Wd = sp.IndexedBase("W")[i, j]
         decay = eqn(sp.Derivative(l2_penalty([Wd]), Wd, evaluate=False), regularisers.decay(Wd))
-    momentum_rule = [eqn(target, rhs, rel=r"\leftarrow")
-                     for target, rhs in update.MOMENTUM_SGD.rules(theta, sp.Derivative(C, theta, evaluate=False))]
     return UpdateSection(rules, batch, rule, steps, values, decay, momentum_rule)
 
 
@@ -1050,7 +1198,9 @@ def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol
     numbers = []
     for c in chains:
         paths = [[(s, ex.num(s.value)) for s in p if s.value != 1] for p in c.shown_paths]
-        numbers.append((c.param, paths, ex.gradient(c.param)))
+        more = c.n_paths - len(paths) if paths else 0
+        decay = (float(net.l2), ex.num(c.param)) if c.decay != 0 else None
+        numbers.append(WorkedChain(c.param, paths, more, decay, ex.gradient(c.param)))
     deltas = [(dl.symbol, v) for dl, v in ex.deltas if len(ex.deltas) <= 3 * PER_NEURON_UP_TO or dl.symbol in
               {c.delta for c in chains}]
     shown = set(m.params) if net.n_params <= ALL_PARAMS_UP_TO else set(chosen)
@@ -1069,7 +1219,8 @@ def _worked(d: Derivation, steps: _Steps, values: Values, chosen: list[sp.Symbol
                      for k in range(L, 0, -1)]
     return WorkedSection(ex, given, forward, ex.error, numbers, deltas, worked_steps[0].rows, values.learning_rate,
                          mu, truncated, worked_steps, rule, [(h.symbol, hyper[h.option]) for h in rule.hyperparameters],
-                         sample, Grid(j, columns, truncated), Grid(j, delta_columns, truncated))
+                         sample, Grid(j, columns, truncated), Grid(j, delta_columns, truncated),
+                         UPDATE_LABEL if rule is update.SGD else OPTIMIZER_LABEL)
 
 
 def _training_steps(d: Derivation, values: Values, rule: update.Optimizer, hyper: dict[str, float],

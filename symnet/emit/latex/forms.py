@@ -29,13 +29,30 @@ class Terms:
 Math = sp.Basic | Ordered | Terms
 
 
+class Shape(sp.Basic):
+    """The shape of a matrix, rows × columns (m × n₁): SymPy expressions, printed by each printer as
+    ``m \\times n_{1}``."""
+
+    def __new__(cls, rows: sp.Expr, cols: sp.Expr):
+        return sp.Basic.__new__(cls, sp.sympify(rows), sp.sympify(cols))
+
+    @property
+    def rows(self) -> sp.Expr:
+        return self.args[0]
+
+    @property
+    def cols(self) -> sp.Expr:
+        return self.args[1]
+
+
 @dataclass(frozen=True)
 class Eqn:
     """A displayed equation: ``lhs`` then each (relation, form) in turn, e.g. σ′(x) = … = … .
 
     ``label``: the equation is numbered, and later steps cite it by this label ("by (4)");
     ``cite``: the label of an earlier equation this one follows from, said after it;
-    ``one_line``: its forms run on one line when they fit (a short restatement, not a derivation).
+    ``one_line``: its forms run on one line when they fit (a short restatement, not a derivation);
+    ``shape``: the :class:`Shape` of what it defines, said at the right of its last line (the matrix form).
     """
 
     lhs: Math
@@ -43,16 +60,17 @@ class Eqn:
     label: str | None = None
     cite: str | None = None
     one_line: bool = False
+    shape: Shape | None = None
 
 
 def eqn(lhs: Math, *forms: Math, rel: str = "=", label: str | None = None, cite: str | None = None,
-        one_line: bool = False) -> Eqn:
+        one_line: bool = False, shape: Shape | None = None) -> Eqn:
     """lhs = form₁ = form₂ …, dropping a form that repeats the one before it."""
     kept: list[Math] = []
     for f in forms:
         if not kept or f != kept[-1]:
             kept.append(f)
-    return Eqn(lhs, tuple((rel, f) for f in kept), label, cite, one_line)
+    return Eqn(lhs, tuple((rel, f) for f in kept), label, cite, one_line, shape)
 
 
 def value_of(m: Math) -> sp.Expr:

@@ -17,7 +17,7 @@ from itertools import count
 
 import sympy as sp
 
-from symnet.emit.latex.printer import LatexPrinter
+from symnet.emit.latex.printer import LatexPrinter, split_coefficient
 
 #: the usable width of a display line in em (A4, 2.5 cm margins, 11 pt: 41.5 em), with room to spare
 LINE_EM = 37.0
@@ -58,7 +58,7 @@ def expr_tokens(expr: sp.Basic, p: LatexPrinter, depth: int = 0) -> list[Token]:
     """An expression as the printer prints it, with break opportunities between terms and factors."""
     if isinstance(expr, sp.MatrixExpr):
         # MatAdd and MatMul are Add and Mul too, but their order is the matrix product's: never reorder
-        return [Piece(p.doprint(expr))]
+        return matrix_tokens(expr, p, depth)
     if isinstance(expr, sp.Add):
         out: list[Token] = []
         for i, term in enumerate(p.ordered_terms(expr)):
@@ -82,6 +82,42 @@ def expr_tokens(expr: sp.Basic, p: LatexPrinter, depth: int = 0) -> list[Token]:
     if isinstance(expr, sp.Derivative) and isinstance(expr.expr, sp.Add) and len(expr.variable_count) == 1:
         (var, n), = expr.variable_count
         return [Piece(p.derivative_operator(var, n)), *group(expr_tokens(expr.expr, p, depth + 1), p)]
+    return [Piece(p.doprint(expr))]
+
+
+def matrix_tokens(expr: sp.MatrixExpr, p: LatexPrinter, depth: int = 0) -> list[Token]:
+    """A matrix expression as the printer prints it, breakable between the terms of a sum and the
+    factors of an entry-by-entry product (never inside a matrix product, whose order matters)."""
+    if isinstance(expr, sp.MatAdd):
+        out: list[Token] = []
+        for k, (negative, coeff, core) in enumerate(p.matadd_terms(expr)):
+            if k == 0:
+                out += [Piece("-")] if negative else []
+            else:
+                op = "-" if negative else "+"
+                out.append(Break(f" {op} ", f"{op} ", depth))
+            if coeff == 1 and isinstance(core, sp.MatAdd):
+                out += group(matrix_tokens(core, p, depth + 1), p)
+            elif coeff == 1 and isinstance(core, sp.HadamardProduct):
+                out += matrix_tokens(core, p, depth + 1)
+            else:
+                out.append(Piece(p.matrix_term_tex(coeff, core)))
+        return out
+    coeff, core = split_coefficient(expr)
+    if coeff != 1 and isinstance(core, (sp.MatAdd, sp.HadamardProduct)):
+        head = [Piece(p.coefficient_tex(coeff).strip())] if coeff != -1 else [Piece("-")]
+        inner = matrix_tokens(core, p, depth + 1)
+        return head + (group(inner, p) if isinstance(core, sp.MatAdd) else inner)
+    if coeff == 1 and isinstance(core, sp.HadamardProduct) and not p.hadamard_parts(core)[1]:
+        numer = p.hadamard_parts(core)[0]
+        if len(numer) > 1:
+            out = []
+            for k, f in enumerate(numer):
+                if k:
+                    out.append(Break(r" \odot ", r"\odot ", depth))
+                out += group(matrix_tokens(f, p, depth + 1), p) if isinstance(f, sp.MatAdd) else [
+                    Piece(p.matrix_factor_tex(f))]
+            return out
     return [Piece(p.doprint(expr))]
 
 
@@ -331,6 +367,8 @@ class Row:
     rhs: list[Token]
     tail: str = ""
     label: str | None = None
+    #: said at the right margin of its last line, where an equation number goes (a matrix's shape)
+    tag: str = ""
 
 
 def align_rows(rows: list[Row], width: float = LINE_EM, numbered: bool = False) -> str:
@@ -341,12 +379,15 @@ def align_rows(rows: list[Row], width: float = LINE_EM, numbered: bool = False) 
     for r in rows:
         # a citation is as wide as its number, (12), not as its label; an equation number takes 3 em
         room = tex_width(re.sub(r"\\eqref\{[^}]*\}", "(00)", r.tail)) + (0.0 if not numbered else 3.0)
+        room += tex_width(r.tag) + 2.0 if r.tag else 0.0
         first = width - lhs_w - tex_width(r.rel) - 0.6 - room
         rest = width - lhs_w - 1.0 - 0.6 - room
         lines = render_lines(break_lines(r.rhs, first, rest))
         marks = [r"\notag"] * len(lines) if numbered else [""] * len(lines)
         if numbered and r.label:
             marks[-1] = rf"\label{{{r.label}}}"
+        if r.tag:
+            marks[-1] = rf"\tag*{{${r.tag}$}}"
         lines[-1] = lines[-1] + r.tail
         text = f"{r.lhs} &{r.rel} {lines[0]}".rstrip() + (f" {marks[0]}" if marks[0] else "")
         for line, mark in zip(lines[1:], marks[1:]):

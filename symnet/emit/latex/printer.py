@@ -10,6 +10,12 @@ a⁽¹⁾(1 − a⁽¹⁾) before x), a quantity sits right before its (1 − qu
 terms first (ŷ − y, not −y + ŷ) and the bias last (W₁₁x₁ + W₂₁x₂ + b₁).  The same ordering is exposed
 as :meth:`LatexPrinter.ordered_terms` and :meth:`LatexPrinter.mul_parts` so that the line breaker in
 :mod:`symnet.emit.latex.layout` splits an expression exactly where the printer would print its parts.
+
+The matrix (batch) form of :mod:`symnet.derivation.matrix_form` prints in the same notation: the batch's
+matrices as capitals (X, Y, Ŷ, H⁽ᵏ⁾, A⁽ᵏ⁾, Δ⁽ᵏ⁾), a ones matrix as 𝟏 (𝟏ᵀ for a row), the entry-by-entry
+product as ⊙ (its negative powers as a fraction), a function applied to every entry as f(H⁽ᵏ⁾), and a
+matrix product's scalars in front (1/m, λ); :meth:`LatexPrinter.matadd_terms` and
+:meth:`LatexPrinter.hadamard_parts` give the reading order (Ŷ − Y, the layer above before this one's).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.core.function import AppliedUndef
 from sympy.core.sorting import default_sort_key
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 
 from symnet.functions.activations import Activation
@@ -28,8 +35,17 @@ from symnet.emit.notation import LABEL, indexed_script, joined, layer_below, sym
 _BASE_LATEX = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": r"\delta"}
 _VECTOR_LATEX = {"x": r"\mathbf{x}", "y": r"\mathbf{y}", "yhat": r"\hat{\mathbf{y}}", "h": r"\mathbf{h}",
                  "a": r"\mathbf{a}", "b": r"\mathbf{b}", "delta": r"\boldsymbol{\delta}", "W": "W"}
+#: the matrix (batch) form's matrices, one row per sample: capitals, as the weight matrices W⁽ᵏ⁾ are
+_MATRIX_LATEX = {"X": "X", "Y": "Y", "Yhat": r"\hat{Y}", "H": "H", "A": "A", "D": r"\Delta"}
+#: a batch matrix's name: H1, A1, D1 (Δ⁽¹⁾) and X, Y, Yhat (symnet.derivation.matrix_form)
+MATRIX_NAME = re.compile(r"^(H|A|D)([0-9]+|k|k[+-]1)$|^(X|Y|Yhat)$")
+#: the parameters of a layer named relative to layer k, in the words about the matrix form: W⁽ᵏ⁺¹⁾
+NEIGHBOUR_NAME = re.compile(r"^(W|b)(k[+-]1)$")
 #: a vector name ending in this mark is the vector extended by a constant 1 (the augmented bias): x̃
 AUGMENTED_MARK = "~"
+#: a weight matrix's name ending in this mark is the matrix without its bias row, the weights proper of
+#: the augmented notation: W̄⁽ᵏ⁾
+NO_BIAS_MARK = "\u00b0"
 #: the undefined functions of the composite-function view: f⁽ᵏ⁾ (layer k) and ℓ (the error of ŷ)
 _LAYER_FUNCTION = re.compile(r"^f([0-9]+|k)$")
 _FUNCTION_LATEX = {"ell": r"\ell"}
@@ -146,9 +162,14 @@ class LatexPrinter(_SympyLatexPrinter):
     def __init__(self, settings: dict | None = None):
         # vectors and matrices in round brackets, as the weight matrices are written
         super().__init__({"mul_symbol": None, "mat_str": "pmatrix", "mat_delim": "", **(settings or {})})
+        #: while an element-wise function's formula prints: its variable's stand-in → the matrix's LaTeX
+        self._matrix_args: dict[str, str] = {}
 
     # -- names ------------------------------------------------------------------------
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        held = self._print_Symbol_placeholder(expr)
+        if held is not None:  # the matrix an element-wise function is applied to
+            return held
         script = symbol_script(expr.name, self._settings["bias_rows"])
         if script is None:
             return super()._print_Symbol(expr, style=style)
@@ -172,15 +193,25 @@ class LatexPrinter(_SympyLatexPrinter):
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol, sup: str = "") -> str:
         """Vectors bold (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form of the feed-forward; a name
-        ending in ``~`` is the vector extended by a constant 1 (x̃ = (x₁, …, xₙ, 1))."""
+        ending in ``~`` is the vector extended by a constant 1 (x̃ = (x₁, …, xₙ, 1)).  The batch
+        matrices of the matrix form are capitals: X, Y, Ŷ, H⁽ᵏ⁾, A⁽ᵏ⁾, Δ⁽ᵏ⁾ (with ``~``, the matrix with a
+        column of ones appended, X̃); a weight matrix whose name ends in ``°`` is W̄⁽ᵏ⁾, without its bias row."""
         name = str(expr.name)
         extended = name.endswith(AUGMENTED_MARK)
         name = name.rstrip(AUGMENTED_MARK)
-        m = _LABEL.match(name)
-        kind, layer = (m[1], m[2]) if m else (name, None)
-        head = _VECTOR_LATEX.get(kind, name)
+        barred = name.endswith(NO_BIAS_MARK)
+        name = name.rstrip(NO_BIAS_MARK)
+        m, batch = _LABEL.match(name) or NEIGHBOUR_NAME.match(name), MATRIX_NAME.match(name)
+        if batch:
+            kind, layer = (batch[1], batch[2]) if batch[1] else (batch[3], None)
+            head = _MATRIX_LATEX[kind]
+        else:
+            kind, layer = (m[1], m[2]) if m else (name, None)
+            head = _VECTOR_LATEX.get(kind, name)
         if extended:
             head = rf"\tilde{{{head}}}"
+        if barred:
+            head = rf"\bar{{{head}}}"
         marks = ([f"({layer})"] if layer else []) + ([sup] if sup else [])
         return head + (f"^{{{''.join(marks)}}}" if marks else "")
 
@@ -228,13 +259,6 @@ class LatexPrinter(_SympyLatexPrinter):
             return head + paren(super()._print(expr.args[0]))
         return super()._print(expr, **kwargs)
 
-    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
-        terms = sorted(expr.args, key=lambda t: isinstance(t, sp.MatrixSymbol) and str(t.name).startswith("b"))
-        return " + ".join(self._print(t) for t in terms)
-
-    def _print_MatMul(self, expr: sp.MatMul) -> str:
-        return " ".join(paren(self._print(a)) if isinstance(a, sp.MatAdd) else self._print(a) for a in expr.args)
-
     def _print_Sum(self, expr: sp.Sum) -> str:
         """One Σ per limit, the outermost (SymPy's last) first, rather than one Σ over a stack of ranges."""
         if len(expr.limits) == 1:
@@ -263,6 +287,135 @@ class LatexPrinter(_SympyLatexPrinter):
         i, j = (self._print(a) for a in expr.args)
         tex = rf"\mathbf{{1}}[{i} = {j}]"
         return f"{tex}^{{{exp}}}" if exp else tex
+
+    # -- the matrix (batch) form ---------------------------------------------------------
+    def _print_Symbol_placeholder(self, expr: sp.Symbol) -> str | None:
+        return self._matrix_args.get(expr.name) if self._matrix_args else None
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        """A matrix of ones, 𝟏: a column of m ones in 𝟏b⁽ᵏ⁾ᵀ, its transpose 𝟏ᵀ (a row) in 𝟏ᵀΔ, and of
+        whatever shape its place needs elsewhere (1 − A)."""
+        rows, cols = expr.shape
+        return r"\mathbf{1}^{\top}" if rows == 1 and cols != 1 else r"\mathbf{1}"
+
+    def _print_ZeroMatrix(self, expr: sp.ZeroMatrix) -> str:
+        rows, cols = expr.shape
+        return r"\mathbf{0}^{\top}" if rows == 1 and cols != 1 else r"\mathbf{0}"
+
+    def _print_Shape(self, expr) -> str:
+        def side(e: sp.Expr) -> str:
+            tex = self._print(e)
+            return f"({tex})" if isinstance(e, sp.Add) else tex
+        return rf"{side(expr.rows)} \times {side(expr.cols)}"
+
+    def matrix_factor_tex(self, f: sp.Basic, alone: bool = False) -> str:
+        """A factor of a matrix product or of a Hadamard product, in parentheses when it is a sum or a
+        product itself (``alone``: the only matrix after a scalar, where ⊙ needs none)."""
+        tex = self._print(f)
+        if isinstance(f, sp.MatAdd) or (isinstance(f, sp.MatMul) and len(matmul_parts(f)[1]) > 1):
+            return paren(tex)
+        if isinstance(f, (sp.HadamardProduct, sp.HadamardPower)) and not alone:
+            return paren(tex)
+        if isinstance(f, ElementwiseApplyFunction) and _elementwise_body_is_sum(f):
+            return paren(tex)
+        return tex
+
+    def coefficient_tex(self, coeff: sp.Expr) -> str:
+        """A scalar in front of a matrix: 1/m, λ, 2 (nothing for 1, a minus sign for −1)."""
+        if coeff == 1:
+            return ""
+        if coeff == -1:
+            return "- "
+        return self._print(coeff) + " "
+
+    def scaled_tex(self, coeff: sp.Expr, core: sp.Basic) -> str:
+        """A scalar times a matrix expression whose own coefficient is 1 (:func:`split_coefficient`)."""
+        if isinstance(core, sp.MatMul):
+            body = " ".join(self.matrix_factor_tex(a) for a in core.args)
+        else:
+            body = self.matrix_factor_tex(core, alone=True)
+        return (self.coefficient_tex(coeff) + body).strip()
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        return self.scaled_tex(*split_coefficient(expr))
+
+    def matadd_terms(self, expr: sp.MatAdd) -> list[tuple[bool, sp.Expr, sp.Basic]]:
+        """A matrix sum's terms as (negative, the coefficient's size, the term without it), in reading
+        order: positive terms first, a term with a symbol for coefficient (λW) after the others, the bias
+        (𝟏bᵀ) last."""
+        out = []
+        for t in expr.args:
+            coeff, core = split_coefficient(t)
+            negative = bool(coeff.could_extract_minus_sign())
+            if negative:
+                coeff = -coeff
+            bias = any(str(m.name).startswith("b") for m in core.atoms(sp.MatrixSymbol))
+            out.append((negative, bias, not coeff.is_number, coeff, core))
+        out.sort(key=lambda t: t[:3])
+        return [(negative, coeff, core) for negative, _, _, coeff, core in out]
+
+    def matrix_term_tex(self, coeff: sp.Expr, core: sp.Basic) -> str:
+        if coeff == 1 and isinstance(core, sp.MatAdd):
+            return paren(self._print(core))
+        return self.scaled_tex(coeff, core)
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        tex = ""
+        for k, (negative, coeff, core) in enumerate(self.matadd_terms(expr)):
+            tex += ("- " if negative else "") if k == 0 else (" - " if negative else " + ")
+            tex += self.matrix_term_tex(coeff, core)
+        return tex
+
+    def hadamard_parts(self, expr: sp.HadamardProduct) -> tuple[list[sp.Basic], list[sp.Basic]]:
+        """The factors of an entry-by-entry product, in chain order (ŷ − y before ŷ before 1 − ŷ, the
+        layer above before this one's), and the bases of its negative powers (the entry-by-entry
+        denominator)."""
+        numer, denom = [], []
+        for f in _hadamard_factors(expr):
+            if isinstance(f, sp.HadamardPower) and f.exp.is_number and f.exp.is_negative:
+                denom.append(f.base if f.exp == -1 else sp.HadamardPower(f.base, -f.exp))
+            else:
+                numer.append(f)
+        key = lambda f: (matrix_level(f), isinstance(f, sp.MatAdd), default_sort_key(f))  # noqa: E731
+        return sorted(numer, key=key), sorted(denom, key=key)
+
+    def _hadamard_tex(self, factors: list[sp.Basic]) -> str:
+        if not factors:
+            return r"\mathbf{1}"
+        if len(factors) == 1:
+            return self._print(factors[0])
+        return r" \odot ".join(self.matrix_factor_tex(f) for f in factors)
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        coeff, core = split_coefficient(expr)
+        if coeff != 1:
+            return self.scaled_tex(coeff, core)
+        numer, denom = self.hadamard_parts(expr)
+        if denom:
+            return rf"\frac{{{self._hadamard_tex(numer)}}}{{{self._hadamard_tex(denom)}}}"
+        return self._hadamard_tex(numer)
+
+    def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
+        base = self.matrix_factor_tex(expr.base)
+        if expr.exp == 2:  # A ⊙ A: no new notation for a square
+            return rf"{base} \odot {base}"
+        if expr.exp.is_number and expr.exp.is_negative:
+            return self._print_HadamardProduct(sp.HadamardProduct(expr, sp.OneMatrix(*expr.shape)))
+        return rf"{paren(self._print(expr.base))}^{{\circ {self._print(expr.exp)}}}"
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        """f(H): a function applied to every entry — an activation as σ(H⁽¹⁾), the exponential as
+        exp(H), any other function of x as its formula with the matrix in place of x (𝟏[H⁽¹⁾ > 0])."""
+        var, body = elementwise_body(expr)
+        arg = self._print(expr.expr)
+        if body == sp.exp(var):
+            return r"\exp" + paren(arg)
+        holder = sp.Symbol(f"_matrix_arg{len(self._matrix_args)}_")
+        self._matrix_args[holder.name] = arg
+        try:
+            return self._print(body.xreplace({var: holder}))
+        finally:
+            del self._matrix_args[holder.name]
 
     # -- reading order ----------------------------------------------------------------
     def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:
@@ -355,6 +508,76 @@ class LatexPrinter(_SympyLatexPrinter):
         elif p != 1 or not parts.numer:
             head = f"{self._print(parts.coeff)} "
         return (sign + head + self.product_tex(parts.numer)).rstrip()
+
+
+def matmul_parts(expr: sp.MatMul) -> tuple[sp.Expr, list[sp.Basic]]:
+    """A matrix product's scalar coefficient (every scalar factor, nested products' too) and its matrix
+    factors in order: 1/m·(2·A) is (2/m, [A])."""
+    coeff, mats = sp.S.One, []
+    for a in expr.args:
+        if not a.is_Matrix:
+            coeff *= a
+        elif isinstance(a, sp.MatMul):
+            c, inner = matmul_parts(a)
+            coeff *= c
+            mats += inner
+        else:
+            mats.append(a)
+    return coeff, mats
+
+
+def split_coefficient(expr: sp.Basic) -> tuple[sp.Expr, sp.Basic]:
+    """A matrix expression as (its scalar coefficient, the rest): a matrix product's scalars, and those
+    of the factors of an entry-by-entry product (c·A ⊙ B = c·(A ⊙ B)), pulled to the front."""
+    if isinstance(expr, sp.MatMul):
+        coeff, mats = matmul_parts(expr)
+        if len(mats) == 1:
+            inner, core = split_coefficient(mats[0])
+            return coeff * inner, core
+        return coeff, sp.MatMul(*mats)
+    if isinstance(expr, sp.HadamardProduct):
+        coeff, cores = sp.S.One, []
+        for f in _hadamard_factors(expr):
+            c, core = split_coefficient(f)
+            coeff, cores = coeff * c, cores + [core]
+        return coeff, sp.HadamardProduct(*cores) if coeff != 1 else expr
+    return sp.S.One, expr
+
+
+def _hadamard_factors(expr: sp.HadamardProduct) -> list[sp.Basic]:
+    out = []
+    for a in expr.args:
+        out += _hadamard_factors(a) if isinstance(a, sp.HadamardProduct) else [a]
+    return out
+
+
+def matrix_level(expr: sp.Basic) -> int:
+    """Where a batch quantity sits along the chain from C down to X, as :func:`chain_level` orders a
+    sample's: Y < Ŷ < (H, A, Δ)⁽ᴸ⁾ < W⁽ᴸ⁾ < … < X; the least of the matrices an expression holds."""
+    levels = []
+    for sym in expr.atoms(sp.MatrixSymbol):
+        name = str(sym.name).rstrip(AUGMENTED_MARK).rstrip(NO_BIAS_MARK)
+        m, w = MATRIX_NAME.match(name), _LABEL.match(name)
+        if m and m[1]:
+            levels.append(2 * (_FAR - (int(m[2]) if m[2].isdigit() else 1)) + 1)  # (layer k: as layer 1)
+        elif m:
+            levels.append({"Y": 0, "Yhat": 1, "X": 2 * _FAR + 1}[m[3]])
+        elif w and w[2].isdigit():
+            levels.append(2 * (_FAR - int(w[2])) + 2)
+    return min(levels, default=3 * _FAR)
+
+
+def elementwise_body(expr: ElementwiseApplyFunction) -> tuple[sp.Symbol, sp.Expr]:
+    """The variable and the formula of the function an ``ElementwiseApplyFunction`` applies."""
+    fn = expr.function
+    if isinstance(fn, sp.Lambda):
+        return fn.variables[0], fn.expr
+    var = sp.Dummy("x")
+    return var, fn(var)
+
+
+def _elementwise_body_is_sum(expr: ElementwiseApplyFunction) -> bool:
+    return isinstance(elementwise_body(expr)[1], (sp.Add, sp.Mul))
 
 
 def chain_order(factors: list[sp.Expr]) -> list[sp.Expr]:

@@ -21,7 +21,7 @@ from symnet.errors import InputError
 from symnet.emit.latex.printer import LatexPrinter, function_head
 from symnet.emit.latex.layout import Break, Row, align_rows, expr_tokens, product_tokens, sum_tokens, Piece, group
 from symnet.numeric.worked import Values, fmt
-from symnet.emit.latex.document import WriteUp, writeup_of
+from symnet.emit.latex.document import COUNT_WORDS, WriteUp, writeup_of
 from symnet.emit.latex.forms import Eqn, Math, Ordered, Terms
 
 TEX_PACKAGES = "texlive-latex-base texlive-latex-recommended texlive-pictures latexmk"
@@ -81,7 +81,8 @@ class Renderer:
                 mine = [Row(mine[0].lhs, mine[0].rel, joined)]
             if mine:
                 tail = rf"\qquad\text{{by~\eqref{{{e.cite}}}}}" if e.cite else ""
-                mine[-1] = Row(mine[-1].lhs, mine[-1].rel, mine[-1].rhs, tail, e.label)
+                shape = self.tex(e.shape) if e.shape is not None else ""
+                mine[-1] = Row(mine[-1].lhs, mine[-1].rel, mine[-1].rhs, tail, e.label, shape)
             rows += mine
         return align_rows(rows, numbered=numbered)
 
@@ -97,6 +98,18 @@ class Renderer:
         return " = ".join([self.tex(e.lhs), *(self.tex(f) for _, f in e.forms)])
 
     @staticmethod
+    def text(words: str) -> str:
+        """Plain words (an optimiser's explanation, a loss's name) as LaTeX text: its special characters
+        escaped, so that an apostrophe stays one and an ampersand cannot end a table cell."""
+        return "".join(_TEXT_ESCAPES.get(c, c) for c in words)
+
+    @staticmethod
+    def code(words: str) -> str:
+        """A command line as LaTeX typewriter text (inside ``\\texttt``): every character as typed,
+        straight quotes, no ligature of ``--``, and places to break after ``/``."""
+        return re.sub(r"-(?=-)", "-{}", "".join(_CODE_ESCAPES.get(c, c) for c in words))
+
+    @staticmethod
     def function(f) -> str:
         """An undefined function's name alone: f⁽ᵏ⁾, ℓ, A."""
         return function_head(f.__name__)
@@ -106,19 +119,23 @@ class Renderer:
         return rf"\eqref{{{label}}}"
 
     def chain_numbers(self, chains: list) -> str:
-        """∂E/∂θ = the factors' numbers multiplied along each path = the gradient, one row per parameter."""
+        """∂E/∂θ = the factors' numbers multiplied along each path (+ ⋯ for paths left out, + λ·θ for the
+        decay term) = the gradient, one row per parameter: every row a true equation."""
         rows = []
-        for param, paths, g in chains:
-            lhs = self.tex(sp.Derivative(sp.Symbol("E", real=True), param, evaluate=False))
-            if paths:
-                # a negative factor after the first in parentheses: 0.2 · (−0.83), not 0.2 · −0.83
-                products = [[Piece(r" \cdot ".join(self.num(v) if k == 0 or v >= 0 else rf"({self.num(v)})"
-                                                    for k, (_, v) in enumerate(path)))] for path in paths]
-                single = len(paths) == 1 and len(paths[0]) == 1
-                tail = [] if single else [Break(" = ", "= ", -1), Piece(self.num(g))]
-                rows.append(Row(lhs, "=", sum_tokens(products) + tail))
-            else:
-                rows.append(Row(lhs, "=", [Piece(self.num(g))]))
+        for c in chains:
+            lhs = self.tex(sp.Derivative(sp.Symbol("E", real=True), c.param, evaluate=False))
+            factors = [[v for _, v in path] for path in c.paths] + ([list(c.decay)] if c.decay else [])
+            if not factors:
+                rows.append(Row(lhs, "=", [Piece(self.num(c.gradient))]))
+                continue
+            # a negative number after the first in parentheses: 0.2 · (−0.83) and + (−0.62) · 0.89, not + −0.62
+            terms = [[Piece(r" \cdot ".join(self.num(v) if (k == 0 and n == 0) or v >= 0 else rf"({self.num(v)})"
+                                             for k, v in enumerate(values)))] for n, values in enumerate(factors)]
+            if c.more:  # the paths left out, before the decay term
+                terms.insert(len(c.paths), [Piece(r"\cdots")])
+            single = len(factors) == 1 and len(factors[0]) == 1
+            tail = [] if single else [Break(" = ", "= ", -1), Piece(self.num(c.gradient))]
+            rows.append(Row(lhs, "=", sum_tokens(terms) + tail))
         return align_rows(rows)
 
     def matrix(self, mat: sp.Matrix) -> str:
@@ -133,6 +150,13 @@ class Renderer:
             sign = "-" if m[2] == "-" else ""
             return rf"{m[1]} \times 10^{{{sign}{m[3]}}}"
         return text
+
+
+_TEXT_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+_CODE_ESCAPES = {**_TEXT_ESCAPES, "'": r"\textquotesingle{}", "`": r"\textasciigrave{}", "/": r"/\allowbreak{}",
+                 "<": "<", ">": ">", "|": "|", "\"": "\""}
 
 
 def _plain(t) -> str:
@@ -212,7 +236,7 @@ def render_writeup(w: WriteUp) -> str:
     r = Renderer(w)
     template = latex_environment().get_template("writeup.tex.j2")
     text = template.render(w=w, net=w.net, r=r, fig=_figure_view(w, r), graph=_graph_view(w, r),
-                           activation_tex=latex_name)
+                           activation_tex=latex_name, count_words=COUNT_WORDS)
     return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
 
 

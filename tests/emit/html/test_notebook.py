@@ -1,6 +1,8 @@
 """A derivation shows its lemmas and chain table as HTML in Jupyter."""
 from html.parser import HTMLParser
 
+import pytest
+
 import symnet
 from symnet.emit.html.notebook import TABLE_ROWS, derivation_html
 
@@ -25,6 +27,7 @@ def test_the_first_articles_derivation_is_a_table_of_its_nine_chains_with_the_si
     assert first_chain.count("&#x22C5;") == 4
 
 
+@pytest.mark.slow  # the derivation of 2,410 parameters
 def test_a_wide_network_lists_its_first_parameters_and_counts_the_rest():
     html = derivation_html(symnet.derive("64-32-10", hidden="relu", output="softmax", loss="cce"))
     assert html.count("<tr>") == 1 + TABLE_ROWS

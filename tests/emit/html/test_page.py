@@ -130,8 +130,8 @@ def test_names_follow_the_latex_printers_rules():
 @pytest.mark.parametrize("spec,options", [
     ("2-3-2", ["--hidden", "relu", "--output", "softmax", "--loss", "cce"]),
     ("2-2-2-1", ["--hidden", "elu,silu", "--output", "identity", "--bias", "augmented"]),
-    ("3-2-2", ["--hidden", "tanh", "--loss", "bce"]),
-    ("64-32-10", ["--output", "softmax", "--loss", "cce"]),
+    pytest.param("3-2-2", ["--hidden", "tanh", "--loss", "bce"], marks=pytest.mark.slow),
+    pytest.param("64-32-10", ["--output", "softmax", "--loss", "cce"], marks=pytest.mark.slow),
 ])
 def test_cli_writes_a_page_for_every_kind_of_network(tmp_path, capsys, spec, options):
     out = tmp_path / "page.html"

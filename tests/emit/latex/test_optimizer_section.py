@@ -1,4 +1,6 @@
 """The write-up prints the L2 term and the optimiser's rule, and steps the worked example with them."""
+from functools import cache
+
 import numpy as np
 import pytest
 
@@ -16,8 +18,15 @@ VALUES = {"x": [0.05, 0.1], "y": [0.01], "learning_rate": 0.1,
           "b2": [0.6]}
 
 
+@cache
+def derivation():
+    """NET's derivation, shared by the tests (a derivation is not changed by what reads it)."""
+    return symnet.derive(NET)
+
+
+@pytest.mark.slow  # (about 2 s: the derivation with its worked example, two Adam steps)
 def test_two_adam_steps_equal_numpy_adam_on_the_derived_gradients():
-    d = symnet.derive(NET)
+    d = derivation()
     values = values_from_dict(VALUES, NET)
     ws = writeup_of(d, values, optimizer="adam").worked
     assert [s.number for s in ws.steps] == [1, 2]
@@ -43,7 +52,7 @@ def test_two_adam_steps_equal_numpy_adam_on_the_derived_gradients():
 
 
 def test_plain_descent_takes_one_step_and_shows_the_error_after_it():
-    d = symnet.derive(NET)
+    d = derivation()
     ws = writeup_of(d, values_from_dict(VALUES, NET)).worked
     (step,) = ws.steps
     for _, before, g, state, after in step.rows:
@@ -52,7 +61,7 @@ def test_plain_descent_takes_one_step_and_shows_the_error_after_it():
 
 
 def test_the_document_states_the_decay_and_prints_the_rule():
-    tex = render_document(symnet.derive(NET), VALUES and values_from_dict(VALUES, NET), optimizer="nesterov",
+    tex = render_document(derivation(), VALUES and values_from_dict(VALUES, NET), optimizer="nesterov",
                           momentum=0.5)
     assert r"With L2 weight decay ($\lambda = 0.01$)" in tex and "the biases are not decayed" in tex
     assert r"\frac{\lambda}{2}" in tex or r"\frac{1}{2}" in tex
@@ -62,7 +71,10 @@ def test_the_document_states_the_decay_and_prints_the_rule():
     assert r"\theta &\leftarrow \theta + \mu v - \alpha \frac{\partial C}{\partial \theta}" in tex
     assert r"\text{step } t = 2" in tex and "with $\\mu = 0.5$" in tex
     assert r"+ \lambda \, W^{(2)}_{11}" in tex  # the chains carry the decay term
-    html = render_page(symnet.derive(NET), values_from_dict(VALUES, NET), optimizer="adam")
+
+
+def test_the_page_states_the_decay_and_prints_the_rule():
+    html = render_page(derivation(), values_from_dict(VALUES, NET), optimizer="adam")
     assert "Adam</h3>" in html and "step <var>t</var> = 2" in html and "L2 weight decay" in html
 
 
@@ -70,4 +82,4 @@ def test_the_optimiser_options_are_checked_once_for_every_renderer():
     from symnet.errors import InputError
 
     with pytest.raises(InputError, match=r"--beta2 must be in \[0, 1\), got 1.5"):
-        writeup_of(symnet.derive(NET), optimizer="adam", beta2=1.5)
+        writeup_of(derivation(), optimizer="adam", beta2=1.5)

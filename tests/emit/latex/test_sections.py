@@ -44,16 +44,33 @@ def test_every_teaching_section_is_there(name):
     if w.net.output == "softmax":
         assert "By the quotient rule" in tex and r"\hat{y}_{1} \, (1 - \hat{y}_{1})" in tex
         assert re.search(r"-\s?\\hat\{y\}_\{1\} \\hat\{y\}_\{2\}", tex)  # −ŷ₁ŷ₂
-    # (e) the learning rate, full batch against mini-batches, momentum — in words, the rules from SymPy
-    for heading in ("The learning rate.", "Full batch or mini-batches.", "Momentum."):
+    # (e) the learning rate, full batch against mini-batches, and momentum where the write-up uses it — in
+    # words, the rules from SymPy
+    for heading in ("The learning rate.", "Full batch or mini-batches."):
         assert rf"\paragraph{{{heading}}}" in tex
-    assert r"v &\leftarrow \mu v - \alpha \frac{\partial C}{\partial \theta}" in tex
+    momentum = w.update.optimizer.name in ("momentum", "nesterov")
+    assert (r"\paragraph{Momentum.}" in tex) == momentum
+    assert (r"v &\leftarrow \mu v - \alpha \frac{\partial C}{\partial \theta}" in tex) == momentum
+    # (f) the matrix form: the forward and backward pass over a batch, every equation with its shape
+    assert r"\section{The matrix form: a whole batch at once}" in tex
+    matrix = tex[tex.index(r"\label{sec:matrix}"):tex.index(r"\label{sec:update}")]
+    for k in range(1, L + 1):
+        assert rf"H^{{({k})}} &= " in matrix and rf"\Delta^{{({k})}} &= " in matrix
+        assert rf"\tag*{{$m \times n_{{{k}}}$}}" in matrix
+        below = rf"(n_{{{k - 1}}} + 1)" if w.bias_rows else f"n_{{{k - 1}}}"
+        assert rf"\frac{{\partial C}}{{\partial W^{{({k})}}}} &= " in matrix
+        assert rf"\tag*{{${below} \times n_{{{k}}}$}}" in matrix
+        assert (rf"\tag*{{$1 \times n_{{{k}}}$}}" in matrix) != bool(w.bias_rows)  # ∂C/∂b⁽ᵏ⁾, a row
+    assert rf"\Delta^{{({L})}} &= \frac{{1}}{{m}}" in matrix  # the mean's 1/m
+    if L > 1:
+        assert r"\odot" in matrix and r"\Delta^{(2)} " in matrix
+    assert "gemm" in matrix and "index rules" in matrix and r"\eqref{eq:delta-1}" in matrix
 
 
-def test_the_matrix_form_has_its_place_in_both_templates():
+def test_the_matrix_form_is_printed_where_the_templates_kept_its_place():
     for template in ("templates/latex/writeup.tex.j2", "templates/html/page.html.j2"):
         text = (ROOT / template).read_text()
-        assert "MATRIX FORM GOES HERE" in text and "w.matrix_form" in text
+        assert "MATRIX FORM GOES HERE" not in text and "matrix_form(w.matrix_form)" in text
 
 
 @pytest.mark.parametrize("name", cases())
