@@ -64,7 +64,7 @@ def test_the_document_states_the_decay_and_prints_the_rule():
     tex = render_document(derivation(), VALUES and values_from_dict(VALUES, NET), optimizer="nesterov",
                           momentum=0.5)
     assert r"With L2 weight decay ($\lambda = 0.01$)" in tex and "the biases are not decayed" in tex
-    assert r"\frac{\lambda}{2}" in tex or r"\frac{1}{2}" in tex
+    assert r"\frac{1}{2} \lambda \, \sum_{k=1}^{L}" in tex  # (λ/2)·Σ over the layers' weights
     assert r"\paragraph{Nesterov momentum.}" in tex
     # the learning rate before the gradient (α ∂C/∂θ), of the batch's cost C
     assert r"v &\leftarrow \mu v - \alpha \frac{\partial C}{\partial \theta}" in tex
