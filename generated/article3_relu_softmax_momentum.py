@@ -536,6 +536,6 @@ def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> fl
     else:
         velocity = _params(velocity, "velocity", in_place=True)
     if batch_size == 1:
-        return float(_train_epoch_each(*params, X, Y, float(lr), float(momentum), use_velocity, *velocity, *work))
-    return float(_train_epoch(*params, X, Y, float(lr), batch_size, float(momentum), use_velocity,
+        return float(_train_epoch_each(*params, X, Y, DTYPE(lr), DTYPE(momentum), use_velocity, *velocity, *work))
+    return float(_train_epoch(*params, X, Y, DTYPE(lr), batch_size, DTYPE(momentum), use_velocity,
                               *velocity, *grads, *work))

@@ -131,6 +131,10 @@ class Kernel:
     penalty: list[Block] = field(default_factory=list)
     decay: list[Block] = field(default_factory=list)
 
+    def number(self, text: str) -> str:
+        """A number of the kernel's dtype, as the printer writes one (see KernelPrinter)."""
+        return f"F({text})" if self.dtype == "float32" else text
+
     @property
     def jit_options(self) -> str:
         """Numba options of the kernels.  NumPy's error model: a division by zero gives inf or nan,
@@ -176,7 +180,7 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     return tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
-        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=_updates(L, optimizer),
+        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=_updates(L, optimizer, kernel.dtype),
         optimizer=optimizer, classic=update.CLASSIC, state_arrays=state, fused=_fused(kernel),
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
     ))
@@ -207,7 +211,7 @@ def _fused(kernel: Kernel) -> list[Block] | None:
             labels = {pre: f"{pre}{m['param']}" for pre in ("", "v")}
             arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
             p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", share: f"({m['value']})"},
-                              arrays=arrays, index_names=set(index) | {i, j})
+                              arrays=arrays, index_names=set(index) | {i, j}, dtype=kernel.dtype)
             theta, v = (sp.IndexedBase(labels[pre], real=True)[index] for pre in ("", "v"))
             rules = update.rules(theta, share, v)
             body += ["if use_velocity:",
@@ -230,7 +234,7 @@ def init_layers(net: Network) -> list[dict]:
     return init
 
 
-def _updates(L: int, optimizer: update.Optimizer) -> list[dict]:
+def _updates(L: int, optimizer: update.Optimizer, dtype: str = "float64") -> list[dict]:
     """The update rules of symnet.derivation.update printed for every layer's W[i, j] and b[j]: ``sgd``
     θ ← θ − α g; ``velocity`` v ← μ v − α g and ``with_velocity`` θ ← θ + v (the sgd/momentum kernel);
     ``steps`` the optimiser's assignments in order (the others)."""
@@ -242,7 +246,7 @@ def _updates(L: int, optimizer: update.Optimizer) -> list[dict]:
             labels = {pre: f"{pre}{kind}{k}" for pre in ("", "g", "v", "m", "s")}
             arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
             p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", **names}, arrays=arrays,
-                              index_names={i, j})
+                              index_names={i, j}, dtype=dtype)
             theta, g, v = (sp.IndexedBase(labels[pre], real=True)[idx] for pre in ("", "g", "v"))
             rules = update.rules(theta, g, v)
             state = {s: sp.IndexedBase(labels[s.name], real=True)[idx] for s in optimizer.state}
@@ -297,12 +301,12 @@ def _sup(k: int) -> str:
 def _kernel(d: Derivation, layout: str, dtype: str, printer: KernelPrinter, **blocks) -> Kernel:
     """The kernel of the printed blocks, with the helper functions their code calls."""
     vector = layout == "gemm"
-    used, math = helpers(printer.helpers, vector)
+    used, math = helpers(printer.helpers, vector, dtype)
     return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=_vector_math() if vector else None,
-                  vector_math=math | printer.vector_math, **_decay_blocks(d), **blocks)
+                  vector_math=math | printer.vector_math, **_decay_blocks(d, dtype), **blocks)
 
 
-def _decay_blocks(d: Derivation) -> dict[str, list[Block]]:
+def _decay_blocks(d: Derivation, dtype: str) -> dict[str, list[Block]]:
     """With L2 decay: (λ/2)·Σ W² into ``penalty`` and ∂/∂W of it added to gW, per layer, once per batch
     (after the mean over its samples: the term belongs to every sample's E, so to their mean once)."""
     if not d.net.l2:
@@ -312,7 +316,7 @@ def _decay_blocks(d: Derivation) -> dict[str, list[Block]]:
         rule = d.layer_rule(k)
         W = base("W", k, d.net.depth)[i, j]
         arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in (f"W{k}", f"gW{k}")}
-        p = KernelPrinter(names={lam: "L2"}, arrays=arrays, index_names={i, j})
+        p = KernelPrinter(names={lam: "L2"}, arrays=arrays, index_names={i, j}, dtype=dtype)
         loops = [("i", f"N{k - 1}"), ("j", f"N{k}")]
         term = l2_penalty([W])
         penalty.append(Block([f"(λ/2)·Σ W{_sup(k)}ᵢⱼ²: {sp.sstr(term)}"], [f"penalty += {p.doprint(term)}"], loops))
@@ -362,7 +366,7 @@ class _Indexed:
         extents = {width(n): f"N{n}" for n in range(self.L + 1)}
         self.printer = KernelPrinter(
             names={sp.Symbol("inv_m"): "inv_m", **{w: c for w, c in extents.items()}},
-            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch,
+            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch, dtype=dtype,
         )
         self.emit = Emitter(self.printer, extents)
         self.accumulated: list[str] = []  # batch layout: gradients summed by loops, not set by a product
@@ -581,7 +585,7 @@ class _Unrolled:
             names[sym] = self._name(parse_name(sym.name))
         for delta in self.d.all_deltas():
             names[delta.symbol] = self._name(parse_name(delta.symbol.name))
-        self.printer = KernelPrinter(names=names)
+        self.printer = KernelPrinter(names=names, dtype=dtype)
         self.temps = sp.numbered_symbols("t", real=True)
         # bce over a softmax: 1 − ŷ and its logarithm from the logits (symnet.emit.numba.stable)
         self.complements = needs_complements(self.net)

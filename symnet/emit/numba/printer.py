@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import sympy as sp
+from sympy.printing.precedence import precedence
 from sympy.printing.pycode import PythonCodePrinter
 
 from sympy.codegen.cfunctions import expm1, log1p
@@ -50,6 +51,11 @@ class KernelPrinter(PythonCodePrinter):
     ``vector``: the code runs in loops over whole blocks of a batch, which LLVM vectorises only when
     they call no library function; e^x then prints as the module's branch-free ``_exp`` (and the
     activations' helpers are its branch-free forms, see :func:`symnet.emit.numba.stable.vector_exp`).
+
+    ``dtype``: float32 prints every number as ``F(…)`` (the module's ``F = np.float32``): Numba types a
+    bare Python number as a float64 or an int64, and either turns the float32 sum it enters into a
+    float64 one, which then costs a conversion at every store and halves the width of the vector loops.
+    Integer exponents stay integers (x**2 of a float32 is a float32, and one multiplication).
     """
 
     printmethod = "_numbacode"
@@ -57,9 +63,10 @@ class KernelPrinter(PythonCodePrinter):
 
     def __init__(self, names: dict[sp.Symbol, str] | None = None,
                  arrays: dict[str, Callable[[list[str]], str]] | None = None,
-                 index_names: set[sp.Symbol] = frozenset(), vector: bool = False):
+                 index_names: set[sp.Symbol] = frozenset(), vector: bool = False, dtype: str = "float64"):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
         self.vector = vector
+        self.dtype = dtype
         self.names = dict(names or {})
         self.arrays = dict(arrays or {})
         self.index_names = set(index_names)
@@ -90,7 +97,7 @@ class KernelPrinter(PythonCodePrinter):
         label = str(expr.base.label)
         if label not in self.arrays:
             raise KeyError(f"the kernel has no array for {label}")
-        return self.arrays[label]([self._print(i) for i in expr.indices])
+        return self.arrays[label]([str(i) if i.is_Integer else self._print(i) for i in expr.indices])
 
     def _print_Dummy(self, expr: sp.Dummy) -> str:
         return self._print_Symbol(expr)
@@ -107,11 +114,22 @@ class KernelPrinter(PythonCodePrinter):
         # a square root after _floats made its exponent 0.5: np.sqrt rounds correctly, ** 0.5 need not
         if expr.exp == 0.5:
             return f"np.sqrt({self._print(expr.base)})"
+        if expr.exp.is_Integer and expr.exp != -1:
+            return f"{self.parenthesize(expr.base, precedence(expr), strict=False)}**{int(expr.exp)}"
         return super()._print_Pow(expr, rational=rational)
+
+    def number(self, text: str) -> str:
+        """A number of the kernel's dtype, written as ``text``."""
+        return f"F({text})" if self.dtype == "float32" else text
 
     def _print_Float(self, expr: sp.Float) -> str:
         # repr of the double: 1/100 → 0.01, exact to the last bit and readable
-        return repr(float(expr))
+        return self.number(repr(float(expr)))
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return self.number(str(int(expr)))
+
+    _print_Zero = _print_Integer
 
     # -- functions -----------------------------------------------------------------------
     def _print_Activation(self, expr: Activation) -> str:
@@ -190,7 +208,7 @@ class Emitter:
             raise ValueError(f"sums run from 1 in the layer form, got {s}")
         body_lines, body = self._hoist(s.function)
         inner = body_lines + [f"{acc} += {self.printer.doprint(body)}"]
-        return [f"{acc} = 0.0", f"for {self.printer.doprint(var)} in range({self._extent(hi)}):"] + [
+        return [f"{acc} = {self.printer.number('0.0')}", f"for {self.printer.doprint(var)} in range({self._extent(hi)}):"] + [
             "    " + line for line in inner
         ]
 
@@ -209,7 +227,7 @@ class Helper:
     body: list[str]
 
 
-def helpers(used: set[type[Activation]], vector: bool) -> tuple[list[Helper], set[str]]:
+def helpers(used: set[type[Activation]], vector: bool, dtype: str = "float64") -> tuple[list[Helper], set[str]]:
     """The helper functions for the activations ``used`` (and those their forms call), in registry
     order, and the branch-free math functions their bodies call."""
     z = sp.Symbol("z", real=True)
@@ -218,7 +236,7 @@ def helpers(used: set[type[Activation]], vector: bool) -> tuple[list[Helper], se
     todo = set(used)
     while todo:
         cls = todo.pop()
-        printer = KernelPrinter(names={z: "z"}, vector=vector)
+        printer = KernelPrinter(names={z: "z"}, vector=vector, dtype=dtype)
         form = _floats(cls.kernel_form(z))
         temps, (reduced,) = sp.cse([form], symbols=sp.numbered_symbols("e", real=True), order="canonical")
         body = []

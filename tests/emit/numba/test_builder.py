@@ -174,6 +174,33 @@ def test_float32_kernels_agree_with_float64_to_float32_precision():
         assert normwise(p32, p64) < 1e-5
 
 
+def test_float32_kernels_write_every_number_as_a_float32_and_keep_integer_powers():
+    from symnet.emit.numba.printer import KernelPrinter
+
+    x = sp.Symbol("x", real=True)
+    exprs = [1 - x / 2, x**2, 3 / x**2, sp.Piecewise((x, x > 0), (0, True))]
+    single, double = (KernelPrinter(names={x: "x"}, dtype=dt) for dt in ("float32", "float64"))
+    assert [single.doprint(e) for e in exprs] == [
+        "F(1) - F(0.5)*x", "x**2", "F(3)/x**2", "((x) if (x > F(0)) else (F(0)))"]
+    assert [double.doprint(e) for e in exprs] == ["1 - 0.5*x", "x**2", "3/x**2", "((x) if (x > 0) else (0))"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout,optimizer", [("unrolled", "sgd"), ("loops", "sgd"), ("gemm", "sgd"), ("loops", "adam")])
+def test_a_float32_kernel_computes_in_float32(layout, optimizer, tmp_path, monkeypatch):
+    """No number of the kernel promotes its float32 sums to float64: only the loss accumulators are doubles."""
+    monkeypatch.setenv("SYMNET_CACHE", str(tmp_path))  # compiled here, so Numba keeps the types it inferred
+    net = Network.parse("2-3-2", hidden="tanh", output="softmax", loss="cce", l2=0.01)
+    k = symnet.compile(net, layout, "float32", optimizer=optimizer)
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((8, 2)), np.eye(2)[np.arange(8) % 2]
+    k.train_epoch(k.init_params(0), X, Y, 0.1, 4)
+    (overload,) = k._train_epoch.overloads.values()
+    doubles = {name.split(".")[0] for name, t in overload.type_annotation.typemap.items()
+               if str(t) == "float64" and not name.startswith("$")}
+    assert doubles == {"E", "total", "penalty"}
+
+
 # -- numerical stability ------------------------------------------------------------------------
 _EXACT = {}
 

@@ -78,7 +78,20 @@ SIMULATED = textwrap.dedent("""
             l2 = cpu.train_epoch(p2, X, Y, 0.1, 3, momentum, v2 if momentum else None)
             worst = max(worst, abs(l1 - l2), max(float(np.max(np.abs(a - b))) for a, b in zip(p1, p2)),
                         max(float(np.max(np.abs(a - b))) for a, b in zip(v1, v2)))
-    print(worst)
+    # float32: the same kernels in single precision, against the CPU's float32 kernel
+    net = symnet.Network.parse("2-3-2", hidden="tanh", output="softmax", loss="cce")
+    open(path, "w").write(generate_cuda(net, "float32"))
+    found = importlib.util.spec_from_file_location("gpu32", path)
+    gpu = importlib.util.module_from_spec(found)
+    found.loader.exec_module(gpu)
+    cpu = symnet.compile(net, dtype="float32")
+    X, Y = rng.normal(size=(7, 2)).astype(np.float32), targets("cce", 2, 7, rng).astype(np.float32)
+    p1, p2 = cpu.init_params(3), cpu.init_params(3)
+    single = max(float(np.max(np.abs(a - b))) for a, b in zip(gpu.gradients(p1, X, Y), cpu.gradients(p1, X, Y)))
+    l1, l2 = gpu.train_epoch(p1, X, Y, 0.1, 3), cpu.train_epoch(p2, X, Y, 0.1, 3)
+    single = max(single, abs(l1 - l2), max(float(np.max(np.abs(a - b))) for a, b in zip(p1, p2)))
+    assert all(p.dtype == np.float32 for p in p1)
+    print(worst, single)
 """)
 
 
@@ -89,4 +102,6 @@ def test_in_the_simulator_the_gpu_kernels_equal_the_cpu_kernel(tmp_path):
     proc = subprocess.run([sys.executable, "-c", SIMULATED, str(tmp_path / "gpu_kernel.py")], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert float(proc.stdout.split()[-1]) < 1e-12
+    double, single = map(float, proc.stdout.split()[-2:])
+    assert double < 1e-12
+    assert single < 1e-5
