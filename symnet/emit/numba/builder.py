@@ -106,6 +106,11 @@ class Block:
     body: list[str]
     loops: list[tuple[str, str]] = field(default_factory=list)
     pre: list[str] = field(default_factory=list)  # statements before the loops (batch products)
+    #: its first loop runs over the rows of a batch and each row writes only its own results (no sum over
+    #: the rows but E's), so the rows can be shared among threads (numba.prange)
+    parallel: bool = False
+    #: ∂C/∂W⁽ᵏ⁾ of the batch as one product UᵀV: (k, U, V) — the epoch can write it straight into the update
+    product: tuple[int, str, str] | None = None
 
 
 @dataclass
@@ -143,6 +148,12 @@ class Kernel:
         division.  ``contract`` (gemm) lets LLVM fuse a·b + c into one fused multiply-add, which
         rounds once instead of twice and changes nothing else."""
         return ', error_model="numpy"' + (', fastmath={"contract"}' if self.vector else "")
+
+    @property
+    def loop_options(self) -> str:
+        """The options of the functions that loop over a batch: ``parallel`` (gemm) shares the rows of its
+        per-row loops among Numba's threads (NUMBA_NUM_THREADS), as BLAS shares its products."""
+        return self.jit_options + (", parallel=True" if self.vector else "")
 
 
 def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
@@ -182,6 +193,7 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=_updates(L, optimizer, kernel.dtype),
         optimizer=optimizer, classic=update.CLASSIC, state_arrays=state, fused=_fused(kernel),
+        into_update=_into_update(kernel, optimizer),
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
     ))
 
@@ -221,6 +233,39 @@ def _fused(kernel: Kernel) -> list[Block] | None:
                      f"    {p.doprint(theta)} = {p.doprint(rules['sgd'])}"]
         fused.append(Block(block.comment, body, block.loops, block.pre))
     return fused
+
+
+def _into_update(kernel: Kernel, optimizer: update.Optimizer) -> dict | None:
+    """For the epoch of the gemm layout with sgd or momentum and no L2: the backward blocks with each
+    ∂C/∂W = UᵀV product written straight into its update by one BLAS call, C ← α·UᵀV + β·C (α and β
+    read off the update rule, which is linear in g), so the gradient array is never written nor read
+    again; and the layers it did that for, whose weight loops the update then leaves out (sgd) or keeps
+    for θ ← θ + v only (momentum).  Safe because every δ was computed before the first product."""
+    if kernel.layout != "gemm" or kernel.net.l2 or optimizer.name not in update.CLASSIC:
+        return None
+    backward, layers = [], set()
+    for block in kernel.backward:
+        if block.product is None:
+            backward.append(block)
+            continue
+        k, U, V = block.product
+        arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in (f"W{k}", f"vW{k}")}
+        p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, arrays=arrays, index_names={i, j},
+                          dtype=kernel.dtype)
+        theta, g, v = (sp.IndexedBase(f"{pre}W{k}", real=True)[i, j] for pre in ("", "g", "v"))
+        rules = update.rules(theta, g, v)
+        calls = {}
+        for name, target in (("sgd", theta), ("velocity", v)):
+            alpha_, beta_ = rules[name].diff(g), rules[name].diff(target)
+            assert sp.expand(alpha_ * g + beta_ * target - rules[name]) == 0, "an update rule not linear in g"
+            calls[name] = f"_gemm_tn({U}, {V}, {target.base}, {p.doprint(alpha_)}, {p.doprint(beta_)})"
+        body = ["if use_velocity:", f"    {calls['velocity']}", "else:", f"    {calls['sgd']}"]
+        backward.append(Block(block.comment[:1] + [
+            "  summed over the batch by one product, written by BLAS straight into the update:",
+            f"  {sp.sstr(v)} = {sp.sstr(rules['velocity'])} with momentum, else {sp.sstr(theta)} = {sp.sstr(rules['sgd'])}"],
+            [], [], body))
+        layers.add(k)
+    return {"backward": backward, "layers": layers} if layers else None
 
 
 def init_layers(net: Network) -> list[dict]:
@@ -405,7 +450,7 @@ class _Indexed:
         yhat = str(base("a", L, L).label)
         store = Block([f"ŷ of the {'batch' if self.batch else 'sample'} into out"],
                       [f"out[{'start + r' if self.batch else 'r'}, j] = {yhat}[{'r, ' if self.batch else ''}j]"],
-                      self.loops(("j", f"N{L}")))
+                      self.loops(("j", f"N{L}")), parallel=self.batch)
         zero = [g for g in array_names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else array_names("g", L)
         return _kernel(self.d, "gemm" if self.batch else "loops", self.dtype, self.printer, workspace=workspace,
                        forward=forward, loss=[loss], backward=backward, store=[store], zero_each_batch=zero)
@@ -421,10 +466,10 @@ class _Indexed:
             products, h_rhs = self._axpy(rule.h.rhs, str(h.base.label), f"N{k}")
         body = self.emit.assign(self.printer.doprint(h), h_rhs)
         if act == SOFTMAX:
-            return [Block(comment, body, self.loops(("j", f"N{k}")), products), self.softmax(k)]
+            return [Block(comment, body, self.loops(("j", f"N{k}")), products, self.batch), self.softmax(k)]
         comment.append(f"{' ' * len(f'layer {k}, forward: ')}{sp.sstr(a)} = {sp.sstr(rule.a.rhs)}")
         body += self.emit.assign(self.printer.doprint(a), rule.a.rhs)
-        return [Block(comment, body, self.loops(("j", f"N{k}")), products)]
+        return [Block(comment, body, self.loops(("j", f"N{k}")), products, self.batch)]
 
     def softmax(self, k: int) -> Block:
         """ŷⱼ = e^{hⱼ}/Σₗ e^{hₗ}, evaluated as e^{hⱼ − lse} with lse = M + log Σₗ e^{hₗ − M}, M = maxₗ hₗ."""
@@ -452,7 +497,7 @@ class _Indexed:
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.lsec[q]), log_c)]
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.c[q]), sp.exp(self.lsec[q]))]
             comment.append(f"  1 - yhat[q] as c{k}[q] = exp(lsec{k}[q]), lsec{k}[q] = log Σ_(l≠q) exp(h{k}[l]) - lse{k}")
-        return Block(comment, body, self.loops())
+        return Block(comment, body, self.loops(), parallel=self.batch)
 
     def outputs(self) -> dict[sp.Expr, sp.Expr]:
         """ŷ_q in its logits, for a loss that takes its logarithm."""
@@ -476,7 +521,7 @@ class _Indexed:
         comment = [f"loss of the sample: {sp.sstr(total)}"]
         if stable != total:
             comment.append(f"  from the logits: {sp.sstr(stable)}")
-        return Block(comment, self.emit.assign("E", stable, "+="), self.loops())
+        return Block(comment, self.emit.assign("E", stable, "+="), self.loops(), parallel=self.batch)
 
     # -- backward -----------------------------------------------------------------------
     def output_delta(self) -> Block:
@@ -487,7 +532,7 @@ class _Indexed:
             rhs = softmax_rule_in_complements(rhs, j, self.complement)
         body = self.emit.assign(self.printer.doprint(rule.delta.lhs), inv_m * rhs)
         return Block(_output_comment(self.net, rule.delta, rule.assumption), body,
-                     self.loops(("j", f"N{self.L}")))
+                     self.loops(("j", f"N{self.L}")), parallel=self.batch)
 
     def hidden_delta(self, k: int) -> Block:
         rule = self.rules[k - 1]
@@ -496,7 +541,7 @@ class _Indexed:
         label = str(rule.delta.lhs.base.label)
         products, rhs = self._products(rule.delta.rhs, label) if self.batch else ([], rule.delta.rhs)
         return Block(comment, self.emit.assign(self.printer.doprint(rule.delta.lhs), rhs),
-                     self.loops(("j", f"N{k}")), products)
+                     self.loops(("j", f"N{k}")), products, self.batch)
 
     def gradients(self, k: int) -> list[Block]:
         rule = self.rules[k - 1]
@@ -504,8 +549,9 @@ class _Indexed:
         dW = [f"∂E/∂W{_sup(k)}ᵢⱼ: dE/dW{k}[i, j] = {sp.sstr(rule.dW.rhs)}"]
         db = [f"∂E/∂b{_sup(k)}ⱼ: dE/db{k}[j] = {sp.sstr(rule.db.rhs)}"]
         if self.batch:
-            product = self._outer(rule.dW.rhs, f"gW{k}")
-            w_block = (Block(dW + ["  summed over the batch: one matrix product"], [], [], [product]) if product else
+            product = self._outer(rule.dW.rhs)
+            w_block = (Block(dW + ["  summed over the batch: one matrix product"], [], [],
+                             [f"np.dot({product[0]}.T, {product[1]}, gW{k})"], product=(k, *product)) if product else
                        Block(dW, self.emit.assign(f"gW{k}[i, j]", rule.dW.rhs, "+="),
                              self.loops(("i", f"N{k - 1}"), ("j", f"N{k}"))))
             if not product:
@@ -561,8 +607,8 @@ class _Indexed:
             replace[s] = sp.IndexedBase(out, real=True)[free]
         return lines, expr.xreplace(replace)
 
-    def _outer(self, expr: sp.Expr, out: str) -> str | None:
-        """Σ_r u[r, i]·v[r, j] over the batch as ``np.dot(U.T, V, out)`` when expr is uᵢ·vⱼ."""
+    def _outer(self, expr: sp.Expr) -> tuple[str, str] | None:
+        """(U, V), the batch's rows of u and v, when expr is uᵢ·vⱼ: its sum over the batch is UᵀV."""
         factors = sp.Mul.make_args(expr)
         if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
             return None
@@ -570,7 +616,7 @@ class _Indexed:
         if set(by_index) != {(i,), (j,)}:
             return None
         u, v = by_index[(i,)], by_index[(j,)]
-        return f"np.dot({self._view(str(u.base.label))}.T, {self._view(str(v.base.label))}, {out})"
+        return self._view(str(u.base.label)), self._view(str(v.base.label))
 
 
 class _Unrolled:
