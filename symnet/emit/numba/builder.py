@@ -106,9 +106,6 @@ class Block:
     body: list[str]
     loops: list[tuple[str, str]] = field(default_factory=list)
     pre: list[str] = field(default_factory=list)  # statements before the loops (batch products)
-    #: its first loop runs over the rows of a batch and each row writes only its own results (no sum over
-    #: the rows but E's), so the rows can be shared among threads (numba.prange)
-    parallel: bool = False
     #: ∂C/∂W⁽ᵏ⁾ of the batch as one product UᵀV: (k, U, V) — the epoch can write it straight into the update
     product: tuple[int, str, str] | None = None
 
@@ -149,11 +146,6 @@ class Kernel:
         rounds once instead of twice and changes nothing else."""
         return ', error_model="numpy"' + (', fastmath={"contract"}' if self.vector else "")
 
-    @property
-    def loop_options(self) -> str:
-        """The options of the functions that loop over a batch: ``parallel`` (gemm) shares the rows of its
-        per-row loops among Numba's threads (NUMBA_NUM_THREADS), as BLAS shares its products."""
-        return self.jit_options + (", parallel=True" if self.vector else "")
 
 
 def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
@@ -450,7 +442,7 @@ class _Indexed:
         yhat = str(base("a", L, L).label)
         store = Block([f"ŷ of the {'batch' if self.batch else 'sample'} into out"],
                       [f"out[{'start + r' if self.batch else 'r'}, j] = {yhat}[{'r, ' if self.batch else ''}j]"],
-                      self.loops(("j", f"N{L}")), parallel=self.batch)
+                      self.loops(("j", f"N{L}")))
         zero = [g for g in array_names("g", L) if g.startswith("gb") or g in self.accumulated] if self.batch else array_names("g", L)
         return _kernel(self.d, "gemm" if self.batch else "loops", self.dtype, self.printer, workspace=workspace,
                        forward=forward, loss=[loss], backward=backward, store=[store], zero_each_batch=zero)
@@ -466,10 +458,10 @@ class _Indexed:
             products, h_rhs = self._axpy(rule.h.rhs, str(h.base.label), f"N{k}")
         body = self.emit.assign(self.printer.doprint(h), h_rhs)
         if act == SOFTMAX:
-            return [Block(comment, body, self.loops(("j", f"N{k}")), products, self.batch), self.softmax(k)]
+            return [Block(comment, body, self.loops(("j", f"N{k}")), products), self.softmax(k)]
         comment.append(f"{' ' * len(f'layer {k}, forward: ')}{sp.sstr(a)} = {sp.sstr(rule.a.rhs)}")
         body += self.emit.assign(self.printer.doprint(a), rule.a.rhs)
-        return [Block(comment, body, self.loops(("j", f"N{k}")), products, self.batch)]
+        return [Block(comment, body, self.loops(("j", f"N{k}")), products)]
 
     def softmax(self, k: int) -> Block:
         """ŷⱼ = e^{hⱼ}/Σₗ e^{hₗ}, evaluated as e^{hⱼ − lse} with lse = M + log Σₗ e^{hₗ − M}, M = maxₗ hₗ."""
@@ -497,7 +489,7 @@ class _Indexed:
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.lsec[q]), log_c)]
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.c[q]), sp.exp(self.lsec[q]))]
             comment.append(f"  1 - yhat[q] as c{k}[q] = exp(lsec{k}[q]), lsec{k}[q] = log Σ_(l≠q) exp(h{k}[l]) - lse{k}")
-        return Block(comment, body, self.loops(), parallel=self.batch)
+        return Block(comment, body, self.loops())
 
     def outputs(self) -> dict[sp.Expr, sp.Expr]:
         """ŷ_q in its logits, for a loss that takes its logarithm."""
@@ -521,7 +513,7 @@ class _Indexed:
         comment = [f"loss of the sample: {sp.sstr(total)}"]
         if stable != total:
             comment.append(f"  from the logits: {sp.sstr(stable)}")
-        return Block(comment, self.emit.assign("E", stable, "+="), self.loops(), parallel=self.batch)
+        return Block(comment, self.emit.assign("E", stable, "+="), self.loops())
 
     # -- backward -----------------------------------------------------------------------
     def output_delta(self) -> Block:
@@ -532,7 +524,7 @@ class _Indexed:
             rhs = softmax_rule_in_complements(rhs, j, self.complement)
         body = self.emit.assign(self.printer.doprint(rule.delta.lhs), inv_m * rhs)
         return Block(_output_comment(self.net, rule.delta, rule.assumption), body,
-                     self.loops(("j", f"N{self.L}")), parallel=self.batch)
+                     self.loops(("j", f"N{self.L}")))
 
     def hidden_delta(self, k: int) -> Block:
         rule = self.rules[k - 1]
@@ -541,7 +533,7 @@ class _Indexed:
         label = str(rule.delta.lhs.base.label)
         products, rhs = self._products(rule.delta.rhs, label) if self.batch else ([], rule.delta.rhs)
         return Block(comment, self.emit.assign(self.printer.doprint(rule.delta.lhs), rhs),
-                     self.loops(("j", f"N{k}")), products, self.batch)
+                     self.loops(("j", f"N{k}")), products)
 
     def gradients(self, k: int) -> list[Block]:
         rule = self.rules[k - 1]
