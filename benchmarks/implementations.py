@@ -1,11 +1,16 @@
-"""One trainer per implementation, all doing the same thing: plain SGD, float64, batches in the given order
-(no shuffling, the last partial batch included), θ ← θ − α ∂E/∂θ with E the mean of the per-sample losses.
+"""One trainer per implementation, all doing the same thing: plain SGD, batches in the given order (no
+shuffling, the last partial batch included), θ ← θ − α ∂E/∂θ with E the mean of the per-sample losses, in the
+dtype of the data it is given (float64 or float32: X, Y and the initial parameters arrive in that dtype, and
+every trainer computes in it: no float64 array or NumPy float64 scalar enters a float32 run).
 
 Each trainer has ``setup(w, X, Y, params0)`` (build the model, graph or kernel: timed as "setup"),
 ``epoch()`` (one pass over the data, finished when it returns: JAX results are blocked on) and
 ``params()`` (the current parameters as NumPy arrays, [W1, b1, W2, b2, ...]).  The peers get their batches
 pre-sliced, as a data loader would hand them over, so no peer pays for slicing inside the timed epoch;
 symnet's ``train_epoch`` takes the whole arrays, as its contract says.
+
+``dtype_seen()`` (optional) names the dtypes of the gradients the trainer computed, where its library lets
+them be seen: a float32 run whose gradients were float64 did not train in float32.
 
 A trainer raises :class:`Unavailable` (the library or API is missing), :class:`Skipped` (not run by
 choice, e.g. an unrolled kernel for a wide net) or :class:`NotComparable` (the library cannot train this
@@ -34,10 +39,21 @@ def _split(X: np.ndarray, Y: np.ndarray, batch_size: int) -> list[tuple[np.ndarr
     return [(X[s], Y[s]) for s in batches(len(X), batch_size)]
 
 
+DTYPES = ("float64", "float32")
+
+
+def dtype_of(X: np.ndarray) -> str:
+    """The run's dtype, taken from the data (the one place it is set: the parent saves X, Y, θ₀ in it)."""
+    name = np.dtype(X.dtype).name
+    if name not in DTYPES:
+        raise ValueError(f"data in {name}; the benchmark trains in {' or '.join(DTYPES)}")
+    return name
+
+
 # -- symnet ----------------------------------------------------------------------------------------
 
 class Symnet:
-    """symnet's generated Numba kernel, ``symnet.compile(net, mode=..., dtype="float64").train_epoch``."""
+    """symnet's generated Numba kernel, ``symnet.compile(net, mode=..., dtype=<the data's>).train_epoch``."""
 
     UNROLLED_MAX_PARAMS = 200  # straight-line code for every weight: only for small nets
 
@@ -56,12 +72,13 @@ class Symnet:
                           f"{self.UNROLLED_MAX_PARAMS} parameters")
         net = symnet.Network.parse(w.spec, hidden=",".join(w.hidden), output=w.output, loss=w.loss)
         try:
-            self.kernel = symnet.compile(net, mode=self.mode, dtype="float64")
+            self.kernel = symnet.compile(net, mode=self.mode, dtype=dtype_of(X))
         except (ValueError, NotImplementedError, symnet.SpecError) as e:
             raise Unavailable(f"symnet.compile(mode={self.mode!r}) refused: {e}") from None
         self.X, self.Y, self.lr, self.b = X, Y, w.lr, w.batch_size
         self.p = [np.ascontiguousarray(p.copy()) for p in params0]
-        self.info = {"mode": self.mode, "kernel mode": getattr(self.kernel, "MODE", None)}
+        self.info = {"mode": self.mode, "kernel mode": getattr(self.kernel, "MODE", None),
+                     "kernel dtype": np.dtype(getattr(self.kernel, "DTYPE", dtype_of(X))).name}
 
     def epoch(self):
         self.kernel.train_epoch(self.p, self.X, self.Y, self.lr, self.b)
@@ -84,14 +101,24 @@ def _dact_from_output(act: str, a: np.ndarray) -> np.ndarray:
 
 
 class NumPy:
-    """Hand-written vectorised back-propagation: δᴸ, δᵏ = (δᵏ⁺¹ Wᵏ⁺¹ᵀ) ⊙ f′(hᵏ), ∂E/∂Wᵏ = aᵏ⁻¹ᵀ δᵏ."""
+    """Hand-written vectorised back-propagation: δᴸ, δᵏ = (δᵏ⁺¹ Wᵏ⁺¹ᵀ) ⊙ f′(hᵏ), ∂E/∂Wᵏ = aᵏ⁻¹ᵀ δᵏ.
+
+    In the data's dtype throughout: every constant is a Python float or int (NEP 50: they take the array's
+    dtype), lr too. The in-place update would hide a float64 gradient (it casts back), so setup runs one step
+    on a copy of θ and records the dtypes the gradients and deltas actually had."""
 
     def setup(self, w: Workload, X, Y, params0):
         self.w = w
-        self.p = [p.copy() for p in params0]
         self.batches = _split(X, Y, w.batch_size)
+        self.p = [p.copy() for p in params0]
+        self.seen: set[str] = set()
+        self.step(*self.batches[0], seen=self.seen)  # untimed probe; θ is reset below
+        self.p = [p.copy() for p in params0]
 
-    def step(self, Xb, Yb):
+    def dtype_seen(self) -> set[str]:
+        return self.seen
+
+    def step(self, Xb, Yb, seen: set | None = None):
         w, p, lr = self.w, self.p, self.w.lr
         acts = w.activations
         L = len(acts)
@@ -105,6 +132,8 @@ class NumPy:
             delta = (yhat - Yb) * _dact_from_output(acts[-1], yhat) / m
         for k in range(L - 1, -1, -1):
             gW, gb = a[k].T @ delta, delta.sum(axis=0)
+            if seen is not None:  # the setup's probe only: one test per layer, nothing in a timed epoch
+                seen.update(x.dtype.name for x in (gW, gb, delta, a[k + 1]))
             if k:
                 delta = (delta @ p[2 * k].T) * _dact_from_output(acts[k - 1], a[k])
             gW *= lr  # in place: one temporary fewer
@@ -123,7 +152,7 @@ class NumPy:
 # -- PyTorch ---------------------------------------------------------------------------------------
 
 class Torch:
-    """PyTorch eager: autograd and ``torch.optim.SGD`` (no momentum), float64 tensors."""
+    """PyTorch eager: autograd and ``torch.optim.SGD`` (no momentum), tensors in the data's dtype."""
 
     def __init__(self, threads: int):
         self.threads = threads
@@ -137,7 +166,8 @@ class Torch:
         torch.set_num_threads(self.threads)
         self.torch = torch
         self.w = w
-        self.p = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params0]
+        dtype = getattr(torch, dtype_of(X))
+        self.p = [torch.tensor(p, dtype=dtype, requires_grad=True) for p in params0]
         self.opt = torch.optim.SGD(self.p, lr=w.lr, momentum=0.0)
         self.batches = [(torch.from_numpy(Xb), torch.from_numpy(Yb)) for Xb, Yb in _split(X, Y, w.batch_size)]
         act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
@@ -160,6 +190,10 @@ class Torch:
             self.opt.zero_grad(set_to_none=True)
             self.loss_fn(Xb, Yb).backward()
             self.opt.step()
+
+    def dtype_seen(self) -> set[str]:
+        """The last step's gradients (left in ``.grad`` until the next step's ``zero_grad``)."""
+        return {str(p.grad.dtype).removeprefix("torch.") for p in self.p if p.grad is not None}
 
     def params(self):
         return [p.detach().numpy().copy() for p in self.p]
@@ -190,25 +224,38 @@ def _jax_step(w: Workload):
     return step
 
 
-def _import_jax():
+def _import_jax(dtype: str):
+    """jax with 64-bit types on for a float64 run and off (its default) for float32: with x64 off no array
+    can be float64, so nothing in the step can promote to it."""
     try:
         import jax
     except ImportError as e:
         raise Unavailable(f"cannot import jax: {e}") from None
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", dtype == "float64")
     return jax
+
+
+def _jax_dtype_seen(step, p, Xb, Yb) -> set[str]:
+    """The dtypes of an update step's outputs, from its abstract evaluation (no computation, nothing donated)."""
+    import jax
+
+    return {x.dtype.name for x in jax.eval_shape(step, p, Xb, Yb)}
 
 
 class JaxJit:
     """``jax.jit`` of the whole update step (gradient + SGD), a Python loop over the batches."""
 
     def setup(self, w: Workload, X, Y, params0):
-        jax = _import_jax()
+        jax = _import_jax(dtype_of(X))
         self.jax = jax
         self.step = jax.jit(_jax_step(w), donate_argnums=0)
         self.p = [jax.device_put(p) for p in params0]
         self.batches = [(jax.device_put(Xb), jax.device_put(Yb)) for Xb, Yb in _split(X, Y, w.batch_size)]
-        self.info = {"jax backend": jax.default_backend()}
+        self.seen = _jax_dtype_seen(_jax_step(w), self.p, *self.batches[0])
+        self.info = {"jax backend": jax.default_backend(), "jax_enable_x64": jax.config.jax_enable_x64}
+
+    def dtype_seen(self) -> set[str]:
+        return self.seen
 
     def epoch(self):
         p = self.p
@@ -225,7 +272,7 @@ class JaxScan:
     step for the last partial batch (if any)."""
 
     def setup(self, w: Workload, X, Y, params0):
-        jax = _import_jax()
+        jax = _import_jax(dtype_of(X))
         self.jax = jax
         step = _jax_step(w)
 
@@ -241,7 +288,12 @@ class JaxScan:
         self.Ys = jax.device_put(Y[:full].reshape(m // b, b, Y.shape[1]))
         self.rest = (jax.device_put(X[full:]), jax.device_put(Y[full:])) if full < m else None
         self.p = [jax.device_put(p) for p in params0]
-        self.info = {"scan length": m // b, "remainder rows": m - full}
+        self.seen = {x.dtype.name for x in jax.eval_shape(scan_epoch, self.p, self.Xs, self.Ys)}
+        self.info = {"scan length": m // b, "remainder rows": m - full,
+                     "jax_enable_x64": jax.config.jax_enable_x64}
+
+    def dtype_seen(self) -> set[str]:
+        return self.seen
 
     def epoch(self):
         p = self.scan(self.p, self.Xs, self.Ys)
@@ -257,7 +309,12 @@ class JaxScan:
 
 class PyTensor:
     """``pytensor.grad`` of E, an update function compiled with ``pytensor.function(..., updates=...)``.
-    ``mode=None`` is the library's default mode (say which linker it picked), else "NUMBA" or "CVM" (C)."""
+    ``mode=None`` is the library's default mode (say which linker it picked), else "NUMBA" or "CVM" (C).
+
+    In the data's dtype: inputs and shared θ of that dtype and ``floatX`` set to it (the type PyTensor gives
+    the Python-float constants lr, 0.5 and 0 in the graph: left at float64 they would upcast a float32 graph).
+    PyTensor refuses an update whose type differs from its shared variable, and setup records the type of
+    every floating-point variable in the compiled graph, so a float32 row cannot have computed in float64."""
 
     def __init__(self, mode: str | None):
         self.mode = mode
@@ -273,7 +330,9 @@ class PyTensor:
                 from pytensor.compile.mode import get_mode
         except ImportError as e:
             raise Unavailable(f"cannot import pytensor: {e}") from None
-        Xs, Ys = pt.dmatrix("X"), pt.dmatrix("Y")
+        dtype = dtype_of(X)
+        pytensor.config.floatX = dtype  # this process only: each implementation runs in its own
+        Xs, Ys = pt.matrix("X", dtype=dtype), pt.matrix("Y", dtype=dtype)
         self.shared = [pytensor.shared(p.copy(), name=f"{'Wb'[i % 2]}{i // 2 + 1}") for i, p in enumerate(params0)]
         act = {"sigmoid": pt.sigmoid, "tanh": pt.tanh,
                "relu": lambda h: pt.switch(h > 0, h, 0.0)}  # ReLU′(0) = 0, as everywhere else
@@ -295,13 +354,21 @@ class PyTensor:
             warnings.simplefilter("ignore")
             self.f = pytensor.function([Xs, Ys], E, updates=updates, mode=mode)
         self.batches = _split(X, Y, w.batch_size)
+        # every floating-point variable of the compiled graph, not just the gradients (which pytensor.grad
+        # may cast to θ's type after computing them wider)
+        self.seen = {v.type.dtype for node in self.f.maker.fgraph.apply_nodes for v in node.outputs
+                     if str(getattr(v.type, "dtype", "")).startswith("float")}
         linker = type(self.f.maker.linker).__name__
-        self.info = {"pytensor mode": self.mode or f"default ({pytensor.config.mode})", "linker": linker}
+        self.info = {"pytensor mode": self.mode or f"default ({pytensor.config.mode})", "linker": linker,
+                     "floatX": pytensor.config.floatX}
 
     def epoch(self):
         f = self.f
         for Xb, Yb in self.batches:
             f(Xb, Yb)
+
+    def dtype_seen(self) -> set[str]:
+        return self.seen
 
     def params(self):
         return [p.get_value() for p in self.shared]
@@ -315,7 +382,12 @@ class Sklearn:
 
     Its multi-class loss is the mean cross-entropy with a softmax output and its gradient is (ŷ − y)/m per
     batch, exactly ∂E/∂h of E = mean per-sample cce, so lr needs no adjustment. It has no sigmoid output
-    with squared error: a one-output classifier uses log-loss and a regressor an identity output."""
+    with squared error: a one-output classifier uses log-loss and a regressor an identity output.
+
+    float32: scikit-learn (1.9 here) keeps float32 input in float32 (weights, activations, deltas and
+    gradients allocated in X's dtype; targets binarised to bool so they do not upcast). setup does not take
+    that on trust: it records the dtypes of the gradients of its first ``partial_fit`` and declares the row
+    not comparable if any was not the data's dtype."""
 
     SK_ACT = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu"}
 
@@ -346,15 +418,44 @@ class Sklearn:
         # the first partial_fit builds the model's state (and its own random weights), on K rows so every
         # class is seen; then the common initial weights replace those, in sklearn's layout (the same as ours)
         first = [int(np.flatnonzero(self.labels == c)[0]) for c in range(K)]
-        clf.partial_fit(X[first], self.labels[first], classes=np.arange(K))
+        self.seen = self._gradient_dtypes(clf, lambda: clf.partial_fit(X[first], self.labels[first],
+                                                                      classes=np.arange(K)))
+        if self.seen != {dtype_of(X)}:
+            raise NotComparable(f"not the same arithmetic: scikit-learn computed its gradients in "
+                                f"{', '.join(sorted(self.seen))} on {dtype_of(X)} data")
         clf.coefs_ = [params0[2 * k].copy() for k in range(len(w.activations))]
         clf.intercepts_ = [params0[2 * k + 1].copy() for k in range(len(w.activations))]
         if clf.out_activation_ != "softmax":
             raise NotComparable(f"not the same problem: scikit-learn chose a {clf.out_activation_} output")
         self.clf, self.X = clf, X
 
+    @staticmethod
+    def _gradient_dtypes(clf, fit) -> set[str]:
+        """The dtypes of the weights' and biases' gradients ``clf._backprop`` returns during ``fit()``
+        (watched through an instance attribute, removed afterwards: the timed epochs call it unwrapped)."""
+        seen: set[str] = set()
+        backprop = getattr(clf, "_backprop", None)
+        if backprop is None:  # a private method: where it is gone, the weights' dtypes are what can be seen
+            fit()
+            return {c.dtype.name for c in clf.coefs_ + clf.intercepts_}
+
+        def watched(*args, **kwargs):
+            out = backprop(*args, **kwargs)
+            seen.update(np.asarray(g).dtype.name for grads in out[1:] for g in grads)
+            return out
+
+        clf._backprop = watched
+        try:
+            fit()
+        finally:
+            del clf._backprop
+        return seen
+
     def epoch(self):
         self.clf.partial_fit(self.X, self.labels)
+
+    def dtype_seen(self) -> set[str]:
+        return self.seen
 
     def params(self):
         out = []

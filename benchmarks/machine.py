@@ -1,4 +1,5 @@
-"""The machine: CPU, BLAS, library versions, and the float64 matmul roofline for ``wide``'s shapes.
+"""The machine: CPU, BLAS, library versions, the matmul roofline for ``wide``'s shapes (in the run's dtype),
+and which CPUs a process's threads may run on.
 
 The roofline is what the machine's BLAS reaches on exactly the matrix products of one ``wide`` batch
 (128 rows, 784-256-10): h1 = X W1, h2 = a1 W2, ∂E/∂W2 = a1ᵀ δ2, δ2 W2ᵀ, ∂E/∂W1 = Xᵀ δ1. Their FLOPs over
@@ -28,9 +29,9 @@ LIBRARIES = ("numpy", "scipy", "numba", "llvmlite", "sympy", "torch", "jax", "ja
              "scikit-learn", "threadpoolctl")
 
 
-def _operands(rng, shape_a, shape_b, trans):
-    A = rng.standard_normal(shape_a)
-    B = rng.standard_normal(shape_b)
+def _operands(rng, shape_a, shape_b, trans, dtype: str):
+    A = rng.standard_normal(shape_a).astype(dtype)
+    B = rng.standard_normal(shape_b).astype(dtype)
     if trans is True:
         A = A.T  # a view, as back-propagation uses it
     elif trans == "B":
@@ -56,21 +57,22 @@ def _best(fn, reps: int, blocks: int = 30) -> float:
 ROOFLINE_LIBRARIES = ("numpy", "numba", "torch")
 
 
-def roofline(lib: str) -> dict:
+def roofline(lib: str, dtype: str = "float64") -> dict:
     """GFLOP/s of the wide batch's gemm mix with one BLAS: numpy's OpenBLAS ("numpy"), the BLAS that a
-    Numba ``@njit`` np.dot calls, SciPy's OpenBLAS ("numba"), or PyTorch's MKL ("torch"). One library per
-    process: two OpenBLAS copies in one process keep each other's spinning threads busy. Run in a child whose
-    thread variables are set like the benchmark's."""
+    Numba ``@njit`` np.dot calls, SciPy's OpenBLAS ("numba"), or PyTorch's MKL ("torch"), in ``dtype``
+    (dgemm or sgemm: a float32 epoch is measured against the float32 rate). One library per process: two
+    OpenBLAS copies in one process keep each other's spinning threads busy. Run in a child whose thread
+    variables are set like the benchmark's."""
     import os
 
     rng = np.random.default_rng(0)
-    ops = [(name, *_operands(rng, sa, sb, tr)) for name, sa, sb, tr in WIDE_GEMMS]
+    ops = [(name, *_operands(rng, sa, sb, tr, dtype)) for name, sa, sb, tr in WIDE_GEMMS]
     total_flops = sum(_flops(A, B) for _, A, B in ops)
     per = {}
     if lib == "numpy":
         label = "numpy (OpenBLAS)"
         for name, A, B in ops:
-            out = np.empty((A.shape[0], B.shape[1]))
+            out = np.empty((A.shape[0], B.shape[1]), dtype=dtype)
             per[name] = _best(lambda A=A, B=B, out=out: np.matmul(A, B, out=out), reps=10)
     elif lib == "numba":
         import numba
@@ -82,7 +84,7 @@ def roofline(lib: str) -> dict:
             np.dot(A, B, out)
 
         for name, A, B in ops:
-            out = np.empty((A.shape[0], B.shape[1]))
+            out = np.empty((A.shape[0], B.shape[1]), dtype=dtype)
             per[name] = _best(lambda A=A, B=B, out=out: nb_dot(A, B, out), reps=10)
     elif lib == "torch":
         import torch
@@ -91,12 +93,38 @@ def roofline(lib: str) -> dict:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
         for name, A, B in ops:
             tA, tB = torch.from_numpy(A), torch.from_numpy(B)  # transposed views keep their strides
-            out = torch.empty((A.shape[0], B.shape[1]), dtype=torch.float64)
+            out = torch.empty((A.shape[0], B.shape[1]), dtype=getattr(torch, dtype))
             per[name] = _best(lambda tA=tA, tB=tB, out=out: torch.mm(tA, tB, out=out), reps=10)
     else:
         raise ValueError(lib)
-    return {"library": label, "batch_flops": total_flops, "gflops": total_flops / sum(per.values()) / 1e9,
+    return {"library": label, "dtype": dtype, "batch_flops": total_flops,
+            "gflops": total_flops / sum(per.values()) / 1e9,
             "per_gemm": {n: _flops(A, B) / per[n] / 1e9 for n, A, B in ops}}
+
+
+def thread_cpus() -> dict:
+    """How many threads this process has and the union of the CPUs they may run on (each thread's
+    ``Cpus_allowed_list`` in /proc): a library that widened its own threads' affinity beyond the process's
+    shows up here, where ``os.sched_getaffinity(0)`` sees only the calling thread. Linux only; {} elsewhere."""
+    import os
+
+    cpus: set[int] = set()
+    threads = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return {}
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/status") as f:
+                line = next(ln for ln in f if ln.startswith("Cpus_allowed_list:"))
+        except (OSError, StopIteration):
+            continue  # the thread ended meanwhile
+        threads += 1
+        for part in line.split(":", 1)[1].strip().split(","):
+            lo, _, hi = part.partition("-")
+            cpus.update(range(int(lo), int(hi or lo) + 1))
+    return {"threads": threads, "cpus": sorted(cpus)}
 
 
 def blas_info() -> list[dict]:
@@ -155,8 +183,8 @@ def pytensor_linker() -> str:
 
 
 def child_main(what: str) -> None:
-    if what.startswith("roofline:"):
-        print(json.dumps(roofline(what.split(":", 1)[1])))
+    if what.startswith("roofline:"):  # roofline:LIBRARY[:DTYPE]
+        print(json.dumps(roofline(*what.split(":")[1:3])))
     elif what == "blas":
         info = {"blas": blas_info()}
         try:
