@@ -183,7 +183,7 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     return tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
-        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=_updates(L, optimizer, kernel.dtype),
+        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=update_statements(L, optimizer, kernel.dtype),
         optimizer=optimizer, classic=update.CLASSIC, state_arrays=state, fused=_fused(kernel),
         into_update=_into_update(kernel, optimizer),
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
@@ -271,7 +271,7 @@ def init_layers(net: Network) -> list[dict]:
     return init
 
 
-def _updates(L: int, optimizer: update.Optimizer, dtype: str = "float64") -> list[dict]:
+def update_statements(L: int, optimizer: update.Optimizer, dtype: str = "float64") -> list[dict]:
     """The update rules of symnet.derivation.update printed for every layer's W[i, j] and b[j]: ``sgd``
     θ ← θ − α g; ``velocity`` v ← μ v − α g and ``with_velocity`` θ ← θ + v (the sgd/momentum kernel);
     ``steps`` the optimiser's assignments in order (the others)."""

@@ -3,7 +3,9 @@
 
 Each thread keeps its layer's quantities (h, a, δ) in registers/local memory and adds its share of every
 ∂E/∂θ into the batch's gradient arrays with atomic adds; a second kernel, one thread per parameter,
-applies the update rule of :mod:`symnet.derivation.update`.  The statements are the ones the CPU kernel
+applies the update rule of :mod:`symnet.derivation.update`.  When θ and a batch's gradients fit in one
+block's shared memory (narrow nets), the module also has ``_epoch``: the whole epoch in one launch of one
+block, θ and ∂E/∂θ in shared memory, so that small batches cost no launch each.  The statements are the ones the CPU kernel
 prints (every formula still comes from the derivation); only where a sum over the batch happens changes.
 The parameters stay on the device for a whole epoch.
 
@@ -19,7 +21,7 @@ import sympy as sp
 from symnet.derivation import update
 from symnet.derivation.chains import Derivation, derive
 from symnet.emit.numba.builder import (LAYOUT_NOTES, MAX_KERNEL_LAYERS, Kernel, array_names, checked_network,
-                                       init_layers, per_sample_kernel)
+                                       init_layers, per_sample_kernel, update_statements)
 from symnet.emit.numba.printer import KernelPrinter
 from symnet.emit.templates import python_environment, tidy_python
 from symnet.errors import InputError
@@ -31,6 +33,8 @@ TARGETS = ("cpu", "cuda")
 THREADS = 128
 #: widest layer whose quantities one thread keeps in local memory
 MAX_WIDTH = 256
+#: shared memory a block may hold without asking for more (every CUDA GPU since compute capability 2.0)
+SHARED_BYTES = 48 * 1024
 #: a gradient's share from one sample, ``gW1[i, j] += …``: becomes an atomic add (threads share gW1)
 _SHARE = re.compile(r"^(?P<array>g[Wb]\d+)\[(?P<index>[^\]]+)\] \+= (?P<value>.+)$")
 
@@ -62,10 +66,15 @@ def _render(kernel: Kernel, output: str) -> str:
     command = (f"symnet codegen {net.arguments()} -o {shell_word(output)} --dtype {kernel.dtype} "
                f"--target cuda")
     backward = [_shared(b) for b in kernel.backward]
+    itemsize = 4 if kernel.dtype == "float32" else 8
     return tidy_python(python_environment().get_template("cuda.py.j2").render(
         k=kernel, net=net, L=L, version=__version__, command=command, note=LAYOUT_NOTES["loops"],
         backward=backward, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
-        params=array_names("", L), grads=array_names("g", L), threads=THREADS, update=_elementwise_rules(), init=init_layers(net),
+        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), threads=THREADS,
+        update=_elementwise_rules(), init=init_layers(net),
+        # θ and the batch's ∂E/∂θ both in one block's shared memory: the whole epoch is one launch
+        one_launch=2 * net.n_params * itemsize <= SHARED_BYTES,
+        updates=update_statements(L, update.SGD, kernel.dtype),
     ))
 
 

@@ -71,7 +71,10 @@ SIMULATED = textwrap.dedent("""
         worst = max(worst, float(np.max(np.abs(gpu.forward(p, X) - cpu.forward(p, X)))),
                     abs(gpu.loss(p, X, Y) - cpu.loss(p, X, Y)),
                     max(float(np.max(np.abs(a - b))) for a, b in zip(gpu.gradients(p, X, Y), cpu.gradients(p, X, Y))))
-        for momentum in (0.0, 0.9):
+        # an epoch in one launch (θ in shared memory; these nets fit) and in a launch per batch
+        assert gpu.ONE_LAUNCH
+        for one_launch, momentum in [(True, 0.0), (True, 0.9), (False, 0.0), (False, 0.9)]:
+            gpu.ONE_LAUNCH = one_launch
             p1, p2 = cpu.init_params(2), cpu.init_params(2)
             v1, v2 = [np.zeros_like(a) for a in p1], [np.zeros_like(a) for a in p2]
             l1 = gpu.train_epoch(p1, X, Y, 0.1, 3, momentum, v1 if momentum else None)
