@@ -2,8 +2,12 @@
 
 The cache is content-addressed: a kernel's file is named by the hash of the source symnet generates for
 it (with Numba's version and the dtype), and a cached file is imported only when its bytes are exactly
-that source.  No list of generator modules can go stale, and a file that someone else put there, or
-that a crash truncated, is never run: it is regenerated.  The directory itself must be the user's own
+that source.  A file that someone else put there, or that a crash truncated, is never run: it is
+regenerated.  Generating costs a derivation (~1 s), so each request (the network, its defined functions,
+mode, dtype, optimiser, target) also has an index entry naming its file and the SHA-256 of its source;
+the entry is keyed by the request and by the bytes of symnet's own modules and templates, so that any
+change to the generator misses the index and regenerates, and a file whose bytes no longer hash to the
+entry's is regenerated too.  The directory itself must be the user's own
 and writable by no one else (as ssh and pip demand of theirs), because Numba's ``cache=True`` keeps its
 machine code, which it unpickles, beside the module in ``__pycache__``.
 
@@ -11,6 +15,7 @@ Where: ``$SYMNET_CACHE``, else ``$XDG_CACHE_HOME/symnet`` or ``~/.cache/symnet``
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -23,6 +28,7 @@ from importlib.metadata import version
 
 from symnet.emit.numba.builder import DTYPES, MAX_KERNEL_LAYERS, checked_network, generate
 from symnet.emit.numba.cuda import TARGETS, generate_cuda
+from symnet.emit.templates import template_dir
 from symnet.errors import InputError
 from symnet.files import write_atomic
 from symnet.functions.activations import ACTIVATION_CLASSES
@@ -125,20 +131,67 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # n
     memo = (net, formulas, mode, dtype, optimizer, target, cache_dir())
     if memo in _loaded:
         return _loaded[memo]
-    path, source = cached_source(net, mode, dtype, optimizer, target)
-    private_dir(path.parent)
-    pycache = path.parent / "__pycache__"
+    where = private_dir(cache_dir())
+    pycache = where / "__pycache__"
     if pycache.exists() or pycache.is_symlink():
         _refuse_foreign(pycache, pycache.lstat(), "Numba cache")
-    if not _holds(path, source):
-        if path.exists() or path.is_symlink():
-            print(f"symnet: the cached kernel {path.name} is not the source symnet generates; regenerating it",
-                  file=sys.stderr)
-            _drop_numba_cache(path)
-        write_atomic(path, source)
-        os.chmod(path, 0o600)
+    entry = where / f"symnet_index_{_request_key(net, formulas, mode, dtype, optimizer, target)}"
+    path = _indexed(entry)
+    if path is None:
+        path, source = cached_source(net, mode, dtype, optimizer, target)
+        if not _holds(path, source):
+            if path.exists() or path.is_symlink():
+                print(f"symnet: the cached kernel {path.name} is not the source symnet generates; regenerating it",
+                      file=sys.stderr)
+                _drop_numba_cache(path)
+            write_atomic(path, source)
+            os.chmod(path, 0o600)
+        write_atomic(entry, f"{path.name}\n{_sha256(source.encode())}\n")
+        os.chmod(entry, 0o600)
     module = _loaded[memo] = load(path)
     return module
+
+
+def _request_key(net: Network, formulas: tuple, mode: str, dtype: str, optimizer: str, target: str) -> str:
+    """Everything a kernel's source depends on: the request, Numba's version and symnet's generator."""
+    text = repr((net, formulas, mode, dtype, optimizer, target, version("numba"), _generator_fingerprint()))
+    return _sha256(text.encode())[:32]
+
+
+@functools.cache
+def _generator_fingerprint() -> str:
+    """The bytes of symnet's modules and of its Numba templates: whatever could change a generated kernel."""
+    package = Path(__file__).resolve().parents[2]
+    files = sorted(package.rglob("*.py")) + sorted((template_dir() / "numba").glob("*.j2"))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _indexed(entry: Path) -> Path | None:
+    """The kernel file an index entry names, when the entry is ours and the file's bytes still hash to what
+    it recorded; None otherwise (the kernel is then generated and checked as if there were no entry)."""
+    try:
+        name, digest = _private_bytes(entry).decode().split("\n")[:2]
+        path = entry.parent / name
+        if not (name.startswith("symnet_kernel_") and name.endswith(".py") and "/" not in name):
+            return None
+        return path if _sha256(_private_bytes(path)) == digest else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _private_bytes(path: Path) -> bytes:
+    """The bytes of a regular file of ours that no one else can write (OSError otherwise)."""
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise OSError(f"{path} is not a private file")
+    return path.read_bytes()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def require_gpu() -> None:
@@ -154,10 +207,7 @@ def require_gpu() -> None:
 def _holds(path: Path, source: str) -> bool:
     """Whether ``path`` is a regular file of ours, writable by no one else, with exactly ``source``."""
     try:
-        info = path.lstat()
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-            return False
-        return path.read_bytes() == source.encode()
+        return _private_bytes(path) == source.encode()
     except OSError:
         return False
 

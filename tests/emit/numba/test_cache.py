@@ -92,3 +92,37 @@ def test_an_output_name_cannot_become_code():
     assert not any(isinstance(node, ast.Import) and node.names[0].name == "os" for node in tree.body)
     header = [line for line in source.splitlines() if "symnet codegen" in line]
     assert len(header) == 1 and header[0].startswith("#") and "\\n" in header[0]
+
+
+def test_a_cached_kernel_is_found_by_its_index_without_a_derivation(private_cache, monkeypatch):
+    first = symnet.compile(NET)
+    monkeypatch.setattr(cache, "_loaded", {})
+    monkeypatch.setattr(cache, "cached_source", lambda *a, **k: pytest.fail("derived and generated again"))
+    again = symnet.compile(NET)
+    assert again.__file__ == first.__file__
+    (entry,) = private_cache.glob("symnet_index_*")
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    assert entry.read_text().split("\n")[0] == Path(first.__file__).name
+
+
+def test_an_index_entry_whose_file_changed_regenerates_the_file(private_cache, monkeypatch, tmp_path):
+    path = Path(symnet.compile(NET).__file__)
+    marker = tmp_path / "pwned"
+    path.write_text(path.read_text() + f"\nopen({str(marker)!r}, 'w').close()\n")
+    monkeypatch.setattr(cache, "_loaded", {})
+    module = symnet.compile(NET)
+    assert not marker.exists()
+    assert path.read_text() == generate(NET, output=cache.CACHED_NAME)
+    assert module.LAYERS == (2, 2, 1)
+
+
+def test_a_change_to_the_generator_misses_the_index(private_cache, monkeypatch):
+    symnet.compile(NET)
+    monkeypatch.setattr(cache, "_loaded", {})
+    monkeypatch.setattr(cache, "_generator_fingerprint", lambda: "another symnet")
+    calls = []
+    real = cache.cached_source
+    monkeypatch.setattr(cache, "cached_source", lambda *a, **k: calls.append(a) or real(*a, **k))
+    symnet.compile(NET)
+    assert len(calls) == 1
+    assert len(list(private_cache.glob("symnet_index_*"))) == 2
