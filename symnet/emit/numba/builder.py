@@ -339,7 +339,7 @@ def _kernel(d: Derivation, layout: str, dtype: str, printer: KernelPrinter, **bl
     """The kernel of the printed blocks, with the helper functions their code calls."""
     vector = layout == "gemm"
     used, math = helpers(printer.helpers, vector, dtype)
-    return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=_vector_math() if vector else None,
+    return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=_vector_math(dtype) if vector else None,
                   vector_math=math | printer.vector_math, **_decay_blocks(d, dtype), **blocks)
 
 
@@ -363,13 +363,16 @@ def _decay_blocks(d: Derivation, dtype: str) -> dict[str, list[Block]]:
     return {"penalty": penalty, "decay": decayed}
 
 
-def _vector_math() -> dict:
-    """The printed pieces of the branch-free e^x (:func:`symnet.emit.numba.stable.vector_exp`): the
-    constants and e^r − 1 as a polynomial in r."""
-    v = vector_exp()
-    printer = KernelPrinter(names={v.r: "r"})
-    return dict(log2e=repr(v.log2e), ln2_hi=repr(v.ln2_hi), ln2_lo=repr(v.ln2_lo), degree=v.degree,
-                bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial))
+def _vector_math(dtype: str) -> dict:
+    """The printed pieces of the branch-free e^x (:func:`symnet.emit.numba.stable.vector_exp`) in the
+    kernel's dtype: the constants, the clamp, the bits of a power of two and e^r − 1 as a polynomial in r."""
+    v = vector_exp(dtype=dtype)
+    printer = KernelPrinter(names={v.r: "r"}, dtype=dtype)
+    n = printer.number
+    return dict(log2e=n(repr(v.log2e)), ln2_hi=n(repr(v.ln2_hi)), ln2_lo=n(repr(v.ln2_lo)), degree=v.degree,
+                bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial),
+                lo=n(repr(v.lo)), hi=n(repr(v.hi)), int=v.int, bias=v.bias, shift=v.shift,
+                lo_text=f"{v.lo:g}", hi_text=f"{v.hi:g}", one=n("1.0"))
 
 
 def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -> list[str]:

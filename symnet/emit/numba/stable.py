@@ -142,15 +142,23 @@ def softmax_rule_in_complements(rhs: sp.Expr, j: sp.Symbol, complement: Callable
 
 _r = sp.Symbol("r", real=True)
 UNIT_ROUNDOFF = mpmath.mpf(2) ** -53
+#: per dtype: the unit roundoff, the fraction bits ln 2's high part keeps (so that k · ln2_hi is exact for
+#: every k of the clamped range: 53 − 32 and 24 − 16 bits are left for k), the clamp of x (beyond it e^x
+#: is 0 or ∞ already), and the integer that holds a float's bits with its exponent's bias and position
+FORMATS = {
+    "float64": dict(roundoff=UNIT_ROUNDOFF, hi_bits=32, lo=-746.0, hi=710.0, int="int64", bias=1023, shift=52),
+    "float32": dict(roundoff=mpmath.mpf(2) ** -24, hi_bits=16, lo=-104.0, hi=89.0, int="int32", bias=127, shift=23),
+}
 
 
 @dataclass(frozen=True)
 class VectorExp:
     """Constants and polynomial of the branch-free e^x (see the section's comment).
 
-    ``ln2_hi`` keeps 32 fraction bits of ln 2, so k · ln2_hi is exact for every |k| < 2^21 and
-    r = (x − k·ln2_hi) − k·ln2_lo loses nothing; ``polynomial`` is e^r − 1 in Horner form in ``r``;
-    ``bound`` the Taylor remainder's largest relative size for |r| ≤ ``r_max``.
+    ``ln2_hi`` keeps 32 fraction bits of ln 2 (16 in float32), so k · ln2_hi is exact for every k of the
+    clamped range and r = (x − k·ln2_hi) − k·ln2_lo loses nothing; ``polynomial`` is e^r − 1 in Horner
+    form in ``r``; ``bound`` the Taylor remainder's largest relative size for |r| ≤ ``r_max``; ``lo``,
+    ``hi``, ``int``, ``bias``, ``shift``: the dtype's clamp of x and the layout of its bits.
     """
 
     log2e: float
@@ -161,23 +169,30 @@ class VectorExp:
     bound: float
     polynomial: sp.Expr
     r: sp.Symbol = _r
+    lo: float = -746.0
+    hi: float = 710.0
+    int: str = "int64"
+    bias: int = 1023
+    shift: int = 52
 
 
 @cache
-def vector_exp(target: float = 0.25) -> VectorExp:
-    """e^r − 1 to ``target`` ulp (Taylor remainder, relative) for |r| ≤ ln 2/2 (+ the rounding of k)."""
+def vector_exp(target: float = 0.25, dtype: str = "float64") -> VectorExp:
+    """e^r − 1 to ``target`` ulp of ``dtype`` (Taylor remainder, relative) for |r| ≤ ln 2/2 (+ the rounding of k)."""
+    f = FORMATS[dtype]
     with mpmath.workdps(50):
         ln2 = mpmath.log(2)
-        ln2_hi = mpmath.floor(ln2 * 2**32) / 2**32
+        ln2_hi = mpmath.floor(ln2 * 2 ** f["hi_bits"]) / 2 ** f["hi_bits"]
         ln2_lo = ln2 - ln2_hi
         r_max = ln2 / 2 * (1 + mpmath.mpf(2) ** -40)
         # |Σ_{n>N} rⁿ/n!| ≤ |r|^{N+1}/(N+1)! · e^{|r|} and |e^r − 1| ≥ |r| e^{−|r|}: relative remainder
         degree, bound = 1, None
         while True:
             bound = r_max**degree / mpmath.factorial(degree + 1) * mpmath.exp(2 * r_max)
-            if bound <= target * UNIT_ROUNDOFF:
+            if bound <= target * f["roundoff"]:
                 break
             degree += 1
         series = sp.series(sp.exp(_r) - 1, _r, 0, degree + 1).removeO()
         return VectorExp(float(1 / ln2), float(ln2_hi), float(ln2_lo), float(r_max), degree,
-                         float(bound), sp.horner(series, _r))
+                         float(bound), sp.horner(series, _r), lo=f["lo"], hi=f["hi"], int=f["int"], bias=f["bias"],
+                         shift=f["shift"])

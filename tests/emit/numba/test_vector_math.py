@@ -109,3 +109,43 @@ def test_gemm_loops_call_no_library_exponential():
     assert source.count('@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})') == 9
     # the per-sample layouts keep libm's exp: scalar code, where it is faster
     assert "np.exp(" in generate(Network.parse("3-4-2", hidden="sigmoid", output="softmax", loss="cce"), "loops")
+
+
+@pytest.fixture(scope="module")
+def helpers32(tmp_path_factory):
+    """The same helpers in a float32 kernel: e^x from float32's bits, its own polynomial and clamp."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SYMNET_CACHE", str(tmp_path_factory.mktemp("symnet-vector32")))
+    net = Network.parse("2-3-3-2", hidden="tanh,sigmoid", output="softmax", loss="cce")
+    kernel = symnet.compile(net, "gemm", "float32")
+    yield kernel
+    mp.undo()
+
+
+def ulps32(got: list, exact: list) -> np.ndarray:
+    exact = np.array([float(x) for x in exact], dtype=np.float32)
+    return np.abs(np.array(got, dtype=np.float64) - exact) / np.spacing(
+        np.maximum(np.abs(exact), np.finfo(np.float32).tiny)).astype(np.float64)
+
+
+def test_the_float32_polynomial_is_the_shortest_accurate_to_float32():
+    v32, v64 = vector_exp(dtype="float32"), vector_exp()
+    assert v32.degree < v64.degree and v32.bound <= 0.25 * 2.0**-24
+    assert v32.ln2_hi * 2**16 == int(v32.ln2_hi * 2**16)  # k · LN2_HI exact in float32 for |k| ≤ 2^8
+
+
+@pytest.mark.slow
+def test_float32_exp_tanh_and_sigmoid_compute_in_float32_within_three_ulp(helpers32):
+    x = np.concatenate([POINTS[np.abs(POINTS) < 80], np.linspace(-100, 88, 200)]).astype(np.float32)
+    got = [helpers32._exp(v) for v in x]
+    assert [str(sig.return_type) for sig in helpers32._exp.nopython_signatures] == ["float32"]
+    with mpmath.workdps(30):
+        assert ulps32(got, [mpmath.exp(mpmath.mpf(float(v))) for v in x]).max() <= 2
+        small = x[np.abs(x) < 40]
+        assert ulps32([helpers32._tanh(v) for v in small], [mpmath.tanh(mpmath.mpf(float(v))) for v in small]).max() <= 3
+        assert ulps32([helpers32._sigmoid(v) for v in small],
+                      [1 / (1 + mpmath.exp(-mpmath.mpf(float(v)))) for v in small]).max() <= 3
+    f = np.float32
+    assert helpers32._exp(f(-np.inf)) == 0 and helpers32._exp(f(np.inf)) == np.inf and helpers32._exp(f(89)) == np.inf
+    assert helpers32._exp(f(0)) == 1 and np.isnan(helpers32._exp(f(np.nan)))
+    assert (helpers32._tanh(f(40)), helpers32._sigmoid(f(-np.inf))) == (1, 0)
