@@ -135,7 +135,12 @@ class Kernel:
 
     def number(self, text: str) -> str:
         """A number of the kernel's dtype, as the printer writes one (see KernelPrinter)."""
-        return f"F({text})" if self.dtype == "float32" else text
+        return KernelPrinter(dtype=self.dtype).number(text)
+
+    @property
+    def blas(self) -> str:
+        """BLAS's name of the kernel's dtype (dgemm, sgemm)."""
+        return "s" if self.dtype == "float32" else "d"
 
     @property
     def jit_options(self) -> str:
@@ -145,7 +150,6 @@ class Kernel:
         division.  ``contract`` (gemm) lets LLVM fuse a·b + c into one fused multiply-add, which
         rounds once instead of twice and changes nothing else."""
         return ', error_model="numpy"' + (', fastmath={"contract"}' if self.vector else "")
-
 
 
 def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
@@ -249,7 +253,8 @@ def _into_update(kernel: Kernel, optimizer: update.Optimizer) -> dict | None:
         calls = {}
         for name, target in (("sgd", theta), ("velocity", v)):
             alpha_, beta_ = rules[name].diff(g), rules[name].diff(target)
-            assert sp.expand(alpha_ * g + beta_ * target - rules[name]) == 0, "an update rule not linear in g"
+            if sp.expand(alpha_ * g + beta_ * target - rules[name]) != 0 or (alpha_ * beta_).has(theta, g, v):
+                raise ValueError(f"the {name} rule {rules[name]} is not α·g + β·{target}: BLAS cannot apply it")
             calls[name] = f"_gemm_tn({U}, {V}, {target.base}, {p.doprint(alpha_)}, {p.doprint(beta_)})"
         body = ["if use_velocity:", f"    {calls['velocity']}", "else:", f"    {calls['sgd']}"]
         backward.append(Block(block.comment[:1] + [
@@ -487,7 +492,7 @@ class _Indexed:
             self.printer.names[others] = others.name
             log_c = shifted_log_sum_exp(sp.Sum(sp.Piecewise((sp.exp(h[l]), sp.Ne(l, q)), (0, True)), (l, 1, width(k))),
                                         others) - lse
-            body += [f"for q in range(N{k}):", f"    {others} = -np.inf", f"    for l in range(N{k}):",
+            body += [f"for q in range(N{k}):", f"    {others} = {self.printer.doprint(-sp.oo)}", f"    for l in range(N{k}):",
                      f"        if l != q:", f"            {others} = max({others}, {self.printer.doprint(h[l])})"]
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.lsec[q]), log_c)]
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.c[q]), sp.exp(self.lsec[q]))]

@@ -2,12 +2,12 @@
 
 The cache is content-addressed: a kernel's file is named by the hash of the source symnet generates for
 it (with Numba's version and the dtype), and a cached file is imported only when its bytes are exactly
-that source.  A file that someone else put there, or that a crash truncated, is never run: it is
-regenerated.  Generating costs a derivation (~1 s), so each request (the network, its defined functions,
-mode, dtype, optimiser, target) also has an index entry naming its file and the SHA-256 of its source;
-the entry is keyed by the request and by the bytes of symnet's own modules and templates, so that any
-change to the generator misses the index and regenerates, and a file whose bytes no longer hash to the
-entry's is regenerated too.  The directory itself must be the user's own
+that source, or hash to the SHA-256 an index entry of this user's records for it.  A file that someone
+else put there, or that a crash truncated, is never run: it is regenerated.  Generating costs a
+derivation (~1 s), so each request has an index entry naming its file and the SHA-256 of its source;
+the entry is keyed by the request (the network, every defined function, mode, dtype, optimiser,
+target), the versions of the libraries that print and compile the source, and the bytes of symnet's own
+modules and templates, so that any change to the generator misses the index and regenerates.  The directory itself must be the user's own
 and writable by no one else (as ssh and pip demand of theirs), because Numba's ``cache=True`` keeps its
 machine code, which it unpickles, beside the module in ``__pycache__``.
 
@@ -31,7 +31,7 @@ from symnet.emit.numba.cuda import TARGETS, generate_cuda
 from symnet.emit.templates import template_dir
 from symnet.errors import InputError
 from symnet.files import write_atomic
-from symnet.functions.activations import ACTIVATION_CLASSES
+from symnet.functions import formula
 from symnet.spec import Network
 
 #: the most memory a compiled kernel's parameters, gradients and velocity may take (3 arrays of each);
@@ -113,8 +113,8 @@ def kernel_path(net: Network | str, mode: str = "auto", dtype: str = "float64", 
 def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # noqa: A001
             optimizer: str = "sgd", target: str = "cpu") -> ModuleType:
     """The kernel module for ``net`` (its ``train_epoch`` applying ``optimizer``), imported from the cache
-    after checking the file is the source symnet generates for it (written there first when missing or
-    different).
+    after checking the file is the source symnet generates for it, or the source an index entry recorded
+    for this very request (written there first when missing or different).
 
     Numba compiles each function on its first call (from its own cache when a previous process did).
     """
@@ -126,8 +126,9 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # n
         require_gpu()
     net = checked_network(net)
     check_size(net, dtype)
-    # a --define'd function may be redefined in this process: its formula is part of what was compiled
-    formulas = tuple(getattr(ACTIVATION_CLASSES.get(a), "source", None) for a in net.activations)
+    # every --define'd function (an activation, a loss, one another calls): its formula is part of what is
+    # compiled, and may differ from the last process's under the same name; unrelated ones only cost a miss
+    formulas = tuple(sorted((name, d.source) for name, d in formula.DEFINED.items()))
     memo = (net, formulas, mode, dtype, optimizer, target, cache_dir())
     if memo in _loaded:
         return _loaded[memo]
@@ -135,8 +136,9 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # n
     pycache = where / "__pycache__"
     if pycache.exists() or pycache.is_symlink():
         _refuse_foreign(pycache, pycache.lstat(), "Numba cache")
-    entry = where / f"symnet_index_{_request_key(net, formulas, mode, dtype, optimizer, target)}"
-    path = _indexed(entry)
+    key = _request_key(net, formulas, mode, dtype, optimizer, target)
+    entry = where / f"symnet_index_{key}" if key else None
+    path = _indexed(entry) if entry else None
     if path is None:
         path, source = cached_source(net, mode, dtype, optimizer, target)
         if not _holds(path, source):
@@ -146,26 +148,36 @@ def compile(net: Network | str, mode: str = "auto", dtype: str = "float64",  # n
                 _drop_numba_cache(path)
             write_atomic(path, source)
             os.chmod(path, 0o600)
-        write_atomic(entry, f"{path.name}\n{_sha256(source.encode())}\n")
-        os.chmod(entry, 0o600)
+        if entry:
+            write_atomic(entry, f"{path.name}\n{_sha256(source.encode())}\n")
+            os.chmod(entry, 0o600)
     module = _loaded[memo] = load(path)
     return module
 
 
-def _request_key(net: Network, formulas: tuple, mode: str, dtype: str, optimizer: str, target: str) -> str:
-    """Everything a kernel's source depends on: the request, Numba's version and symnet's generator."""
-    text = repr((net, formulas, mode, dtype, optimizer, target, version("numba"), _generator_fingerprint()))
+def _request_key(net: Network, formulas: tuple, mode: str, dtype: str, optimizer: str, target: str) -> str | None:
+    """Everything a kernel's source depends on: the request, the libraries that print and compile it, and
+    symnet's generator; None when symnet's sources cannot be read (then there is no index)."""
+    generator = _generator_fingerprint()
+    if generator is None:
+        return None
+    libraries = [version(name) for name in ("numba", "sympy", "mpmath", "jinja2")] + [sys.version_info[:2]]
+    text = repr((net, formulas, mode, dtype, optimizer, target, libraries, generator))
     return _sha256(text.encode())[:32]
 
 
 @functools.cache
-def _generator_fingerprint() -> str:
+def _generator_fingerprint() -> str | None:
     """The bytes of symnet's modules and of its Numba templates: whatever could change a generated kernel."""
     package = Path(__file__).resolve().parents[2]
-    files = sorted(package.rglob("*.py")) + sorted((template_dir() / "numba").glob("*.j2"))
+    templates = template_dir() / "numba"
+    files = sorted(package.rglob("*.py")) + sorted(templates.glob("*.j2"))
+    if not any(f.suffix == ".py" for f in files):
+        return None  # installed without its sources (only .pyc): nothing to tell versions apart by
     digest = hashlib.sha256()
     for f in files:
-        digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        where = f.relative_to(package) if f.is_relative_to(package) else f.relative_to(templates.parent)
+        digest.update(str(where).encode() + b"\0" + f.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -5,8 +5,9 @@ Each thread keeps its layer's quantities (h, a, δ) in registers/local memory an
 ∂E/∂θ into the batch's gradient arrays with atomic adds; a second kernel, one thread per parameter,
 applies the update rule of :mod:`symnet.derivation.update`.  When θ and a batch's gradients fit in one
 block's shared memory (narrow nets), the module also has ``_epoch``: the whole epoch in one launch of one
-block, θ and ∂E/∂θ in shared memory, so that small batches cost no launch each.  The statements are the ones the CPU kernel
-prints (every formula still comes from the derivation); only where a sum over the batch happens changes.
+block, θ and ∂E/∂θ in shared memory, so that small batches cost no launch each.  The statements are the
+ones the CPU kernel prints (every formula still comes from the derivation); only where a sum over the batch
+happens changes.
 The parameters stay on the device for a whole epoch.
 
 Correctness is tested with Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, which runs the kernels in
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import sympy as sp
 
 from symnet.derivation import update
@@ -66,12 +68,12 @@ def _render(kernel: Kernel, output: str) -> str:
     command = (f"symnet codegen {net.arguments()} -o {shell_word(output)} --dtype {kernel.dtype} "
                f"--target cuda")
     backward = [_shared(b) for b in kernel.backward]
-    itemsize = 4 if kernel.dtype == "float32" else 8
+    itemsize = np.dtype(kernel.dtype).itemsize
     return tidy_python(python_environment().get_template("cuda.py.j2").render(
         k=kernel, net=net, L=L, version=__version__, command=command, note=LAYOUT_NOTES["loops"],
         backward=backward, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), threads=THREADS,
-        update=_elementwise_rules(), init=init_layers(net),
+        update=_elementwise_rules(kernel.dtype), init=init_layers(net),
         # θ and the batch's ∂E/∂θ both in one block's shared memory: the whole epoch is one launch
         one_launch=2 * net.n_params * itemsize <= SHARED_BYTES,
         updates=update_statements(L, update.SGD, kernel.dtype),
@@ -87,11 +89,11 @@ def _shared(block):
     return type(block)(block.comment, body, block.loops, block.pre)
 
 
-def _elementwise_rules() -> dict[str, str]:
+def _elementwise_rules(dtype: str) -> dict[str, str]:
     """The update rules printed for one entry k of a flattened parameter, its gradient and velocity."""
     k = sp.Symbol("k", integer=True)
     arrays = {label: (lambda label: lambda ix: f"{label}[{ix[0]}]")(label) for label in ("theta", "g", "v")}
-    p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, arrays=arrays, index_names={k})
+    p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, arrays=arrays, index_names={k}, dtype=dtype)
     theta, g, v = (sp.IndexedBase(label, real=True)[k] for label in ("theta", "g", "v"))
     rules = update.rules(theta, g, v)
     return {"sgd": f"{p.doprint(theta)} = {p.doprint(rules['sgd'])}",

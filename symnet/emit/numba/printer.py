@@ -131,6 +131,12 @@ class KernelPrinter(PythonCodePrinter):
 
     _print_Zero = _print_Integer
 
+    def _print_Infinity(self, expr: sp.Expr) -> str:
+        return self.number("np.inf")
+
+    def _print_NegativeInfinity(self, expr: sp.Expr) -> str:
+        return self.number("-np.inf")
+
     # -- functions -----------------------------------------------------------------------
     def _print_Activation(self, expr: Activation) -> str:
         cls = type(expr)

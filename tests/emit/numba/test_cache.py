@@ -126,3 +126,20 @@ def test_a_change_to_the_generator_misses_the_index(private_cache, monkeypatch):
     symnet.compile(NET)
     assert len(calls) == 1
     assert len(list(private_cache.glob("symnet_index_*"))) == 2
+
+
+def test_a_defined_loss_redefined_in_another_process_misses_the_index(private_cache, monkeypatch):
+    from symnet.functions import formula
+
+    def compiled(definition: str):
+        formula.define([definition])
+        try:
+            net = symnet.Network.parse("2-2-1", output="sigmoid", loss="myloss")
+            return Path(symnet.compile(net).__file__).read_text()
+        finally:
+            formula.undefine("myloss")
+            monkeypatch.setattr(cache, "_loaded", {})  # as a new process would start
+
+    first = compiled("myloss(p, t) = (p - t)**2")
+    second = compiled("myloss(p, t) = (p - t)**4")
+    assert first != second and "**4" in second.replace(" ", "")
