@@ -39,16 +39,24 @@ def time_limit(seconds: float) -> Iterator[bool]:
         yield False
         return
 
+    active = [True]
+
     def on_alarm(signum: int, frame: object) -> None:
-        raise Timeout
+        if active[0]:
+            raise Timeout
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # the alarm repeats every 50 ms after the limit: a Timeout raised where Python ignores exceptions (a gc
+    # callback, a __del__) is lost, and the next one still stops the block
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        try:
+            active[0] = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)
