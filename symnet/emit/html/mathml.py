@@ -21,7 +21,7 @@ from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symnet.emit.latex.printer import (AUGMENTED_MARK, MATRIX_NAME, NEIGHBOUR_NAME, NO_BIAS_MARK, LatexPrinter,
-                                       elementwise_body, matmul_parts, split_coefficient)
+                                       elementwise_body, matmul_parts, print_elementwise, split_coefficient)
 from symnet.emit.notation import indexed_script, joined, layer_below, symbol_script
 from symnet.functions.activations import Activation, glyph
 
@@ -298,16 +298,7 @@ class MathMLPrinter(MathMLPresentationPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         """f(H): an activation as σ(H⁽¹⁾), the exponential as exp(H), another function of x as its
         formula with the matrix in place of x."""
-        var, body = elementwise_body(expr)
-        arg = self._print(expr.expr)
-        if body == sp.exp(var):
-            return self.apply(self.el("mi", text="exp"), arg)
-        holder = sp.Symbol(f"_matrix_arg{len(self._matrix_args)}_")
-        self._matrix_args[holder.name] = arg
-        try:
-            return self._print(body.xreplace({var: holder}))
-        finally:
-            del self._matrix_args[holder.name]
+        return print_elementwise(self, expr, lambda arg: self.apply(self.el("mi", text="exp"), arg))
 
     def _print_Extended(self, expr):
         """(v, 1): a vector extended by the constant 1 that the bias row multiplies."""

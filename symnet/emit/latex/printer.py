@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -406,16 +407,7 @@ class LatexPrinter(_SympyLatexPrinter):
     def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
         """f(H): a function applied to every entry — an activation as σ(H⁽¹⁾), the exponential as
         exp(H), any other function of x as its formula with the matrix in place of x (𝟏[H⁽¹⁾ > 0])."""
-        var, body = elementwise_body(expr)
-        arg = self._print(expr.expr)
-        if body == sp.exp(var):
-            return r"\exp" + paren(arg)
-        holder = sp.Symbol(f"_matrix_arg{len(self._matrix_args)}_")
-        self._matrix_args[holder.name] = arg
-        try:
-            return self._print(body.xreplace({var: holder}))
-        finally:
-            del self._matrix_args[holder.name]
+        return print_elementwise(self, expr, lambda arg: r"\exp" + paren(arg))
 
     # -- reading order ----------------------------------------------------------------
     def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:
@@ -642,3 +634,18 @@ def chain_product(factors: list[sp.Basic], **settings: object) -> str:
             tex = rf"\left({tex}\right)"
         parts.append(tex)
     return r" \, ".join(parts)
+
+
+def print_elementwise(printer, expr: ElementwiseApplyFunction, exp_of: Callable):
+    """f(H) printed by ``printer`` (LaTeX or MathML): the exponential as ``exp_of`` the printed matrix, any
+    other function of x as its formula with the printed matrix held in place of x (``_matrix_args``)."""
+    var, body = elementwise_body(expr)
+    arg = printer._print(expr.expr)
+    if body == sp.exp(var):
+        return exp_of(arg)
+    holder = sp.Symbol(f"_matrix_arg{len(printer._matrix_args)}_")
+    printer._matrix_args[holder.name] = arg
+    try:
+        return printer._print(body.xreplace({var: holder}))
+    finally:
+        del printer._matrix_args[holder.name]
