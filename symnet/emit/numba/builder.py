@@ -7,7 +7,7 @@ Three layouts of the same back-propagation, chosen by ``mode``:
   compile time grows with the number of statements, so only for small ones.
 * ``indexed`` — the layer form (:mod:`symnet.derivation.layer_form`), width-independent:
   ``loops`` per sample over i, j for narrow layers, or ``gemm``: the whole mini-batch at once, every
-  Σ over a layer a BLAS matrix product (``np.dot`` inside ``@njit``) for wide ones.
+  Σ over a layer a BLAS matrix product (SciPy's ``dgemm``/``sgemm`` from ``@njit`` code) for wide ones.
 * ``auto`` — unrolled where it compiles in about two seconds and runs faster, else indexed.
 
 Every formula printed into the module comes from the derivation through :mod:`symnet.emit.numba.printer`;
@@ -15,14 +15,14 @@ the Jinja2 template ``templates/kernel.py.j2`` holds the layout: functions, loop
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-
 import sympy as sp
 
 from symnet.derivation import update
 from symnet.files import shell_word
-from symnet.emit.numba.printer import Emitter, Helper, KernelPrinter, helpers
+from symnet.emit.numba import steps
+from symnet.emit.numba.parts import Block, Kernel, array_names
+from symnet.emit.numba.updates import fused_updates, into_update, update_blocks, update_statements
+from symnet.emit.numba.printer import Emitter, KernelPrinter, helpers
 from symnet.derivation.chains import Derivation, derive
 from symnet.errors import InputError
 from symnet.derivation.layer_form import base, i, j, l, q, width
@@ -58,7 +58,7 @@ LOOPS_MAX_PARAMS = 300
 LAYOUT_NOTES = {
     "unrolled": "unrolled: straight-line code per sample from the scalar form, after sympy.cse",
     "loops": "indexed: the layer form, loops over i, j per sample",
-    "gemm": "indexed: the layer form, whole mini-batches, every layer sum a BLAS matrix product (np.dot)",
+    "gemm": "indexed: the layer form, whole mini-batches, every layer sum a BLAS matrix product (gemm)",
 }
 
 
@@ -97,61 +97,6 @@ def choose_layout(net: Network, mode: str = "auto") -> str:
     return "loops" if narrow else "gemm"
 
 
-@dataclass
-class Block:
-    """One step of the kernel: a comment saying which ∂ it computes, the loops it runs in (index,
-    extent), and its statements (printed from SymPy expressions)."""
-
-    comment: list[str]
-    body: list[str]
-    loops: list[tuple[str, str]] = field(default_factory=list)
-    pre: list[str] = field(default_factory=list)  # statements before the loops (batch products)
-    #: ∂C/∂W⁽ᵏ⁾ of the batch as one product UᵀV: (k, U, V) — the epoch can write it straight into the update
-    product: tuple[int, str, str] | None = None
-
-
-@dataclass
-class Kernel:
-    """Everything the template lays out, for one network, layout and dtype."""
-
-    net: Network
-    layout: str
-    dtype: str
-    per_sample: bool
-    workspace: list[tuple[str, str]]  # (name, shape in terms of `rows`)
-    forward: list[Block]
-    loss: list[Block]
-    backward: list[Block]
-    store: list[Block]  # yhat of sample r (or of the batch) into `out`
-    zero_each_batch: list[str]  # gradient arrays accumulated over the batch (the others are overwritten)
-    helpers: list[Helper]
-    #: gemm: the branch-free e^x (and e^x − 1) that let the loops over a batch vectorise
-    vector: dict | None = None
-    #: which of the branch-free functions the helpers and blocks call (_exp, _expm1)
-    vector_math: set[str] = field(default_factory=set)
-    #: L2 decay: the cost's term into ``penalty``, and λW added to each batch's mean gradient
-    penalty: list[Block] = field(default_factory=list)
-    decay: list[Block] = field(default_factory=list)
-
-    def number(self, text: str) -> str:
-        """A number of the kernel's dtype, as the printer writes one (see KernelPrinter)."""
-        return KernelPrinter(dtype=self.dtype).number(text)
-
-    @property
-    def blas(self) -> str:
-        """BLAS's name of the kernel's dtype (dgemm, sgemm)."""
-        return "s" if self.dtype == "float32" else "d"
-
-    @property
-    def jit_options(self) -> str:
-        """Numba options of the kernels.  NumPy's error model: a division by zero gives inf or nan,
-        as in NumPy, which the caller sees (training stops on a non-finite loss), instead of a
-        ZeroDivisionError from inside compiled code — and vectorised loops need no branch in every
-        division.  ``contract`` (gemm) lets LLVM fuse a·b + c into one fused multiply-add, which
-        rounds once instead of twice and changes nothing else."""
-        return ', error_model="numpy"' + (', fastmath={"contract"}' if self.vector else "")
-
-
 def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
              output: str = "OUT.py", optimizer: str = "sgd") -> str:
     """The source of a kernel module for ``net`` (module contract: README.md, "Architecture"), printed
@@ -184,85 +129,20 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     command = " ".join([f"symnet codegen {net.arguments()} -o {shell_word(output)} --mode {mode}",
                         f"--dtype {kernel.dtype}"] + ([f"--optimizer {optimizer.name}"] if optimizer != update.SGD else []))
     state = [f"{s.name}{p}" for s in optimizer.state for p in array_names("", L)]
+    fused_into = into_update(kernel, optimizer)
+    updates = update_blocks(update_statements(L, optimizer, kernel.dtype), optimizer,
+                            fused_into["layers"] if fused_into else set())
+    more = (fused_into["backward"] if fused_into else []) + [b for u in updates for b in u.values() if b]
     return tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
-        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=update_statements(L, optimizer, kernel.dtype),
-        optimizer=optimizer, classic=update.CLASSIC, state_arrays=state, fused=_fused(kernel),
-        into_update=_into_update(kernel, optimizer),
+        params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=updates,
+        optimizer=optimizer, classic=update.CLASSIC, state_arrays=state, fused=fused_updates(kernel),
+        into_update=fused_into,
+        steps=steps.gemm_steps(kernel.forward + kernel.loss + kernel.backward + kernel.penalty + kernel.decay + more,
+                               net.depth, {h.option for h in optimizer.hyperparameters}) if kernel.layout == "gemm" else [],
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
     ))
-
-
-#: a gradient's share from one sample as the kernels print it: ``gW1[i, j] += …`` or ``gb2[0] += …``
-_SHARE = re.compile(r"^g(?P<param>[Wb]\d+)\[(?P<index>[^\]]+)\] \+= (?P<value>.+)$")
-
-
-def _fused(kernel: Kernel) -> list[Block] | None:
-    """For batches of one sample: the backward blocks with each gradient statement replaced by the update
-    it feeds (symnet.derivation.update's rules, the share in place of g), so that θ moves straight from the
-    chain, with no gradient array to zero, fill and read again.  Safe because every ∂E/∂θ statement reads
-    deltas and activations only, all computed before the first of them; None where it does not apply
-    (whole-batch layouts, and L2 decay, whose term is added once per batch)."""
-    if not kernel.per_sample or kernel.net.l2:
-        return None
-    share = sp.Symbol("share", real=True)
-    fused = []
-    for block in kernel.backward:
-        body = []
-        for line in block.body:
-            m = _SHARE.match(line)
-            if not m:
-                body.append(line)
-                continue
-            index = tuple(sp.Symbol(ix.strip()) for ix in m["index"].split(","))
-            labels = {pre: f"{pre}{m['param']}" for pre in ("", "v")}
-            arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
-            p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", share: f"({m['value']})"},
-                              arrays=arrays, index_names=set(index) | {i, j}, dtype=kernel.dtype)
-            theta, v = (sp.IndexedBase(labels[pre], real=True)[index] for pre in ("", "v"))
-            rules = update.rules(theta, share, v)
-            body += ["if use_velocity:",
-                     f"    {p.doprint(v)} = {p.doprint(rules['velocity'])}",
-                     f"    {p.doprint(theta)} = {p.doprint(rules['with_velocity'])}",
-                     "else:",
-                     f"    {p.doprint(theta)} = {p.doprint(rules['sgd'])}"]
-        fused.append(Block(block.comment, body, block.loops, block.pre))
-    return fused
-
-
-def _into_update(kernel: Kernel, optimizer: update.Optimizer) -> dict | None:
-    """For the epoch of the gemm layout with sgd or momentum and no L2: the backward blocks with each
-    ∂C/∂W = UᵀV product written straight into its update by one BLAS call, C ← α·UᵀV + β·C (α and β
-    read off the update rule, which is linear in g), so the gradient array is never written nor read
-    again; and the layers it did that for, whose weight loops the update then leaves out (sgd) or keeps
-    for θ ← θ + v only (momentum).  Safe because every δ was computed before the first product."""
-    if kernel.layout != "gemm" or kernel.net.l2 or optimizer.name not in update.CLASSIC:
-        return None
-    backward, layers = [], set()
-    for block in kernel.backward:
-        if block.product is None:
-            backward.append(block)
-            continue
-        k, U, V = block.product
-        arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in (f"W{k}", f"vW{k}")}
-        p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, arrays=arrays, index_names={i, j},
-                          dtype=kernel.dtype)
-        theta, g, v = (sp.IndexedBase(f"{pre}W{k}", real=True)[i, j] for pre in ("", "g", "v"))
-        rules = update.rules(theta, g, v)
-        calls = {}
-        for name, target in (("sgd", theta), ("velocity", v)):
-            alpha_, beta_ = rules[name].diff(g), rules[name].diff(target)
-            if sp.expand(alpha_ * g + beta_ * target - rules[name]) != 0 or (alpha_ * beta_).has(theta, g, v):
-                raise ValueError(f"the {name} rule {rules[name]} is not α·g + β·{target}: BLAS cannot apply it")
-            calls[name] = f"_gemm_tn({U}, {V}, {target.base}, {p.doprint(alpha_)}, {p.doprint(beta_)})"
-        body = ["if use_velocity:", f"    {calls['velocity']}", "else:", f"    {calls['sgd']}"]
-        backward.append(Block(block.comment[:1] + [
-            "  summed over the batch by one product, written by BLAS straight into the update:",
-            f"  {sp.sstr(v)} = {sp.sstr(rules['velocity'])} with momentum, else {sp.sstr(theta)} = {sp.sstr(rules['sgd'])}"],
-            [], [], body))
-        layers.add(k)
-    return {"backward": backward, "layers": layers} if layers else None
 
 
 def init_layers(net: Network) -> list[dict]:
@@ -274,33 +154,6 @@ def init_layers(net: Network) -> list[dict]:
         printer = KernelPrinter(names={FAN_IN: f"N{k - 1}", FAN_OUT: f"N{k}"})
         init.append(dict(k=k, act=act, scheme=scheme, scale=printer.doprint(scheme.scale)))
     return init
-
-
-def update_statements(L: int, optimizer: update.Optimizer, dtype: str = "float64") -> list[dict]:
-    """The update rules of symnet.derivation.update printed for every layer's W[i, j] and b[j]: ``sgd``
-    θ ← θ − α g; ``velocity`` v ← μ v − α g and ``with_velocity`` θ ← θ + v (the sgd/momentum kernel);
-    ``steps`` the optimiser's assignments in order (the others)."""
-    names = {update.alpha: "lr", update.t: "step", **{h.symbol: h.option for h in optimizer.hyperparameters},
-             **{s: s.name for s in optimizer.temporaries}}
-    out = []
-    for k in range(1, L + 1):
-        for kind, idx in (("W", (i, j)), ("b", (j,))):
-            labels = {pre: f"{pre}{kind}{k}" for pre in ("", "g", "v", "m", "s")}
-            arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
-            p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", **names}, arrays=arrays,
-                              index_names={i, j}, dtype=dtype)
-            theta, g, v = (sp.IndexedBase(labels[pre], real=True)[idx] for pre in ("", "g", "v"))
-            rules = update.rules(theta, g, v)
-            state = {s: sp.IndexedBase(labels[s.name], real=True)[idx] for s in optimizer.state}
-            steps = [f"{p.doprint(target)} = {p.doprint(rhs)}" for target, rhs in optimizer.rules(theta, g, state)]
-            out.append(dict(k=k, kind=kind, sgd=f"{p.doprint(theta)} = {p.doprint(rules['sgd'])}",
-                            velocity=f"{p.doprint(v)} = {p.doprint(rules['velocity'])}",
-                            with_velocity=f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}", steps=steps))
-    return out
-
-
-def array_names(prefix: str, L: int) -> list[str]:
-    return [f"{prefix}{kind}{k}" for k in range(1, L + 1) for kind in ("W", "b")]
 
 
 def checked_network(net: Network | str) -> Network:
@@ -361,10 +214,11 @@ def _decay_blocks(d: Derivation, dtype: str) -> dict[str, list[Block]]:
         p = KernelPrinter(names={lam: "L2"}, arrays=arrays, index_names={i, j}, dtype=dtype)
         loops = [("i", f"N{k - 1}"), ("j", f"N{k}")]
         term = l2_penalty([W])
-        penalty.append(Block([f"(λ/2)·Σ W{_sup(k)}ᵢⱼ²: {sp.sstr(term)}"], [f"penalty += {p.doprint(term)}"], loops))
+        penalty.append(Block([f"(λ/2)·Σ W{_sup(k)}ᵢⱼ²: {sp.sstr(term)}"], [f"penalty += {p.doprint(term)}"], loops,
+                             name=f"_penalty{k}"))
         g = sp.IndexedBase(f"gW{k}", real=True)[i, j]
         decayed.append(Block([f"∂E/∂W{_sup(k)}ᵢⱼ gains the decay {sp.sstr(rule.decay)}"],
-                             [f"{p.doprint(g)} += {p.doprint(rule.decay)}"], loops))
+                             [f"{p.doprint(g)} += {p.doprint(rule.decay)}"], loops, name=f"_decay{k}"))
     return {"penalty": penalty, "decay": decayed}
 
 
@@ -466,10 +320,10 @@ class _Indexed:
             products, h_rhs = self._axpy(rule.h.rhs, str(h.base.label), f"N{k}")
         body = self.emit.assign(self.printer.doprint(h), h_rhs)
         if act == SOFTMAX:
-            return [Block(comment, body, self.loops(("j", f"N{k}")), products), self.softmax(k)]
+            return [Block(comment, body, self.loops(("j", f"N{k}")), products, name=f"_layer{k}"), self.softmax(k)]
         comment.append(f"{' ' * len(f'layer {k}, forward: ')}{sp.sstr(a)} = {sp.sstr(rule.a.rhs)}")
         body += self.emit.assign(self.printer.doprint(a), rule.a.rhs)
-        return [Block(comment, body, self.loops(("j", f"N{k}")), products)]
+        return [Block(comment, body, self.loops(("j", f"N{k}")), products, name=f"_layer{k}")]
 
     def softmax(self, k: int) -> Block:
         """ŷⱼ = e^{hⱼ}/Σₗ e^{hₗ}, evaluated as e^{hⱼ − lse} with lse = M + log Σₗ e^{hₗ − M}, M = maxₗ hₗ."""
@@ -493,16 +347,15 @@ class _Indexed:
             log_c = shifted_log_sum_exp(sp.Sum(sp.Piecewise((sp.exp(h[l]), sp.Ne(l, q)), (0, True)), (l, 1, width(k))),
                                         others) - lse
             body += [f"for q in range(N{k}):", f"    {others} = {self.printer.doprint(-sp.oo)}", f"    for l in range(N{k}):",
-                     f"        if l != q:", f"            {others} = max({others}, {self.printer.doprint(h[l])})"]
+                     "        if l != q:", f"            {others} = max({others}, {self.printer.doprint(h[l])})"]
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.lsec[q]), log_c)]
             body += ["    " + s for s in self.emit.assign(self.printer.doprint(self.c[q]), sp.exp(self.lsec[q]))]
             comment.append(f"  1 - yhat[q] as c{k}[q] = exp(lsec{k}[q]), lsec{k}[q] = log Σ_(l≠q) exp(h{k}[l]) - lse{k}")
-        return Block(comment, body, self.loops())
+        return Block(comment, body, self.loops(), name=f"_softmax{k}")
 
     def outputs(self) -> dict[sp.Expr, sp.Expr]:
         """ŷ_q in its logits, for a loss that takes its logarithm."""
         L, act = self.L, self.net.output
-        h = base("h", L, L)
         if act == SOFTMAX:
             return {base("a", L, L)[q]: softmax_from_lse(self.rules[-1].a.rhs.xreplace({j: q}),
                                                          sp.Symbol(f"lse{L}", real=True))}
@@ -521,7 +374,7 @@ class _Indexed:
         comment = [f"loss of the sample: {sp.sstr(total)}"]
         if stable != total:
             comment.append(f"  from the logits: {sp.sstr(stable)}")
-        return Block(comment, self.emit.assign("E", stable, "+="), self.loops())
+        return Block(comment, self.emit.assign("E", stable, "+="), self.loops(), name="_sample_losses")
 
     # -- backward -----------------------------------------------------------------------
     def output_delta(self) -> Block:
@@ -532,7 +385,7 @@ class _Indexed:
             rhs = softmax_rule_in_complements(rhs, j, self.complement)
         body = self.emit.assign(self.printer.doprint(rule.delta.lhs), inv_m * rhs)
         return Block(_output_comment(self.net, rule.delta, rule.assumption), body,
-                     self.loops(("j", f"N{self.L}")))
+                     self.loops(("j", f"N{self.L}")), name=f"_delta{self.L}")
 
     def hidden_delta(self, k: int) -> Block:
         rule = self.rules[k - 1]
@@ -541,25 +394,27 @@ class _Indexed:
         label = str(rule.delta.lhs.base.label)
         products, rhs = self._products(rule.delta.rhs, label) if self.batch else ([], rule.delta.rhs)
         return Block(comment, self.emit.assign(self.printer.doprint(rule.delta.lhs), rhs),
-                     self.loops(("j", f"N{k}")), products)
+                     self.loops(("j", f"N{k}")), products, name=f"_delta{k}")
 
     def gradients(self, k: int) -> list[Block]:
         rule = self.rules[k - 1]
-        W, b = base("W", k, self.L), base("b", k, self.L)
         dW = [f"∂E/∂W{_sup(k)}ᵢⱼ: dE/dW{k}[i, j] = {sp.sstr(rule.dW.rhs)}"]
         db = [f"∂E/∂b{_sup(k)}ⱼ: dE/db{k}[j] = {sp.sstr(rule.db.rhs)}"]
         if self.batch:
             product = self._outer(rule.dW.rhs)
+            one, zero = self.printer.number("1.0"), self.printer.number("0.0")
             w_block = (Block(dW + ["  summed over the batch: one matrix product"], [], [],
-                             [f"np.dot({product[0]}.T, {product[1]}, gW{k})"], product=(k, *product)) if product else
-                       Block(dW, self.emit.assign(f"gW{k}[i, j]", rule.dW.rhs, "+="),
-                             self.loops(("i", f"N{k - 1}"), ("j", f"N{k}"))))
+                             [f"_gemm_tn({product[0]}, {product[1]}, gW{k}, {one}, {zero})"], product=(k, *product),
+                             name=f"_grad_W{k}")
+                       if product else Block(dW, self.emit.assign(f"gW{k}[i, j]", rule.dW.rhs, "+="),
+                                             self.loops(("i", f"N{k - 1}"), ("j", f"N{k}")), name=f"_grad_W{k}"))
             if not product:
                 self.accumulated.append(f"gW{k}")
         else:
             w_block = Block(dW, self.emit.assign(f"gW{k}[i, j]", rule.dW.rhs, "+="),
                             self.loops(("i", f"N{k - 1}"), ("j", f"N{k}")))
-        b_block = Block(db, self.emit.assign(f"gb{k}[j]", rule.db.rhs, "+="), self.loops(("j", f"N{k}")))
+        b_block = Block(db, self.emit.assign(f"gb{k}[j]", rule.db.rhs, "+="), self.loops(("j", f"N{k}")),
+                        name=f"_grad_b{k}")
         return [w_block, b_block]
 
     # -- batch products -----------------------------------------------------------------
@@ -569,7 +424,7 @@ class _Indexed:
 
     def _products(self, expr: sp.Expr, out: str) -> tuple[list[str], sp.Expr]:
         """Each Σₛ W[s, j]·v[s] (or W[j, s]·v[s]) over a layer becomes one product of the batch,
-        ``np.dot(V, W, out)``; the sum is then ``out[r, j]``."""
+        ``_dot(V, W, out)`` (or ``_dot_t(V, W, out)``: V·Wᵀ); the sum is then ``out[r, j]``."""
         sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
         lines, replace = [], {}
         for s in sums:
@@ -580,11 +435,8 @@ class _Indexed:
             if len(factors) != 2 or len(params) != 1 or len(data) != 1 or data[0].indices != (var,):
                 continue  # not a product of the batch: the loops print it as a sum
             (w,), (v,) = params, data
-            if w.indices[0] == var:
-                right, free = str(w.base.label), w.indices[1]
-            else:
-                right, free = f"{w.base.label}.T", w.indices[0]
-            lines.append(f"np.dot({self._view(str(v.base.label))}, {right}, {out}[:B])")
+            dot, free = ("_dot", w.indices[1]) if w.indices[0] == var else ("_dot_t", w.indices[0])
+            lines.append(f"{dot}({self._view(str(v.base.label))}, {w.base.label}, {out}[:B])")
             replace[s] = sp.IndexedBase(out, real=True)[free]
         return lines, expr.xreplace(replace)
 

@@ -22,8 +22,9 @@ import sympy as sp
 
 from symnet.derivation import update
 from symnet.derivation.chains import Derivation, derive
-from symnet.emit.numba.builder import (LAYOUT_NOTES, MAX_KERNEL_LAYERS, Kernel, array_names, checked_network,
-                                       init_layers, per_sample_kernel, update_statements)
+from symnet.emit.numba.builder import LAYOUT_NOTES, MAX_KERNEL_LAYERS, checked_network, init_layers, per_sample_kernel
+from symnet.emit.numba.parts import Kernel, array_names
+from symnet.emit.numba.updates import update_statements
 from symnet.emit.numba.printer import KernelPrinter
 from symnet.emit.templates import python_environment, tidy_python
 from symnet.errors import InputError

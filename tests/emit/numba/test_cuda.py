@@ -81,6 +81,15 @@ SIMULATED = textwrap.dedent("""
             l2 = cpu.train_epoch(p2, X, Y, 0.1, 3, momentum, v2 if momentum else None)
             worst = max(worst, abs(l1 - l2), max(float(np.max(np.abs(a - b))) for a, b in zip(p1, p2)),
                         max(float(np.max(np.abs(a - b))) for a, b in zip(v1, v2)))
+        # more samples in a batch than threads in the block: each thread takes every THREADS-th sample (the
+        # simulator reads THREADS when it runs, so two threads stand for a batch larger than a block)
+        gpu.THREADS = 2
+        for one_launch in (True, False):
+            gpu.ONE_LAUNCH = one_launch
+            p1, p2 = cpu.init_params(4), cpu.init_params(4)
+            l1, l2 = gpu.train_epoch(p1, X, Y, 0.1, 5), cpu.train_epoch(p2, X, Y, 0.1, 5)
+            worst = max(worst, abs(l1 - l2), max(float(np.max(np.abs(a - b))) for a, b in zip(p1, p2)))
+            assert all(float(np.max(np.abs(a - b))) > 0 for a, b in zip(p1, cpu.init_params(4)))
     # float32: the same kernels in single precision, against the CPU's float32 kernel
     net = symnet.Network.parse("2-3-2", hidden="tanh", output="softmax", loss="cce")
     open(path, "w").write(generate_cuda(net, "float32"))
