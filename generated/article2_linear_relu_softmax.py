@@ -504,8 +504,7 @@ _BUFFERS: dict = {}
 def _epoch_buffers(rows: int) -> tuple:
     """A velocity of zeros (read, never written, without momentum), the gradients and the workspace
     for batches of ``rows`` rows: made on the first epoch and reused by the next ones, whose every
-    batch overwrites them before reading (an epoch of a small net then allocates nothing but, in the gemm
-    layout, the three small argument arrays of each BLAS call)."""
+    batch overwrites them before reading (an epoch then allocates nothing)."""
     buffers = _BUFFERS.get(rows)
     if buffers is None:
         if len(_BUFFERS) >= 4:

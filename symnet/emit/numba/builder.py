@@ -15,6 +15,8 @@ the Jinja2 template ``templates/kernel.py.j2`` holds the layout: functions, loop
 """
 from __future__ import annotations
 
+import ast
+
 import sympy as sp
 
 from symnet.derivation import update
@@ -133,7 +135,7 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     updates = update_blocks(update_statements(L, optimizer, kernel.dtype), optimizer,
                             fused_into["layers"] if fused_into else set())
     more = (fused_into["backward"] if fused_into else []) + [b for u in updates for b in u.values() if b]
-    return tidy_python(template.render(
+    return _unique_functions(tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=updates,
@@ -142,7 +144,18 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
         steps=steps.gemm_steps(kernel.forward + kernel.loss + kernel.backward + kernel.penalty + kernel.decay + more,
                                net.depth, {h.option for h in optimizer.hyperparameters}) if kernel.layout == "gemm" else [],
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},
-    ))
+    )))
+
+
+def _unique_functions(source: str) -> str:
+    """``source``, once no two of its functions share a name: a defined activation's helper is ``_`` and its
+    name, which could be one of the kernel's own (``_forward``, a step such as ``_layer1``)."""
+    names = [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
+    clash = sorted({name for name in names if names.count(name) > 1})
+    if clash:
+        raise InputError(f"the defined function {clash[0][1:]!r} would be the kernel's own function {clash[0]}: "
+                         f"define it under another name")
+    return source
 
 
 def init_layers(net: Network) -> list[dict]:

@@ -46,10 +46,10 @@ def gemm_steps(blocks: list[Block], depth: int, keep: set[str] = frozenset()) ->
     calls = []
     for block in blocks:
         stem, layer = _role(block.name, depth)
-        params, args, lines, result = _relative(block, layer, keep)
-        step = variants.setdefault((stem, "\n".join(params + lines)), Step(stem, params, lines, result, []))
+        params, args, lines, (result, renamed) = _relative(block, layer, keep)
+        step = variants.setdefault((stem, "\n".join(params + lines)), Step(stem, params, lines, renamed, []))
         step.layers.append(layer)
-        calls.append((block, step, args))
+        calls.append((block, step, [_width(a, layer) for a in args], result))
     by_stem: dict[str, list[Step]] = {}
     for step in variants.values():
         by_stem.setdefault(step.name, []).append(step)
@@ -57,19 +57,20 @@ def gemm_steps(blocks: list[Block], depth: int, keep: set[str] = frozenset()) ->
         for step in group:
             # a step of one layer is named for it (_layer1); one several layers share, for all of them
             step.name = stem + _ranges(step.layers) if stem != "_sample_losses" else stem
-    for block, step, args in calls:
-        args = [_width(a) for a in args]
-        block.call = f"{(step.result + ' += ') if step.result else ''}{step.name}({', '.join(args)})"
+    for block, step, args, result in calls:
+        block.call = f"{(result + ' += ') if result else ''}{step.name}({', '.join(args)})"
     return list(variants.values())
 
 
-def _width(arg: str) -> str:
-    """A width passed as W's shape, not as the module's constant: Numba would type N3 as the literal 32 and
-    compile a step shared by layers of different widths once per width."""
+def _width(arg: str, k: int) -> str:
+    """A width passed as the shape of a W, not as the module's constant: Numba would type N3 as the literal
+    32 and compile a step shared by layers of different widths once per width.  Layer k's own W where it
+    has that width (its rows are N{k-1}, its columns N{k})."""
     m = re.fullmatch(r"N(\d+)", arg)
     if not m:
         return arg
-    return "W1.shape[0]" if m[1] == "0" else f"W{m[1]}.shape[1]"
+    n = int(m[1])
+    return f"W{n + 1}.shape[0]" if n == k - 1 or n == 0 else f"W{n}.shape[1]"
 
 
 def _ranges(layers: list[int]) -> str:
@@ -89,8 +90,9 @@ def _role(name: str, depth: int) -> tuple[str, int]:
     return (m["stem"], int(m["k"])) if m else (name, depth)
 
 
-def _relative(block: Block, k: int, keep: set[str]) -> tuple[list[str], list[str], list[str], str | None]:
-    """The step's parameters, the arguments a call passes for them, its code and its result; the names
+def _relative(block: Block, k: int, keep: set[str]) -> tuple[list[str], list[str], list[str], tuple]:
+    """The step's parameters, the arguments a call passes for them, its code and its result (the scalar it
+    adds to, as the caller and as the step name it); the names
     in ``keep`` (hyperparameters such as beta1, whose digits are not a layer's) are not renamed."""
     code = block.lines()
     tree = ast.parse("\n".join(code))
@@ -105,18 +107,22 @@ def _relative(block: Block, k: int, keep: set[str]) -> tuple[list[str], list[str
         raise ValueError(f"the block {block.name} adds to {sorted(result)}: a step returns one scalar")
     args = list(dict.fromkeys(n.id for n in names if n.id not in stored and n.id not in MODULE_NAMES
                               and not n.id.startswith("_") and not hasattr(builtins, n.id)))
-    rename = {name: _relative_name(name, k) for name in (set(args) | stored) - keep}
+    # the arrays and widths a step is passed, relative to its layer; its own locals only when numbered for
+    # the layer itself (hmax3 in layer 3), not a printer's temporaries (acc0)
+    rename = {name: _relative_name(name, k, local=name in stored) for name in (set(args) | stored) - keep}
     if len(set(rename.values())) != len(rename):
         rename = {name: name for name in rename}  # two names would meet: keep the layer's own
     word = re.compile(r"(?<![.\w])(" + "|".join(sorted(map(re.escape, rename), key=len, reverse=True)) + r")(?!\w)")
     lines = [word.sub(lambda m: rename[m[1]], line) for line in code] if rename else code
-    return [rename.get(a, a) for a in args], args, lines, next(iter(result), None)
+    result = next(iter(result), None)
+    return [rename.get(a, a) for a in args], args, lines, (result, rename.get(result, result))
 
 
-def _relative_name(name: str, k: int) -> str:
-    """``h3`` in layer 3's step is ``h``, ``a2`` is ``a_prev``, ``N4`` is ``n_next``; other names stay."""
+def _relative_name(name: str, k: int, local: bool = False) -> str:
+    """``h3`` in layer 3's step is ``h``, ``a2`` is ``a_prev``, ``N4`` is ``n_next``; a local is renamed only
+    when numbered for layer k itself; other names stay."""
     m = _NUMBERED.fullmatch(name)
-    if not m or int(m["n"]) - k not in _RELATIVE:
+    if not m or int(m["n"]) - k not in ((0,) if local else _RELATIVE):
         return name
     stem = m["stem"].lower() if m["stem"] == "N" else m["stem"]
     return stem + _RELATIVE[int(m["n"]) - k]

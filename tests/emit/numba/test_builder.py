@@ -321,7 +321,7 @@ def test_module_has_the_contract_imports_numpy_numba_and_blas_only_and_names_its
     if layout == "gemm":  # SciPy's BLAS, found in its Cython module, registered with LLVM, its arguments passed
         # by reference from the stack
         assert imported == {"numpy", "numba", "llvmlite.binding", "llvmlite.ir", "ctypes", "importlib.machinery",
-                            "importlib.util", "os"}
+                            "importlib.util", "os", "sys"}
         assert imported_from == {("numba.extending", "intrinsic"), ("numba.core", "cgutils")}
     else:
         assert imported == {"numpy", "numba"} and not imported_from

@@ -67,3 +67,37 @@ def test_a_shared_step_compiles_once_whatever_the_widths(optimizer):
     kernel.gradients(params, X, Y)
     assert all(len(f.signatures) == 1 for f in shared), {f.__name__: f.signatures for f in shared}
     assert all(np.isfinite(p).all() for p in params)
+
+
+def test_a_step_keeps_its_temporaries_names_and_passes_a_layers_own_widths():
+    source = generate(deep(3), "gemm")
+    assert "acc_prev" not in source and "acc_next" not in source
+    assert "_momentum_W1to4(W2.shape[0], W2.shape[1], W2, vW2)" in source
+
+
+def test_a_defined_function_named_like_a_step_is_refused_in_one_line():
+    from symnet.errors import InputError
+    from symnet.functions import formula
+
+    formula.define(["layer1(x) = x*sigmoid(x)"])  # undefined after the test (tests/conftest.py)
+    with pytest.raises(InputError, match="the defined function 'layer1' would be the kernel's own function "
+                                         "_layer1: define it under another name"):
+        generate(Network.build([3, 20, 2], ["layer1"], "softmax", "cce"), "gemm")
+
+
+@pytest.mark.slow
+def test_a_single_row_with_a_row_stride_of_zero_is_a_row_to_blas():
+    net = Network.build([3, 20, 20, 2], ["tanh", "tanh"], "softmax", "cce")
+    kernel = symnet.compile(net, "gemm")
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=3), np.array([0.0, 1.0])
+    params = kernel.init_params(0)
+    assert x[None].strides[0] == 0 or x[None].flags.c_contiguous  # NumPy calls it contiguous either way
+    np.testing.assert_array_equal(kernel.forward(params, x[None]), kernel.forward(params, x.reshape(1, 3).copy()))
+    assert kernel.loss(params, x[None], y[None]) == kernel.loss(params, x.reshape(1, 3).copy(), y.reshape(1, 2).copy())
+    for a, b in zip(kernel.gradients(params, x[None], y[None]), kernel.gradients(params, x.reshape(1, 3).copy(),
+                                                                                  y.reshape(1, 2).copy())):
+        np.testing.assert_array_equal(a, b)
+    # and a product whose shapes do not match is an error, not a read past an array's end
+    with pytest.raises(ValueError, match="do not make a product"):
+        kernel._dot(np.ones((4, 3)), np.ones((2, 5)), np.empty((4, 5)))
