@@ -135,7 +135,7 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     updates = update_blocks(update_statements(L, optimizer, kernel.dtype), optimizer,
                             fused_into["layers"] if fused_into else set())
     more = (fused_into["backward"] if fused_into else []) + [b for u in updates for b in u.values() if b]
-    return _unique_functions(tidy_python(template.render(
+    return unique_functions(tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=updates,
@@ -147,9 +147,10 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     )))
 
 
-def _unique_functions(source: str) -> str:
-    """``source``, once no two of its functions share a name: a defined activation's helper is ``_`` and its
-    name, which could be one of the kernel's own (``_forward``, a step such as ``_layer1``)."""
+def unique_functions(source: str) -> str:
+    """``source`` (a generated module), once no two of its functions share a name: a defined activation's
+    helper is ``_`` and its name, which could be one of the module's own (``_forward``, a step such as
+    ``_layer1``, the GPU module's ``_step``); the later one would replace the other."""
     names = [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
     clash = sorted({name for name in names if names.count(name) > 1})
     if clash:

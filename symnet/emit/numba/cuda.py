@@ -22,7 +22,8 @@ import sympy as sp
 
 from symnet.derivation import update
 from symnet.derivation.chains import Derivation, derive
-from symnet.emit.numba.builder import LAYOUT_NOTES, MAX_KERNEL_LAYERS, checked_network, init_layers, per_sample_kernel
+from symnet.emit.numba.builder import (LAYOUT_NOTES, MAX_KERNEL_LAYERS, checked_network, init_layers, per_sample_kernel,
+                                       unique_functions)
 from symnet.emit.numba.parts import Kernel, array_names
 from symnet.emit.numba.updates import update_statements
 from symnet.emit.numba.printer import KernelPrinter
@@ -70,7 +71,7 @@ def _render(kernel: Kernel, output: str) -> str:
                f"--target cuda")
     backward = [_shared(b) for b in kernel.backward]
     itemsize = np.dtype(kernel.dtype).itemsize
-    return tidy_python(python_environment().get_template("cuda.py.j2").render(
+    return unique_functions(tidy_python(python_environment().get_template("cuda.py.j2").render(
         k=kernel, net=net, L=L, version=__version__, command=command, note=LAYOUT_NOTES["loops"],
         backward=backward, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), threads=THREADS,
@@ -78,7 +79,7 @@ def _render(kernel: Kernel, output: str) -> str:
         # θ and the batch's ∂E/∂θ both in one block's shared memory: the whole epoch is one launch
         one_launch=2 * net.n_params * itemsize <= SHARED_BYTES,
         updates=update_statements(L, update.SGD, kernel.dtype),
-    ))
+    )))
 
 
 def _shared(block):

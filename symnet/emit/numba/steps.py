@@ -91,9 +91,9 @@ def _role(name: str, depth: int) -> tuple[str, int]:
 
 
 def _relative(block: Block, k: int, keep: set[str]) -> tuple[list[str], list[str], list[str], tuple]:
-    """The step's parameters, the arguments a call passes for them, its code and its result (the scalar it
-    adds to, as the caller and as the step name it); the names
-    in ``keep`` (hyperparameters such as beta1, whose digits are not a layer's) are not renamed."""
+    """The step's parameters, the arguments a call passes for them, its code, and the scalar it adds to
+    (E, penalty) as the caller names it and as the step does.  Names in ``keep`` (hyperparameters such as
+    beta1, whose digits are not a layer's) are not renamed."""
     code = block.lines()
     tree = ast.parse("\n".join(code))
     names = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Name)), key=lambda n: (n.lineno, n.col_offset))

@@ -102,3 +102,13 @@ def test_a_single_row_with_a_row_stride_of_zero_is_a_row_to_blas():
     # and a product whose shapes do not match is an error, not a read past an array's end
     with pytest.raises(ValueError, match="do not make a product"):
         kernel._dot(np.ones((4, 3)), np.ones((2, 5)), np.empty((4, 5)))
+
+
+def test_a_defined_function_named_like_a_gpu_module_function_is_refused_too():
+    from symnet.emit.numba.cuda import generate_cuda
+    from symnet.errors import InputError
+    from symnet.functions import formula
+
+    formula.define(["epoch(x) = x*sigmoid(x)"])  # _epoch is the GPU module's one-launch epoch
+    with pytest.raises(InputError, match="the defined function 'epoch' would be the kernel's own function _epoch"):
+        generate_cuda(Network.build([3, 4, 2], ["epoch"], "softmax", "cce"))
