@@ -240,10 +240,12 @@ def _vector_math(dtype: str) -> dict:
     """The printed pieces of the branch-free e^x (:func:`symnet.emit.numba.stable.vector_exp`) in the
     kernel's dtype: the constants, the clamp, the bits of a power of two and e^r − 1 as a polynomial in r."""
     v = vector_exp(dtype=dtype)
-    printer = KernelPrinter(names={v.r: "r"}, dtype=dtype)
+    printer = KernelPrinter(names={v.r: "r", **{power: str(power) for power, _ in v.powers}}, dtype=dtype)
     n = printer.number
     return dict(log2e=n(repr(v.log2e)), ln2_hi=n(repr(v.ln2_hi)), ln2_lo=n(repr(v.ln2_lo)), degree=v.degree,
                 bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial),
+                powers=[(str(power), printer.doprint(value)) for power, value in v.powers],
+                round=n(repr(v.round)), exponent_one=v.bias << v.shift, half=n("0.5"),
                 lo=n(repr(v.lo)), hi=n(repr(v.hi)), int=v.int, bias=v.bias, shift=v.shift,
                 lo_text=f"{v.lo:g}", hi_text=f"{v.hi:g}", one=n("1.0"))
 

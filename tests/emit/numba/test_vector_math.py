@@ -15,7 +15,7 @@ import symnet
 from symnet import Network
 from symnet.functions.activations import Sigmoid
 from symnet.emit.numba.builder import generate
-from symnet.emit.numba.stable import UNIT_ROUNDOFF, vector_exp
+from symnet.emit.numba.stable import UNIT_ROUNDOFF, estrin, vector_exp
 from symnet.functions.activations import logistic_from_exp as sigmoid_from_exp, odd_from_nonnegative, tanh_from_expm1
 
 
@@ -34,17 +34,33 @@ def test_ln2_is_split_so_that_k_times_its_high_part_is_exact():
 def test_polynomial_is_the_taylor_series_of_the_smallest_degree_that_is_accurate():
     v = vector_exp()
     r = v.r
-    assert sp.expand(v.polynomial - sp.series(sp.exp(r) - 1, r, 0, v.degree + 1).removeO()) == 0
+    polynomial = v.polynomial
+    for power, value in reversed(v.powers):  # r8 = r4², r4 = r2², r2 = r²
+        polynomial = polynomial.subs(power, value)
+    assert [str(power) for power, _ in v.powers] == ["r2", "r4", "r8"]
+    assert sp.expand(polynomial - sp.series(sp.exp(r) - 1, r, 0, v.degree + 1).removeO()) == 0
     assert v.bound <= 0.25 * float(UNIT_ROUNDOFF)
     shorter = v.r_max ** (v.degree - 1) / float(mpmath.factorial(v.degree)) * np.exp(2 * v.r_max)
     assert shorter > 0.25 * float(UNIT_ROUNDOFF)  # one degree less would not do
     # the remainder bound holds: e^r − 1 against the polynomial at the ends and inside
-    f = sp.lambdify(r, v.polynomial, "mpmath")
+    f = sp.lambdify(r, polynomial, "mpmath")
     with mpmath.workdps(40):
         for x in np.linspace(-v.r_max, v.r_max, 41):
             if x:
                 exact = mpmath.expm1(mpmath.mpf(x))
                 assert abs(f(mpmath.mpf(x)) - exact) / abs(exact) <= v.bound
+
+
+def test_estrins_form_pairs_terms_and_squares_the_power_at_each_level():
+    x = sp.Symbol("x", real=True)
+    c = sp.symbols("c0:6")
+    form, powers = estrin(list(c), x)
+    x2, x4 = sp.Symbol("x2", real=True), sp.Symbol("x4", real=True)
+    assert powers == ((x2, x**2), (x4, x2**2))
+    # (c0 + c1 x) + (c2 + c3 x)·x² + (c4 + c5 x)·x⁴: each pair independent of the others
+    assert sp.expand(form - ((c[0] + c[1] * x) + (c[2] + c[3] * x) * x2 + (c[4] + c[5] * x) * x4)) == 0
+    single, none = estrin([c[0]], x)
+    assert (single, none) == (c[0], ())
 
 
 def test_activation_forms_are_identities_of_the_definitions():
@@ -115,6 +131,17 @@ def test_gemm_loops_call_no_library_exponential():
             "_layer1", "_layer2", "_delta1", "_delta2"} <= set(jitted)
     # the per-sample layouts keep libm's exp: scalar code, where it is faster
     assert "np.exp(" in generate(Network.parse("3-4-2", hidden="sigmoid", output="softmax", loss="cce"), "loops")
+
+
+@pytest.mark.slow
+def test_the_activation_passes_are_vectorised_with_their_helpers_inlined(helpers):
+    x = np.random.default_rng(0).standard_normal((40, 2))
+    helpers.train_epoch(helpers.init_params(0), x, np.eye(2)[(x[:, 0] > 0).astype(int)], 0.1, 8)
+    for step in (helpers._layer1, helpers._layer2):  # tanh, then σ, over a (batch × width) block
+        ir = "".join(step.inspect_llvm().values())
+        calls = set(re.findall(r"call [^@]*@(\S+?)\(", ir))
+        assert not [c for c in calls if "_tanh" in c or "_sigmoid" in c or "_exp" in c], calls
+        assert re.search(r"<\d+ x double>", ir)  # LLVM's vector loop: four (AVX2) or two (SSE2) at a time
 
 
 @pytest.fixture(scope="module")
