@@ -1,12 +1,15 @@
 """Where symnet's epoch goes: the whole epoch against its matrix products alone.
 
-    python benchmarks/profile.py [--workload NAME] [--threads 1|2]     # or as part of: python benchmarks/peers.py
+    python benchmarks/epoch_profile.py [--workload NAME] [--threads 1|2] [--dtype float32]
+    # or as part of: python benchmarks/peers.py
 
 For a workload whose kernel is in the gemm layout, one process (pinned to ``threads`` CPUs, like the peers)
-times, as the median of 10 epochs after a warm-up:
-- ``epoch``: symnet's ``train_epoch`` (``symnet.compile(net, mode="auto")``);
-- ``matrix products``: the same epoch's BLAS calls alone — the same shapes, the same order, the same batch
-  rows of X, from ``@njit`` code into preallocated outputs exactly as the kernel calls them — and their rate;
+times, as the median of 10 rounds after a warm-up, each round one of each (alternating, so that the
+machine's drift falls on both alike):
+- ``epoch``: symnet's ``train_epoch`` (``symnet.compile(net, mode="auto", dtype=dtype)``);
+- ``matrix products``: the same epoch's BLAS calls alone, through the kernel's own ``_gemm`` — the same
+  shapes, order, operands' layouts, α and β (∂E/∂W written into W with β = 1), the same batch rows of X,
+  on operands holding numbers of the epoch's size — and their rate;
 - ``the rest`` = epoch − matrix products: everything a kernel adds to its BLAS calls (bias, activation
   and its derivative, softmax and loss, bias gradients, the SGD update, the call from Python);
 - the element counts of each elementwise pass, so the rest can be read per element.
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,74 +36,75 @@ for p in (str(HERE), str(ROOT)):
 from workloads import WORKLOADS, epoch_flops, initial_params, make_data  # noqa: E402
 
 
-def _products():
+def _products(kernel):
     import numba
 
+    gemm, N, T = kernel._gemm, kernel.NOTRANS, kernel.TRANS
+
     @numba.njit(cache=False)
-    def products(X, Ws, hs, ds, gs, batch_size):
-        """The gemm kernel's matrix products of one epoch: forward h_k = a_{k-1} W_k, backward
-        δ_{k-1} = δ_k W_kᵀ (k ≥ 2), gradients ∂E/∂W_k = a_{k-1}ᵀ δ_k."""
+    def products(X, Ws, hs, ds, batch_size, lr):
+        """The gemm kernel's matrix products of one epoch, as it calls them: forward h_k = a_{k-1} W_k,
+        backward δ_{k-1} = δ_k W_kᵀ (k ≥ 2), the updates W_k ← W_k − lr·a_{k-1}ᵀ δ_k."""
         m = X.shape[0]
         L = len(Ws)
         for start in range(0, m, batch_size):
             stop = min(start + batch_size, m)
             B = stop - start
-            np.dot(X[start:stop], Ws[0], hs[0][:B])
+            gemm(N, N, X[start:stop], Ws[0], hs[0][:B], 1.0, 0.0)
             for k in range(1, L):
-                np.dot(hs[k - 1][:B], Ws[k], hs[k][:B])
+                gemm(N, N, hs[k - 1][:B], Ws[k], hs[k][:B], 1.0, 0.0)
             for k in range(L - 1, 0, -1):
-                np.dot(ds[k][:B], Ws[k].T, ds[k - 1][:B])
+                gemm(N, T, ds[k][:B], Ws[k], ds[k - 1][:B], 1.0, 0.0)
             for k in range(L - 1, 0, -1):
-                np.dot(hs[k - 1][:B].T, ds[k][:B], gs[k])
-            np.dot(X[start:stop].T, ds[0][:B], gs[0])
+                gemm(T, N, hs[k - 1][:B], ds[k][:B], Ws[k], -lr, 1.0)
+            gemm(T, N, X[start:stop], ds[0][:B], Ws[0], -lr, 1.0)
 
     return products
 
 
-def measure_here(name: str, epochs: int = 10) -> dict:
+def measure_here(name: str, dtype: str = "float64", rounds: int = 10) -> dict:
     import numba  # noqa: F401
     from numba.typed import List
 
     import symnet
 
     w = WORKLOADS[name]
-    X, Y = make_data(w)
+    X, Y = (a.astype(dtype) for a in make_data(w))
     net = symnet.Network.parse(w.spec, hidden=",".join(w.hidden), output=w.output, loss=w.loss)
-    kernel = symnet.compile(net, mode="auto", dtype="float64")
+    kernel = symnet.compile(net, mode="auto", dtype=dtype)
     layout = symnet.emit.numba.builder.choose_layout(net, "auto")
-    params = [p.copy() for p in initial_params(w)]
-    kernel.train_epoch(params, X, Y, w.lr, w.batch_size)
-
-    def timed(f) -> float:
-        times = []
-        for _ in range(epochs):
-            t = time.perf_counter()
-            f()
-            times.append(time.perf_counter() - t)
-        return statistics.median(times)
-
-    out = {"workload": name, "layout": layout, "epoch": timed(lambda: kernel.train_epoch(params, X, Y, w.lr,
-                                                                                         w.batch_size))}
+    params = [p.astype(dtype) for p in initial_params(w)]
+    lr = np.dtype(dtype).type(w.lr)
+    jobs = {"epoch": lambda: kernel.train_epoch(params, X, Y, lr, w.batch_size)}
     sizes = w.layers
-    elements = len(X) * sum(sizes[1:])
-    out["elements"] = elements  # h, a, δ: one entry per sample and neuron
+    out = {"workload": name, "layout": layout, "dtype": dtype,
+           "elements": len(X) * sum(sizes[1:])}  # h, a, δ: one entry per sample and neuron
     if layout == "gemm":
-        b = w.batch_size
-        Ws = List([np.random.default_rng(0).random((a, c)) * 0.01 for a, c in zip(sizes, sizes[1:])])
-        hs = List([np.empty((b, n)) for n in sizes[1:]])
-        ds = List([np.empty((b, n)) for n in sizes[1:]])
-        gs = List([np.empty((a, c)) for a, c in zip(sizes, sizes[1:])])
-        products = _products()
-        products(X, Ws, hs, ds, gs, b)
-        out["products"] = timed(lambda: products(X, Ws, hs, ds, gs, b))
+        b, rng = w.batch_size, np.random.default_rng(0)
+        # operands of the sizes an epoch has (activations ~1, δ ~1/B, weights from the workload's start):
+        # never denormal or NaN, which would slow BLAS down and make the products unlike the epoch's
+        Ws = List([p.copy() for p in params[0::2]])
+        hs = List([rng.uniform(-1, 1, (b, n)).astype(dtype) for n in sizes[1:]])
+        ds = List([(rng.uniform(-1, 1, (b, n)) / b).astype(dtype) for n in sizes[1:]])
+        products = _products(kernel)
+        jobs["products"] = lambda: products(X, Ws, hs, ds, b, lr)
         out["flops"] = epoch_flops(w, len(X))
+    for job in jobs.values():
+        job()  # compiled and warm
+    times: dict[str, list[float]] = {key: [] for key in jobs}
+    for _ in range(rounds):
+        for key, job in jobs.items():
+            t = time.perf_counter()
+            job()
+            times[key].append(time.perf_counter() - t)
+    out.update({key: statistics.median(ts) for key, ts in times.items()})
     return out
 
 
-def measure(name: str, threads: int, env: dict | None = None, preexec_fn=None) -> dict:
+def measure(name: str, threads: int, env: dict | None = None, preexec_fn=None, dtype: str = "float64") -> dict:
     """``measure_here`` in a child process with the benchmark's environment and CPU set."""
     proc = subprocess.run([sys.executable, str(Path(__file__)), "--child", "--workload", name,
-                           "--threads", str(threads)], capture_output=True, text=True, env=env,
+                           "--threads", str(threads), "--dtype", dtype], capture_output=True, text=True, env=env,
                           timeout=900, preexec_fn=preexec_fn)
     if proc.returncode:
         return {"workload": name, "error": (proc.stderr.strip().splitlines() or ["?"])[-1][:300]}
@@ -134,15 +137,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workload", action="append", choices=list(WORKLOADS))
     ap.add_argument("--threads", type=int, choices=(1, 2), default=1)
+    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(measure_here(args.workload[0])))
+        print(json.dumps(measure_here(args.workload[0], args.dtype)))
         return 0
     import peers
 
     env = peers.child_env(args.threads, keep_openblas=False)
-    profiles = [measure(n, args.threads, env, peers.pinned(args.threads)) for n in args.workload or list(WORKLOADS)]
+    profiles = [measure(n, args.threads, env, peers.pinned(args.threads), args.dtype)
+                for n in args.workload or list(WORKLOADS)]
     print("\n".join(table(profiles)))
     return 0
 

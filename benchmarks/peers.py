@@ -639,14 +639,12 @@ def run_threads(args, threads: int, workloads: list[str], impls: list[str]) -> d
             results.append(run_workload(name, impls, args.epochs, threads, args.dtype, env, Path(tmp),
                                         log=lambda s: print(s, flush=True)))
     profiles = {}
-    if "symnet" in impls and not args.no_profile and args.dtype != "float64":
-        print("\n(no profile of symnet's epoch: epoch_profile.py measures the float64 kernel only)", flush=True)
-    elif "symnet" in impls and not args.no_profile:
+    if "symnet" in impls and not args.no_profile:
         import epoch_profile
 
         print("\n== where symnet's epoch goes", flush=True)
         for name in workloads:
-            profiles[name] = epoch_profile.measure(name, threads, env, pinned(threads))
+            profiles[name] = epoch_profile.measure(name, threads, env, pinned(threads), args.dtype)
     body = [f"# {threads} thread(s)", ""]
     if len(results) > 1:
         body += ["## Summary", ""] + summary_lines(results, threads) + [""]
@@ -657,8 +655,9 @@ def run_threads(args, threads: int, workloads: list[str], impls: list[str]) -> d
         import epoch_profile
 
         body += ["## Where symnet's epoch goes", "",
-                 "symnet's `train_epoch` against the same epoch's matrix products alone (the same BLAS calls, "
-                 "shapes and batch rows, from `@njit` code; `benchmarks/epoch_profile.py`), median of 10 epochs, "
+                 f"symnet's {args.dtype} `train_epoch` against the same epoch's matrix products alone (the same "
+                 "BLAS calls through the kernel's own `_gemm`, with the same shapes, α, β and batch rows; "
+                 "`benchmarks/epoch_profile.py`), median of 10 rounds of one epoch and one epoch's products, "
                  "one process per workload. \"The rest\" is everything the kernel adds to its BLAS calls: bias, "
                  "activation and derivative passes, softmax and loss, bias gradients, the SGD update, the call "
                  "from Python.", ""]

@@ -350,7 +350,17 @@ class _Indexed:
         self.printer.names.update({hmax: hmax.name, lse: f"{lse}[r]" if self.batch else lse.name})
         body = [f"{hmax} = {self.printer.doprint(h[0])}", f"for l in range(1, N{k}):",
                 f"    {hmax} = max({hmax}, {self.printer.doprint(h[l])})"]
-        body += self.emit.assign(self.printer.doprint(lse), shifted_log_sum_exp(softmax_total(rule.a.rhs), hmax))
+        log_total = shifted_log_sum_exp(softmax_total(rule.a.rhs), hmax)
+        if self.batch:
+            # the sum's terms e^{hₗ − M} first, into ŷ's row (a loop LLVM vectorises: a sum's own loop cannot
+            # be without reordering its additions), then their sum; ŷ is overwritten below
+            a = base("a", k, self.L)
+            total = next(e for e in sp.preorder_traversal(log_total) if isinstance(e, sp.Sum))
+            index = total.limits[0][0]
+            body += [f"for {self.printer.doprint(index)} in range(N{k}):"]
+            body += ["    " + line for line in self.emit.assign(self.printer.doprint(a[index]), total.function)]
+            log_total = log_total.xreplace({total: sp.Sum(a[index], *total.limits)})
+        body += self.emit.assign(self.printer.doprint(lse), log_total)
         body += [f"for j in range(N{k}):"]
         body += ["    " + s for s in self.emit.assign(self.printer.doprint(base("a", k, self.L)[j]),
                                                       softmax_from_lse(rule.a.rhs, lse))]
