@@ -12,7 +12,7 @@ from symnet.functions.activations import Sigmoid, Softplus, Tanh
 from symnet.cli import main
 from symnet.emit.numba.builder import generate
 from symnet.regenerate import articles, kernel, regenerate
-from symnet.emit.numba.stable import LOG_RULES, shifted_log_sum_exp, softmax_from_lse
+from symnet.emit.numba.stable import LOG_RULES, shifted_log_sum_exp, shifted_softmax, softmax_from_lse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,6 +138,9 @@ def test_shifted_log_sum_exp_and_softmax_from_lse_are_identities():
     softmax = sp.exp(h[0]) / total
     assert softmax_from_lse(softmax, lse) == sp.exp(h[0] - lse)
     assert sp.simplify(softmax_from_lse(softmax, lse).subs(lse, sp.log(total)) - softmax) == 0
+    shifted = shifted_softmax(softmax, M)
+    assert shifted == sp.exp(h[0] - M) / sum(sp.exp(v - M) for v in h)
+    assert sp.simplify(shifted - softmax) == 0
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ from symnet.functions.regularisers import l2_penalty, lam
 from symnet.derivation.names import parse_name
 from symnet.spec import Network, SpecError
 from symnet.emit.numba.stable import (complement_log, in_complements, loss_from_logits, loss_in_complements,
-                                      shifted_log_sum_exp, softmax_from_lse, softmax_rule_in_complements, softmax_total,
+                                      shifted_log_sum_exp, shifted_softmax, softmax_from_lse, softmax_rule_in_complements, softmax_total,
                                       vector_exp)
 from symnet.emit.templates import python_environment, tidy_python
 
@@ -351,20 +351,30 @@ class _Indexed:
         body = [f"{hmax} = {self.printer.doprint(h[0])}", f"for l in range(1, N{k}):",
                 f"    {hmax} = max({hmax}, {self.printer.doprint(h[l])})"]
         log_total = shifted_log_sum_exp(softmax_total(rule.a.rhs), hmax)
+        a = base("a", k, self.L)
         if self.batch:
             # the sum's terms e^{hₗ − M} first, into ŷ's row (a loop LLVM vectorises: a sum's own loop cannot
-            # be without reordering its additions), then their sum; ŷ is overwritten below
-            a = base("a", k, self.L)
+            # be without reordering its additions), then their sum S; ŷⱼ = e^{hⱼ − M}/S, the definition with
+            # both sides shifted by M, from the terms already there
             total = next(e for e in sp.preorder_traversal(log_total) if isinstance(e, sp.Sum))
-            index = total.limits[0][0]
+            index, S = total.limits[0][0], sp.Symbol(f"S{k}", positive=True)
+            self.printer.names[S] = S.name
             body += [f"for {self.printer.doprint(index)} in range(N{k}):"]
             body += ["    " + line for line in self.emit.assign(self.printer.doprint(a[index]), total.function)]
-            log_total = log_total.xreplace({total: sp.Sum(a[index], *total.limits)})
-        body += self.emit.assign(self.printer.doprint(lse), log_total)
-        body += [f"for j in range(N{k}):"]
-        body += ["    " + s for s in self.emit.assign(self.printer.doprint(base("a", k, self.L)[j]),
-                                                      softmax_from_lse(rule.a.rhs, lse))]
+            body += self.emit.assign(S.name, sp.Sum(a[index], *total.limits))
+            body += self.emit.assign(self.printer.doprint(lse), log_total.xreplace({total: S}))
+            shifted = shifted_softmax(rule.a.rhs, hmax)
+            term = next(e for e in sp.preorder_traversal(sp.fraction(shifted)[0]) if isinstance(e, sp.exp))
+            body += [f"for j in range(N{k}):"]
+            body += ["    " + s for s in self.emit.assign(self.printer.doprint(a[j]), shifted.xreplace(
+                {softmax_total(shifted): S, term: a[j]}))]
+        else:
+            body += self.emit.assign(self.printer.doprint(lse), log_total)
+            body += [f"for j in range(N{k}):"]
+            body += ["    " + s for s in self.emit.assign(self.printer.doprint(a[j]), softmax_from_lse(rule.a.rhs, lse))]
         comment = [f"layer {k}, softmax: {sp.sstr(rule.a.rhs)}",
+                   f"  as exp(h{k}[j] - hmax{k})/S{k}, S{k} = Σ exp(h{k}[l] - hmax{k}), lse{k} = hmax{k} + log S{k} "
+                   "(shifted by their max: no overflow)" if self.batch else
                    f"  as exp(h{k}[j] - lse{k}), lse{k} = log Σ exp(h{k}[l]) shifted by their max (no overflow)"]
         if self.complements:
             # log(1 − ŷ_q) = log Σ_{l≠q} e^{h_l} − lse, shifted by the largest of those logits

@@ -49,6 +49,11 @@ def shifted_log_sum_exp(total: sp.Expr, shift: sp.Expr) -> sp.Expr:
     return shift + sp.log(shifted)
 
 
+def shifted_softmax(definition: sp.Expr, shift: sp.Expr) -> sp.Expr:
+    """e^{hⱼ}/Σ e^{hₗ} with every exponential shifted by M: e^{hⱼ − M}/Σ e^{hₗ − M}, equal for every real M."""
+    return definition.replace(lambda e: isinstance(e, sp.exp), lambda e: sp.exp(e.args[0] - shift))
+
+
 def loss_from_logits(loss: sp.Expr, outputs: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     """The per-sample loss with the outputs written in their logits where it takes their logarithm.
 

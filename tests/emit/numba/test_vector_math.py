@@ -130,10 +130,12 @@ def test_gemm_loops_call_no_library_exponential():
     assert {"_exp_parts", "_exp", "_expm1", "_tanh", "_sigmoid", "_forward", "_loss", "_batch", "_train_epoch",
             "_layer1", "_layer2", "_delta1", "_delta2"} <= set(jitted)
     # no e^x inside a sum's accumulation loop (which LLVM cannot vectorise without reordering the sum): the
-    # softmax's terms e^(h - max) go into ŷ's row first, and are added up in a loop of their own
+    # softmax's terms e^(h - max) go into ŷ's row first, are added up in a loop of their own, and ŷ is
+    # each term over their sum — one e^x per output, not two
     assert "+= _exp(" not in source
     softmax = source[source.index("def _softmax3("):].split("\n\n")[0]
     assert "yhat[r, l] = _exp(-hmax + h[r, l])" in softmax and "acc0 += yhat[r, l]" in softmax
+    assert "yhat[r, j] = yhat[r, j]/S" in softmax and softmax.count("_exp(") == 1
     # the per-sample layouts keep libm's exp: scalar code, where it is faster
     assert "np.exp(" in generate(Network.parse("3-4-2", hidden="sigmoid", output="softmax", loss="cce"), "loops")
 
