@@ -42,9 +42,10 @@ def _products(kernel):
     gemm, N, T = kernel._gemm, kernel.NOTRANS, kernel.TRANS
 
     @numba.njit(cache=False)
-    def products(X, Ws, hs, ds, batch_size, lr):
+    def products(X, Ws, hs, ds, gs, batch_size, lr):
         """The gemm kernel's matrix products of one epoch, as it calls them: forward h_k = a_{k-1} W_k,
-        backward δ_{k-1} = δ_k W_kᵀ (k ≥ 2), the updates W_k ← W_k − lr·a_{k-1}ᵀ δ_k."""
+        backward δ_{k-1} = δ_k W_kᵀ (k ≥ 2), the updates C_k ← C_k − lr·a_{k-1}ᵀ δ_k (into copies of W, so
+        that the same operands, epoch after epoch, do not grow the products' numbers without bound)."""
         m = X.shape[0]
         L = len(Ws)
         for start in range(0, m, batch_size):
@@ -56,8 +57,8 @@ def _products(kernel):
             for k in range(L - 1, 0, -1):
                 gemm(N, T, ds[k][:B], Ws[k], ds[k - 1][:B], 1.0, 0.0)
             for k in range(L - 1, 0, -1):
-                gemm(T, N, hs[k - 1][:B], ds[k][:B], Ws[k], -lr, 1.0)
-            gemm(T, N, X[start:stop], ds[0][:B], Ws[0], -lr, 1.0)
+                gemm(T, N, hs[k - 1][:B], ds[k][:B], gs[k], -lr, 1.0)
+            gemm(T, N, X[start:stop], ds[0][:B], gs[0], -lr, 1.0)
 
     return products
 
@@ -86,8 +87,9 @@ def measure_here(name: str, dtype: str = "float64", rounds: int = 10) -> dict:
         Ws = List([p.copy() for p in params[0::2]])
         hs = List([rng.uniform(-1, 1, (b, n)).astype(dtype) for n in sizes[1:]])
         ds = List([(rng.uniform(-1, 1, (b, n)) / b).astype(dtype) for n in sizes[1:]])
+        gs = List([W.copy() for W in Ws])
         products = _products(kernel)
-        jobs["products"] = lambda: products(X, Ws, hs, ds, b, lr)
+        jobs["products"] = lambda: products(X, Ws, hs, ds, gs, b, lr)
         out["flops"] = epoch_flops(w, len(X))
     for job in jobs.values():
         job()  # compiled and warm
