@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -76,7 +77,8 @@ def measure_here(name: str, dtype: str = "float64", rounds: int = 10) -> dict:
     layout = symnet.emit.numba.builder.choose_layout(net, "auto")
     params = [p.astype(dtype) for p in initial_params(w)]
     lr = np.dtype(dtype).type(w.lr)
-    jobs = {"epoch": lambda: kernel.train_epoch(params, X, Y, lr, w.batch_size)}
+    threads = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS") else None  # as the peers'
+    jobs = {"epoch": lambda: kernel.train_epoch(params, X, Y, lr, w.batch_size, threads=threads)}
     sizes = w.layers
     out = {"workload": name, "layout": layout, "dtype": dtype,
            "elements": len(X) * sum(sizes[1:])}  # h, a, δ: one entry per sample and neuron

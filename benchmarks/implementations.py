@@ -18,6 +18,8 @@ exact problem, so any number would compare different work).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from workloads import Workload, activate, batches
@@ -77,11 +79,14 @@ class Symnet:
             raise Unavailable(f"symnet.compile(mode={self.mode!r}) refused: {e}") from None
         self.X, self.Y, self.lr, self.b = X, Y, w.lr, w.batch_size
         self.p = [np.ascontiguousarray(p.copy()) for p in params0]
-        self.info = {"mode": self.mode, "kernel mode": getattr(self.kernel, "MODE", None),
+        # the thread count every peer is given (peers.child_env): symnet splits each batch among that many
+        # threads itself (train_epoch's threads), BLAS on one thread each
+        self.threads = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS") else None
+        self.info = {"mode": self.mode, "threads": self.threads, "kernel mode": getattr(self.kernel, "MODE", None),
                      "kernel dtype": np.dtype(getattr(self.kernel, "DTYPE", dtype_of(X))).name}
 
     def epoch(self):
-        self.kernel.train_epoch(self.p, self.X, self.Y, self.lr, self.b)
+        self.kernel.train_epoch(self.p, self.X, self.Y, self.lr, self.b, threads=self.threads)
 
     def params(self):
         return self.p

@@ -395,7 +395,19 @@ def _epoch_buffers(rows: int) -> tuple:
     return buffers
 
 
-def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> float:
+def _threads(threads) -> int | None:
+    """train_epoch's threads, checked: None, or a whole number from 1 to the CPUs this process may use."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
+        raise ValueError(f"threads must be a whole number or None, got {threads!r}")
+    cpus = numba.config.NUMBA_DEFAULT_NUM_THREADS  # Numba's count, at its import, of the CPUs it may run on
+    if not 1 <= threads <= cpus:
+        raise ValueError(f"threads must be from 1 to {cpus} (the CPUs this process may run on), got {threads}")
+    return int(threads)
+
+
+def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None, threads=None) -> float:
     """One epoch of SGD over the batches of X, Y in the order given (the last one may be partial).
 
     It does not shuffle: to visit the rows in a new order each epoch, permute X and Y (the same
@@ -405,9 +417,12 @@ def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> fl
     velocity=None with momentum starts each call from a zero velocity, so calling this once per epoch
     with momentum=0.9 and no velocity restarts the momentum every epoch; pass the same velocity list
     (zeros shaped like params to begin with) to every call to carry it across epochs.
+
+    threads: None, or 1 to the CPUs this process may use; this layout (per sample, no BLAS) runs on one
+    thread whatever the number.
     """
     params, (X, Y) = _params(params, in_place=True), _data(X, Y)
-    batch_size = int(batch_size)
+    batch_size, threads = int(batch_size), _threads(threads)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     use_velocity = velocity is not None or momentum != 0.0
@@ -418,5 +433,5 @@ def train_epoch(params, X, Y, lr, batch_size, momentum=0.0, velocity=None) -> fl
         velocity = _params(velocity, "velocity", in_place=True)
     if batch_size == 1:
         return float(_train_epoch_each(*params, X, Y, DTYPE(lr), DTYPE(momentum), use_velocity, *velocity, *work))
-    return float(_train_epoch(*params, X, Y, DTYPE(lr), batch_size, DTYPE(momentum), use_velocity,
-                              *velocity, *grads, *work))
+    args = (*params, X, Y, DTYPE(lr), batch_size, DTYPE(momentum), use_velocity, *velocity, *grads, *work)
+    return float(_train_epoch(*args))

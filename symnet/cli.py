@@ -294,6 +294,10 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
               help="Initialisation, split and shuffling.")
 @click.option("--target", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
               help="Train with the CPU kernel or the GPU's (numba.cuda; sgd and momentum).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
+              show_default="one, with BLAS's own threads in the matrix products",
+              help="Threads per epoch: each batch's rows, then each layer's neurons, split among N threads that "
+                   "call BLAS on one thread each (the batch-product layout; per-sample kernels run on one).")
 @click.option("--test-fraction", type=float, default=0.2, show_default=True,
               help="Share of the rows held out for the test loss and accuracy (0 for none).")
 @click.option("--standardize/--no-standardize", default=True, show_default=True,
@@ -313,7 +317,7 @@ def example(spec: str, hidden: str | None, output_act: str | None, loss: str | N
                    "each read by a worker. Needs pip install 'symnet[dask]'.")
 def train(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
           data_source: str, label: str | None, epochs: int, lr: float | None, batch_size: int,
-          seed: int, target: str, test_fraction: float, standardize: bool, shuffle: bool, samples: int,
+          seed: int, target: str, threads: int | None, test_fraction: float, standardize: bool, shuffle: bool, samples: int,
           plot: str | None,
           save: str | None, quiet: bool, dask_address: str | None) -> None:
     """Train SPEC on a data set with its generated kernel.
@@ -339,6 +343,9 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 
         plot_format(plot)
         _require_matplotlib()
+    if threads is not None and (target == "cuda" or dask_address):
+        raise InputError(f"--threads is for training on this machine's CPUs; drop it with "
+                         f"{'--target cuda' if target == 'cuda' else '--dask (each worker runs one thread)'}")
     if target == "cuda":
         if dask_address:
             raise InputError("--target cuda and --dask cannot be combined: the Dask workers compute on their CPUs")
@@ -354,7 +361,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
     dataset = None if shards else datasets.load(data_source, label=label, samples=samples, seed=seed)
     if dataset is not None:
         check_inputs(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, test_fraction=test_fraction,
-                     **optimizing)  # before the progress bar: an error is then one line
+                     threads=threads, **optimizing)  # before the progress bar: an error is then one line
     bar = None
     if not quiet:
         from tqdm import tqdm
@@ -385,7 +392,7 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
         else:
             trained = run_training(net, dataset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
                                    test_fraction=test_fraction, standardize=standardize, shuffle=shuffle,
-                                   on_epoch=report, target=target, **optimizing)
+                                   on_epoch=report, target=target, threads=threads, **optimizing)
     except BaseException as e:
         if bar is not None:  # wipe the bar: the error is then the one line left on stderr
             bar.leave = False

@@ -3,6 +3,7 @@ metrics, and the trained parameters saved together with the spec so ``predict`` 
 from __future__ import annotations
 
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,12 +99,21 @@ def accuracy(outputs: np.ndarray, Y: np.ndarray) -> float:
     return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(Y, axis=1)))
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def check_inputs(net: Network, data: Dataset, *, epochs: int, lr: float, batch_size: int, momentum: float | None,
-                 test_fraction: float, optimizer: str | None = None, **hyperparameters: float | None) -> np.ndarray:
+                 test_fraction: float, optimizer: str | None = None, threads: int | None = None,
+                 **hyperparameters: float | None) -> np.ndarray:
     """Everything about a run that can be wrong before it starts; returns the encoded targets."""
     from symnet.emit.numba.cache import check_size
 
     check_size(net)
+    if threads is not None and not 1 <= threads <= available_cpus():
+        raise InputError(f"--threads must be from 1 to {available_cpus()} (the CPUs this process may run on), "
+                         f"got {threads}")
     for name, value, ok in (("--epochs", epochs, epochs >= 1), ("--batch-size", batch_size, batch_size >= 1),
                             ("--lr", lr, np.isfinite(lr) and lr > 0),
                             ("--test-fraction", test_fraction, 0 <= test_fraction < 1)):
@@ -131,6 +141,7 @@ def train(
     kernel=None,
     optimizer: str | None = None,
     target: str = "cpu",
+    threads: int | None = None,
     **hyperparameters: float | None,
 ) -> Trained:
     """Train ``net`` on ``data`` with its compiled kernel; the same seed gives the same numbers.
@@ -139,11 +150,12 @@ def train(
     kernel's ``train_epoch`` takes the batches in the order given); without it, in the same order every
     epoch. ``optimizer`` (symnet.derivation.update; none: momentum when ``momentum`` > 0, else gradient
     descent) with ``momentum`` and ``hyperparameters`` (beta1, beta2, eps); its state persists across the
-    epochs. ``target``: cpu, or cuda for the GPU kernels (symnet.emit.numba.cuda)."""
+    epochs. ``target``: cpu, or cuda for the GPU kernels (symnet.emit.numba.cuda).  ``threads``: the
+    kernel's train_epoch threads (None: one, with BLAS's own threads in the products)."""
     from symnet.emit.numba.cache import compile as compile_kernel
 
     Y = check_inputs(net, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
-                     test_fraction=test_fraction, optimizer=optimizer, **hyperparameters)
+                     test_fraction=test_fraction, optimizer=optimizer, threads=threads, **hyperparameters)
     rule, hyper = update.resolve(optimizer, momentum=momentum, **hyperparameters)
     classic = rule.name in update.CLASSIC
     momentum = hyper.get("momentum", 0.0)
@@ -176,10 +188,11 @@ def train(
         else:
             Xe, Ye = np.ascontiguousarray(X_train), np.ascontiguousarray(Y_train)
         t = time.perf_counter()
+        on = {} if threads is None else {"threads": threads}  # the GPU module's train_epoch takes none
         if classic:
-            loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, momentum, velocity))
+            loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, momentum, velocity, **on))
         else:
-            loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, state=state, **hyper))
+            loss = float(kernel.train_epoch(params, Xe, Ye, lr, batch_size, state=state, **on, **hyper))
         seconds = time.perf_counter() - t
         # train_epoch runs a whole epoch in compiled code: a divergence is caught at its end
         bad = f"loss is {loss}" if not np.isfinite(loss) else non_finite(net, params)

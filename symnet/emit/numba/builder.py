@@ -22,6 +22,7 @@ import sympy as sp
 from symnet.derivation import update
 from symnet.files import shell_word
 from symnet.emit.numba import steps
+from symnet.emit.numba.threads import thread_phases
 from symnet.emit.numba.parts import Block, Kernel, array_names
 from symnet.emit.numba.updates import fused_updates, into_update, update_blocks, update_statements
 from symnet.emit.numba.printer import Emitter, KernelPrinter, helpers
@@ -135,12 +136,17 @@ def render(kernel: Kernel, *, mode: str, output: str, optimizer: update.Optimize
     updates = update_blocks(update_statements(L, optimizer, kernel.dtype), optimizer,
                             fused_into["layers"] if fused_into else set())
     more = (fused_into["backward"] if fused_into else []) + [b for u in updates for b in u.values() if b]
+    scalars = (["lr", "momentum", "use_velocity"] if optimizer.name in update.CLASSIC
+               else ["lr", *(h.option for h in optimizer.hyperparameters), "step"])
+    threaded = thread_phases(kernel, fused_into["backward"] if fused_into else kernel.backward, scalars,
+                             state) if kernel.layout == "gemm" else None
     return unique_functions(tidy_python(template.render(
         k=kernel, net=net, version=__version__, command=command, note=LAYOUT_NOTES[kernel.layout],
         L=L, init=init, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), updates=updates,
         optimizer=optimizer, classic=update.CLASSIC, state_arrays=state, fused=fused_updates(kernel),
         into_update=fused_into,
+        threaded=threaded,
         steps=steps.gemm_steps(kernel.forward + kernel.loss + kernel.backward + kernel.penalty + kernel.decay + more,
                                net.depth, {h.option for h in optimizer.hyperparameters}) if kernel.layout == "gemm" else [],
         hyper_defaults={h.option: h.default for h in optimizer.hyperparameters},

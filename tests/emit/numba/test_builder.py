@@ -319,10 +319,12 @@ def test_module_has_the_contract_imports_numpy_numba_and_blas_only_and_names_its
     imported_from = {(node.module, a.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                      for a in node.names}
     if layout == "gemm":  # SciPy's BLAS, found in its Cython module, registered with LLVM, its arguments passed
-        # by reference from the stack
+        # by reference from the stack; a pool of threads for train_epoch's threads (threadpoolctl, imported
+        # on first use, holds BLAS to one thread each)
         assert imported == {"numpy", "numba", "llvmlite.binding", "llvmlite.ir", "ctypes", "importlib.machinery",
-                            "importlib.util", "os", "sys"}
-        assert imported_from == {("numba.extending", "intrinsic"), ("numba.core", "cgutils")}
+                            "importlib.util", "os", "sys", "concurrent.futures"}
+        assert imported_from == {("numba.extending", "intrinsic"), ("numba.core", "cgutils"),
+                                 ("threadpoolctl", "ThreadpoolController")}
     else:
         assert imported == {"numpy", "numba"} and not imported_from
     assert f"symnet {symnet.__version__}" in source.splitlines()[0]

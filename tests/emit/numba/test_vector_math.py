@@ -123,10 +123,11 @@ def test_gemm_loops_call_no_library_exponential():
     source = generate(Network.parse("3-4-4-2", hidden="tanh,sigmoid", output="softmax", loss="cce"), "gemm")
     assert "np.exp(" not in source and "np.expm1(" not in source
     # _exp_parts, _exp, _expm1, _tanh, _sigmoid, the steps and the four kernels: NumPy's error model (no
-    # branch for a division by zero), which lets LLVM vectorise the loops; only the BLAS calls do without
+    # branch for a division by zero), which lets LLVM vectorise the loops; only the BLAS calls and the
+    # threaded epoch's barrier (no arithmetic) do without
     jitted = dict((name, options) for options, name in re.findall(r"@numba\.njit\((.*)\)\ndef (\w+)", source))
     plain = {name for name, options in jitted.items() if 'error_model="numpy"' not in options}
-    assert plain == {"_gemm", "_rows_apart", "_dot", "_dot_t", "_gemm_tn"}
+    assert plain == {"_gemm", "_rows_apart", "_dot", "_dot_t", "_gemm_tn", "_barrier"}
     assert {"_exp_parts", "_exp", "_expm1", "_tanh", "_sigmoid", "_forward", "_loss", "_batch", "_train_epoch",
             "_layer1", "_layer2", "_delta1", "_delta2"} <= set(jitted)
     # no e^x inside a sum's accumulation loop (which LLVM cannot vectorise without reordering the sum): the
