@@ -3,7 +3,6 @@ metrics, and the trained parameters saved together with the spec so ``predict`` 
 from __future__ import annotations
 
 import io
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +99,11 @@ def accuracy(outputs: np.ndarray, Y: np.ndarray) -> float:
 
 
 def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, where the system has one)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """The CPUs this process may run on, as Numba counted them (its affinity mask, where the system has
+    one): the most threads a kernel's train_epoch accepts."""
+    import numba
+
+    return numba.config.NUMBA_DEFAULT_NUM_THREADS
 
 
 def check_inputs(net: Network, data: Dataset, *, epochs: int, lr: float, batch_size: int, momentum: float | None,

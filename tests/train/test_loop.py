@@ -10,7 +10,7 @@ import pytest
 from symnet import Network
 from symnet.train import data as ds
 from symnet.cli import main
-from symnet.train.loop import train
+from symnet.train.loop import available_cpus, train
 
 
 def run(capsys, *args):
@@ -152,6 +152,9 @@ def test_unwritable_save_path_fails_before_training(tmp_path, capsys):
     (["--lr", "-1"], "--lr must be a positive number"),
     (["--momentum", "1.5"], "--momentum must be in [0, 1)"),
     (["--test-fraction", "1"], "--test-fraction must be in [0, 1)"),
+    (["--threads", str(available_cpus() + 1)], f"--threads must be from 1 to {available_cpus()} (the CPUs this "
+                                               f"process may run on), got {available_cpus() + 1}"),
+    (["--threads", "1", "--target", "cuda"], "--threads is for training on this machine's CPUs; drop it with --target cuda"),
 ])
 def test_bad_options_are_one_line_even_with_the_progress_bar(capsys, option, message):
     code, out, err = run(capsys, "train", "2-3-1", "--data", "xor", *option)
@@ -175,8 +178,9 @@ class SpyKernel:
     def forward(self, params, X):
         return np.full((len(X), self.net.layers[-1]), 0.5)
 
-    def train_epoch(self, params, X, Y, lr, batch_size, momentum=0.0, velocity=None):
+    def train_epoch(self, params, X, Y, lr, batch_size, momentum=0.0, velocity=None, **threads):
         self.calls.append((X.copy(), Y.copy(), velocity))
+        self.threads = threads
         return 0.5
 
 
@@ -187,6 +191,14 @@ def spy_run(seed=0, **options):
     train(net, data, epochs=4, seed=seed, test_fraction=0.25, standardize=False, kernel=kernel, **options)
     train_rows, _ = ds.split(40, 0.25, seed)
     return kernel.calls, data.X[train_rows], data.labels[train_rows]
+
+
+def test_threads_reach_train_epoch_only_when_given():
+    net = Network.parse("2-3-1", hidden="tanh", output="sigmoid", loss="bce")
+    for options, passed in (({}, {}), ({"threads": 1}, {"threads": 1})):
+        kernel = SpyKernel(net)
+        train(net, ds.load("xor", samples=40, seed=0), epochs=2, kernel=kernel, **options)
+        assert kernel.threads == passed  # not passed at all by default: the GPU module's train_epoch has none
 
 
 def test_each_epoch_visits_the_training_rows_in_a_permutation_drawn_from_the_seed():
