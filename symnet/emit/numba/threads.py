@@ -1,7 +1,8 @@
 """The gemm layout's epoch on T threads (``train_epoch(..., threads=T)``): what each thread runs and which
 part of every array it is handed.
 
-Each batch runs in two phases, each a ``prange`` over the T threads with single-threaded BLAS inside:
+Each batch runs in two phases, the T threads (the caller's and a pool's) meeting at a barrier after each,
+every one calling BLAS on one thread:
 
 1. **rows**: thread t takes the rows r0..r1-1 of the batch through the forward pass, the loss and every δ.
    A sample's forward pass and δs read only its own row and the weights, which nothing writes in this
@@ -13,8 +14,9 @@ Each batch runs in two phases, each a ``prange`` over the T threads with single-
 
 The blocks are the sequential epoch's own steps, called on views: a step reads its widths off the
 shapes of the arrays it is given (``symnet.emit.numba.steps``), so on a view it runs on that part only.
-Splitting one product per thread instead of letting BLAS split it measured 1.3–1.5× faster on two cores
-for batches of 64–128 rows (``benchmarks/NOTES.md``): BLAS's own split of a 64-row product gains little.
+Each product split once, by rows or neurons, instead of by BLAS: on two cores deep's epoch (batches of
+64 rows) ran 1.49–1.55× faster than on one thread where BLAS's own split gave 1.15–1.35×
+(``benchmarks/NOTES.md``): BLAS gains little from splitting a 64-row product.
 """
 from __future__ import annotations
 

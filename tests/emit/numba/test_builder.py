@@ -322,7 +322,7 @@ def test_module_has_the_contract_imports_numpy_numba_and_blas_only_and_names_its
         # by reference from the stack; a pool of threads for train_epoch's threads (threadpoolctl, imported
         # on first use, holds BLAS to one thread each)
         assert imported == {"numpy", "numba", "llvmlite.binding", "llvmlite.ir", "ctypes", "importlib.machinery",
-                            "importlib.util", "os", "sys", "concurrent.futures"}
+                            "importlib.util", "os", "sys", "concurrent.futures", "threading"}
         assert imported_from == {("numba.extending", "intrinsic"), ("numba.core", "cgutils"),
                                  ("threadpoolctl", "ThreadpoolController")}
     else:

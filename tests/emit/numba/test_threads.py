@@ -150,3 +150,34 @@ def test_a_forked_child_trains_on_threads_of_its_own(monkeypatch):
     assert process.exitcode == 0
     for mine, ref in zip(got, expected):
         np.testing.assert_allclose(mine, ref, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.slow
+@two_cpus
+def test_a_thread_that_fails_stops_the_others_instead_of_leaving_them_at_the_barrier(monkeypatch):
+    import threading
+
+    k = symnet.compile(SOFTMAX_NET, mode="gemm")
+    monkeypatch.setattr(k, "MIN_ROWS_PER_THREAD", 1)
+    X, Y = data(SOFTMAX_NET)
+    compiled = k._train_epoch_part
+
+    def second_thread_fails(t, *args):
+        if t == 1:
+            raise RuntimeError("thread 1 failed")
+        return compiled(t, *args)
+
+    monkeypatch.setattr(k, "_train_epoch_part", second_thread_fails)
+    raised = []
+
+    def epoch():
+        try:
+            k.train_epoch(k.init_params(0), X, Y, 0.2, 5, threads=2)
+        except RuntimeError as e:
+            raised.append(str(e))
+
+    caller = threading.Thread(target=epoch, daemon=True)
+    caller.start()
+    caller.join(120)
+    assert not caller.is_alive(), "thread 0 is still waiting at the barrier for thread 1"
+    assert raised == ["thread 1 failed"]
