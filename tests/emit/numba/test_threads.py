@@ -28,6 +28,12 @@ def data(net: Network, m: int = 11) -> tuple[np.ndarray, np.ndarray]:
     return X, Y
 
 
+def split_any_batch(kernel, monkeypatch) -> None:
+    """Let these small nets' batches of a few rows be split too, as a large net's are."""
+    monkeypatch.setattr(kernel, "MIN_ROWS_PER_THREAD", 1)
+    monkeypatch.setattr(kernel, "MIN_PRODUCTS_PER_THREAD", 1)
+
+
 def functions(source: str) -> dict[str, ast.FunctionDef]:
     return {f.name: f for f in ast.parse(source).body if isinstance(f, ast.FunctionDef)}
 
@@ -75,7 +81,7 @@ def test_threads_outside_the_cpus_or_not_a_whole_number_are_refused_before_any_w
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_two_threads_train_as_one_does(momentum, monkeypatch):
     k = symnet.compile(SOFTMAX_NET, mode="gemm")
-    monkeypatch.setattr(k, "MIN_ROWS_PER_THREAD", 1)  # batches of 5 rows: split them all the same
+    split_any_batch(k, monkeypatch)
     X, Y = data(SOFTMAX_NET)
     runs = {}
     for threads in (None, 1, 2):
@@ -94,21 +100,30 @@ def test_two_threads_train_as_one_does(momentum, monkeypatch):
 
 @pytest.mark.slow
 @two_cpus
-def test_batches_too_small_to_split_run_on_the_callers_thread_alone():
+@pytest.mark.parametrize("limit", ["rows", "multiply-adds"])
+def test_batches_too_small_to_split_run_on_the_callers_thread_alone(limit, monkeypatch):
     k = symnet.compile(Network.parse("5-9-4", hidden="tanh", output="softmax", loss="cce"), mode="gemm")
-    X, Y = data(Network.parse("5-9-4", output="softmax", loss="cce"), m=3 * k.MIN_ROWS_PER_THREAD)
+    monkeypatch.setattr(k, "_POOL", [])
+    # batches of 63 rows of a net of 81 weights: two threads' shares would hold 31 rows, 31 × 81 multiply-adds
+    monkeypatch.setattr(k, "MIN_ROWS_PER_THREAD", 32 if limit == "rows" else 1)
+    monkeypatch.setattr(k, "MIN_PRODUCTS_PER_THREAD", 32 * 81 if limit == "multiply-adds" else 1)
+    X, Y = data(Network.parse("5-9-4", output="softmax", loss="cce"), m=100)
     one, two = k.init_params(1), k.init_params(1)
-    k.train_epoch(one, X, Y, 0.1, 2 * k.MIN_ROWS_PER_THREAD - 1, threads=1)
-    k.train_epoch(two, X, Y, 0.1, 2 * k.MIN_ROWS_PER_THREAD - 1, threads=2)
+    k.train_epoch(one, X, Y, 0.1, 63, threads=1)
+    k.train_epoch(two, X, Y, 0.1, 63, threads=2)
     assert not k._POOL  # no second thread was started
     assert all(np.array_equal(a, b) for a, b in zip(one, two))
+    monkeypatch.setattr(k, "MIN_ROWS_PER_THREAD", 31)
+    monkeypatch.setattr(k, "MIN_PRODUCTS_PER_THREAD", 31 * 81)
+    k.train_epoch(two, X, Y, 0.1, 63, threads=2)
+    assert k._POOL  # at the bounds the batch is split
 
 
 @pytest.mark.slow
 @two_cpus
 def test_two_threads_apply_adam_and_the_decay_as_one_does(monkeypatch):
     k = symnet.compile(DECAYED_NET, mode="gemm", optimizer="adam")
-    monkeypatch.setattr(k, "MIN_ROWS_PER_THREAD", 1)
+    split_any_batch(k, monkeypatch)
     X, Y = data(DECAYED_NET, m=9)
     runs = {}
     for threads in (None, 2):
@@ -129,7 +144,7 @@ def test_a_forked_child_trains_on_threads_of_its_own(monkeypatch):
     import multiprocessing
 
     k = symnet.compile(SOFTMAX_NET, mode="gemm")
-    monkeypatch.setattr(k, "MIN_ROWS_PER_THREAD", 1)
+    split_any_batch(k, monkeypatch)
     X, Y = data(SOFTMAX_NET)
     start = k.init_params(4)
     k.train_epoch([p.copy() for p in start], X, Y, 0.2, 5, threads=2)  # the parent's pool exists now
@@ -158,7 +173,7 @@ def test_a_thread_that_fails_stops_the_others_instead_of_leaving_them_at_the_bar
     import threading
 
     k = symnet.compile(SOFTMAX_NET, mode="gemm")
-    monkeypatch.setattr(k, "MIN_ROWS_PER_THREAD", 1)
+    split_any_batch(k, monkeypatch)
     X, Y = data(SOFTMAX_NET)
     compiled = k._train_epoch_part
 
