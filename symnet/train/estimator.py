@@ -39,7 +39,7 @@ from symnet.files import check_writable, write_atomic
 from symnet.functions.activations import IDENTITY, SOFTMAX, ReLU, Sigmoid, names
 from symnet.functions.losses import LOSSES
 from symnet.spec import Network
-from symnet.train.loop import Diverged, non_finite
+from symnet.train.loop import Diverged, available_cpus, non_finite
 
 #: what to install when scikit-learn is missing
 EXTRA = "pip install 'symnet[sklearn]'"
@@ -79,7 +79,7 @@ class _SymnetMLP(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(32,), activation=ReLU.name, *, learning_rate_init=0.1, momentum=0.0,
                  batch_size=32, max_iter=20, random_state=None, shuffle=True, warm_start=False, dtype="float64",
-                 optimizer="sgd", l2=0.0):
+                 optimizer="sgd", l2=0.0, n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate_init = learning_rate_init
@@ -92,6 +92,7 @@ class _SymnetMLP(BaseEstimator):
         self.shuffle = shuffle
         self.warm_start = warm_start
         self.dtype = dtype
+        self.n_jobs = n_jobs
 
     # -- what subclasses say --------------------------------------------------------------
     def _targets(self, y, *, first: bool, incremental: bool, classes=None) -> tuple[np.ndarray, dict]:
@@ -138,6 +139,10 @@ class _SymnetMLP(BaseEstimator):
             ("batch_size", self.batch_size, _whole(self.batch_size) and self.batch_size >= 1, "a whole number >= 1"),
             ("max_iter", self.max_iter, _whole(self.max_iter) and self.max_iter >= 1, "a whole number >= 1"),
             ("dtype", self.dtype, self.dtype in DTYPES, f"one of {', '.join(DTYPES)}"),
+            ("n_jobs", self.n_jobs, self.n_jobs is None or (_whole(self.n_jobs) and self.n_jobs != 0
+                                                            and abs(self.n_jobs) <= available_cpus()),
+             f"None, a whole number from 1 to {available_cpus()} (the CPUs this process may run on), "
+             f"or -1 for all of them"),
         ):
             if not ok:
                 raise InputError(f"{name} must be {rule}, got {value!r}")
@@ -160,6 +165,13 @@ class _SymnetMLP(BaseEstimator):
         name = "momentum" if self.optimizer == "sgd" and self.momentum else self.optimizer
         uses_momentum = name in ("momentum", "nesterov")
         return update.resolve(name, momentum=float(self.momentum) if uses_momentum else None)
+
+    def _threads(self) -> dict:
+        """train_epoch's threads for n_jobs (scikit-learn's convention: None is the default, -1 all CPUs, -2 all
+        but one); none given: the kernel's default, BLAS with its own threads."""
+        if self.n_jobs is None:
+            return {}
+        return {"threads": int(self.n_jobs) if self.n_jobs > 0 else available_cpus() + 1 + int(self.n_jobs)}
 
     def _kernel(self):
         return compile_kernel(self.network_, dtype=self.dtype, optimizer=self._rule()[0].name)
@@ -211,10 +223,10 @@ class _SymnetMLP(BaseEstimator):
                 Xe, Ye = X[order], Y[order]
             if classic:
                 loss = float(kernel.train_epoch(params, Xe, Ye, self.learning_rate_init, self.batch_size, momentum,
-                                                velocity))
+                                                velocity, **self._threads()))
             else:
                 loss = float(kernel.train_epoch(params, Xe, Ye, self.learning_rate_init, self.batch_size,
-                                                state=state, **hyper))
+                                                state=state, **self._threads(), **hyper))
             bad = f"the loss is {loss}" if not np.isfinite(loss) else non_finite(net, params)
             if bad:
                 epoch = len(history) + 1
@@ -315,6 +327,10 @@ class MLPClassifier(ClassifierMixin, _SymnetMLP):
         ``fit`` continues from the fitted weights, velocity and shuffle sequence.
     dtype : "float64" or "float32", default "float64"
         The kernel's floating-point type.
+    n_jobs : int or None, default None
+        Threads per epoch (the kernel's ``train_epoch(threads=...)``: each batch's rows, then each layer's
+        neurons, split among them, BLAS on one thread each); -1 all the CPUs, -2 all but one.  None: one
+        thread, BLAS with its own threads in the matrix products.
 
     Attributes
     ----------
@@ -403,10 +419,10 @@ class MLPRegressor(RegressorMixin, _SymnetMLP):
 
     def __init__(self, hidden_layer_sizes=(32,), activation=ReLU.name, *, learning_rate_init=0.1, momentum=0.0,
                  batch_size=32, max_iter=20, random_state=None, shuffle=True, warm_start=False, dtype="float64",
-                 optimizer="sgd", l2=0.0, normalize_y=True):
+                 optimizer="sgd", l2=0.0, n_jobs=None, normalize_y=True):
         super().__init__(hidden_layer_sizes, activation, learning_rate_init=learning_rate_init, momentum=momentum,
                          batch_size=batch_size, max_iter=max_iter, random_state=random_state, shuffle=shuffle,
-                         warm_start=warm_start, dtype=dtype, optimizer=optimizer, l2=l2)
+                         warm_start=warm_start, dtype=dtype, optimizer=optimizer, l2=l2, n_jobs=n_jobs)
         self.normalize_y = normalize_y
 
     def _output(self, targets: dict) -> tuple[str, str]:

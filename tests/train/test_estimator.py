@@ -23,7 +23,7 @@ import symnet  # noqa: E402
 from symnet.emit.numba.cache import load  # noqa: E402
 from symnet.functions.activations import IDENTITY, SOFTMAX, Sigmoid  # noqa: E402
 from symnet.train.estimator import MLPClassifier, MLPRegressor, TrainingDiverged  # noqa: E402
-from symnet.train.loop import Diverged  # noqa: E402
+from symnet.train.loop import Diverged, available_cpus  # noqa: E402
 
 SMALL = dict(hidden_layer_sizes=(4,), max_iter=10, random_state=0)
 TRAINED = {**SMALL, "max_iter": 100}  # where a score is asserted (epochs of these nets take microseconds)
@@ -184,6 +184,9 @@ def test_partial_fit_needs_the_classes_first_and_the_same_ones_after(iris):
     (dict(batch_size=0), "batch_size must be a whole number >= 1"),
     (dict(max_iter=2.5), "max_iter must be a whole number >= 1"),
     (dict(dtype="float16"), "dtype must be one of float64, float32"),
+    (dict(n_jobs=0), "n_jobs must be None, a whole number from 1 to"),
+    (dict(n_jobs=available_cpus() + 1), "n_jobs must be None, a whole number from 1 to"),
+    (dict(n_jobs=1.5), "n_jobs must be None, a whole number from 1 to"),
 ])
 def test_bad_parameters_are_refused_at_fit_with_one_line(iris, params, message):
     X, y = iris
@@ -289,3 +292,17 @@ def test_bad_optimiser_parameters_are_value_errors(iris, params, message):
     X, y = iris
     with pytest.raises(ValueError, match=message):
         symnet.MLPClassifier(**params).fit(X, y)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(available_cpus() < 2, reason="needs two CPUs")
+def test_n_jobs_trains_on_threads_to_the_one_thread_weights():
+    # batches of 64 rows of 64-256-10: each of two threads gets 32 rows, 32 × 18,944 multiply-adds
+    X, y = load_digits(return_X_y=True)
+    fits = [MLPClassifier(hidden_layer_sizes=(256,), batch_size=64, max_iter=3, random_state=0, momentum=0.9,
+                          n_jobs=n_jobs).fit(X / 16, y) for n_jobs in (None, 2, -1)]
+    for other in fits[1:]:
+        for mine, ref in zip(other.coefs_ + other.intercepts_, fits[0].coefs_ + fits[0].intercepts_):
+            np.testing.assert_allclose(mine, ref, rtol=1e-12, atol=1e-14)
+    assert fits[1]._kernel()._POOL  # the epochs did run on a second thread
+    assert fits[1].score(X / 16, y) > 0.9
