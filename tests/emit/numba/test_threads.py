@@ -34,6 +34,14 @@ def split_any_batch(kernel, monkeypatch) -> None:
     monkeypatch.setattr(kernel, "MIN_PRODUCTS_PER_THREAD", 1)
 
 
+@pytest.fixture
+def softmax_kernel(monkeypatch):
+    """SOFTMAX_NET's gemm kernel, splitting batches of any size, and 11 rows of data for it."""
+    k = symnet.compile(SOFTMAX_NET, mode="gemm")
+    split_any_batch(k, monkeypatch)
+    return (k, *data(SOFTMAX_NET))
+
+
 def functions(source: str) -> dict[str, ast.FunctionDef]:
     return {f.name: f for f in ast.parse(source).body if isinstance(f, ast.FunctionDef)}
 
@@ -79,10 +87,8 @@ def test_threads_outside_the_cpus_or_not_a_whole_number_are_refused_before_any_w
 @pytest.mark.slow
 @two_cpus
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_two_threads_train_as_one_does(momentum, monkeypatch):
-    k = symnet.compile(SOFTMAX_NET, mode="gemm")
-    split_any_batch(k, monkeypatch)
-    X, Y = data(SOFTMAX_NET)
+def test_two_threads_train_as_one_does(momentum, softmax_kernel):
+    k, X, Y = softmax_kernel
     runs = {}
     for threads in (None, 1, 2):
         params = k.init_params(3)
@@ -140,12 +146,10 @@ def test_two_threads_apply_adam_and_the_decay_as_one_does(monkeypatch):
 
 @pytest.mark.slow
 @two_cpus
-def test_a_forked_child_trains_on_threads_of_its_own(monkeypatch):
+def test_a_forked_child_trains_on_threads_of_its_own(softmax_kernel):
     import multiprocessing
 
-    k = symnet.compile(SOFTMAX_NET, mode="gemm")
-    split_any_batch(k, monkeypatch)
-    X, Y = data(SOFTMAX_NET)
+    k, X, Y = softmax_kernel
     start = k.init_params(4)
     k.train_epoch([p.copy() for p in start], X, Y, 0.2, 5, threads=2)  # the parent's pool exists now
     expected = [p.copy() for p in start]
@@ -169,12 +173,10 @@ def test_a_forked_child_trains_on_threads_of_its_own(monkeypatch):
 
 @pytest.mark.slow
 @two_cpus
-def test_a_thread_that_fails_stops_the_others_instead_of_leaving_them_at_the_barrier(monkeypatch):
+def test_a_thread_that_fails_stops_the_others_instead_of_leaving_them_at_the_barrier(softmax_kernel, monkeypatch):
     import threading
 
-    k = symnet.compile(SOFTMAX_NET, mode="gemm")
-    split_any_batch(k, monkeypatch)
-    X, Y = data(SOFTMAX_NET)
+    k, X, Y = softmax_kernel
     compiled = k._train_epoch_part
 
     def second_thread_fails(t, *args):
