@@ -142,7 +142,7 @@ class _SymnetMLP(BaseEstimator):
             ("n_jobs", self.n_jobs, self.n_jobs is None or (_whole(self.n_jobs) and self.n_jobs != 0
                                                             and abs(self.n_jobs) <= available_cpus()),
              f"None, a whole number from 1 to {available_cpus()} (the CPUs this process may run on), "
-             f"or -1 for all of them"),
+             f"or from -1 (all of them) to -{available_cpus()} (one)"),
         ):
             if not ok:
                 raise InputError(f"{name} must be {rule}, got {value!r}")

@@ -156,6 +156,8 @@ def train(
     kernel's train_epoch threads (None: one, with BLAS's own threads in the products)."""
     from symnet.emit.numba.cache import compile as compile_kernel
 
+    if threads is not None and target == "cuda":
+        raise InputError("threads is for training on this machine's CPUs; the GPU kernels take none (--target cuda)")
     Y = check_inputs(net, data, epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
                      test_fraction=test_fraction, optimizer=optimizer, threads=threads, **hyperparameters)
     rule, hyper = update.resolve(optimizer, momentum=momentum, **hyperparameters)

@@ -186,6 +186,7 @@ def test_partial_fit_needs_the_classes_first_and_the_same_ones_after(iris):
     (dict(dtype="float16"), "dtype must be one of float64, float32"),
     (dict(n_jobs=0), "n_jobs must be None, a whole number from 1 to"),
     (dict(n_jobs=available_cpus() + 1), "n_jobs must be None, a whole number from 1 to"),
+    (dict(n_jobs=-available_cpus() - 1), r"or from -1 \(all of them\) to -"),
     (dict(n_jobs=1.5), "n_jobs must be None, a whole number from 1 to"),
 ])
 def test_bad_parameters_are_refused_at_fit_with_one_line(iris, params, message):

@@ -193,6 +193,14 @@ def spy_run(seed=0, **options):
     return kernel.calls, data.X[train_rows], data.labels[train_rows]
 
 
+def test_threads_for_the_gpu_kernels_are_refused_before_anything_is_compiled():
+    from symnet.errors import InputError
+
+    net = Network.parse("2-3-1", hidden="tanh", output="sigmoid", loss="bce")
+    with pytest.raises(InputError, match="threads is for training on this machine's CPUs"):
+        train(net, ds.load("xor", samples=40, seed=0), epochs=1, target="cuda", threads=2)
+
+
 def test_threads_reach_train_epoch_only_when_given():
     net = Network.parse("2-3-1", hidden="tanh", output="sigmoid", loss="bce")
     for options, passed in (({}, {}), ({"threads": 1}, {"threads": 1})):
