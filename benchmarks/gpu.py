@@ -2,50 +2,78 @@
 plus a large-batch one. Not a test: run it on a machine with an NVIDIA GPU and read the table.
 
     pip install '.[cuda]' torch      # a CUDA build of torch
-    python benchmarks/gpu.py [--epochs N] [--out benchmarks/GPU.md]
+    python benchmarks/gpu.py [--epochs N] [--dtype float64 --dtype float32] [--out DIR]
 
 Every implementation starts from the same weights (benchmarks/workloads.py) and takes the same batches in
 the same order (no shuffling); each epoch is timed after one warm-up epoch (compilation, transfers of the
-data). The ratio column is torch's seconds per epoch over symnet's: above 1, symnet is faster. The final
-losses are printed side by side so that equal work can be checked.
+data). The ratio columns are torch's seconds per epoch over symnet's: above 1, symnet is faster. Equal work
+is checked twice: symnet's parameters after one epoch on the GPU against hand-written NumPy back-propagation's
+after the same epoch in float64 (``|Δθ|``, the largest difference relative to the largest parameter), and every implementation's
+final loss, side by side.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from implementations import NumPy  # noqa: E402
 from workloads import WORKLOADS, initial_params, loss, make_data  # noqa: E402
 
 import symnet  # noqa: E402
 import symnet.errors  # noqa: E402
 
 LARGE = replace(WORKLOADS["digits"], name="digits-large-batch", batch_size=1024)
+ALL = {**WORKLOADS, LARGE.name: LARGE}
 
 
-def time_symnet(w, X, Y, epochs: int) -> tuple[float, float]:
-    net = symnet.Network.build(list(w.layers), list(w.hidden), w.output, w.loss)
-    kernel = symnet.compile(net, target="cuda")
-    params = [p.copy() for p in initial_params(w)]
-    kernel.train_epoch(params, X, Y, w.lr, w.batch_size)  # warm-up: compiles the kernels
+def network(w) -> symnet.Network:
+    return symnet.Network.build(list(w.layers), list(w.hidden), w.output, w.loss)
+
+
+def time_symnet(w, X, Y, epochs: int, dtype: str) -> dict:
+    net = network(w)
     t0 = time.perf_counter()
+    kernel = symnet.compile(net, target="cuda", dtype=dtype)
+    generate = time.perf_counter() - t0
+    params = [p.astype(dtype) for p in initial_params(w)]
+    t0 = time.perf_counter()
+    kernel.train_epoch(params, X, Y, w.lr, w.batch_size)  # warm-up: compiles the kernels
+    first = time.perf_counter() - t0
+    # equal work: one epoch on the GPU against hand-written NumPy back-propagation's in float64, from the
+    # same weights (NumPy rather than the CPU kernel: no compile on the GPU machine's time)
+    reference = NumPy()
+    reference.setup(w, X.astype(np.float64), Y.astype(np.float64), initial_params(w))
+    reference.epoch()
+    on_cpu = reference.params()
+    scale = max(float(np.max(np.abs(p))) for p in on_cpu)
+    diff = max(float(np.max(np.abs(a - b))) for a, b in zip(params, on_cpu)) / scale
+    times = []
     for _ in range(epochs):
+        t0 = time.perf_counter()
         kernel.train_epoch(params, X, Y, w.lr, w.batch_size)
-    return (time.perf_counter() - t0) / epochs, loss(w, params, X, Y)
+        times.append(time.perf_counter() - t0)
+    return {"seconds": float(np.median(times)), "loss": loss(w, [p.astype(np.float64) for p in params],
+                                                               X.astype(np.float64), Y.astype(np.float64)),
+            "vs_cpu": diff, "generate_s": generate, "first_epoch_s": first,
+            "one_launch": bool(getattr(kernel, "ONE_LAUNCH", False)), "layout": getattr(kernel, "LAYOUT", "")}
 
 
-def time_torch(w, X, Y, epochs: int, compiled: bool) -> tuple[float, float]:
+def time_torch(w, X, Y, epochs: int, compiled: bool, dtype: str) -> dict:
     import torch
 
     dev = torch.device("cuda")
     acts = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
-    params = [torch.tensor(p, device=dev, requires_grad=True) for p in initial_params(w)]
+    params = [torch.tensor(p.astype(dtype), device=dev, requires_grad=True) for p in initial_params(w)]
     Xd, Yd = torch.tensor(X, device=dev), torch.tensor(Y, device=dev)
 
     def step(xb, yb):
@@ -70,39 +98,88 @@ def time_torch(w, X, Y, epochs: int, compiled: bool) -> tuple[float, float]:
             fn(Xd[s:s + w.batch_size], Yd[s:s + w.batch_size])
         torch.cuda.synchronize()
 
-    epoch()
     t0 = time.perf_counter()
+    epoch()
+    first = time.perf_counter() - t0
+    times = []
     for _ in range(epochs):
+        t0 = time.perf_counter()
         epoch()
-    seconds = (time.perf_counter() - t0) / epochs
-    return seconds, loss(w, [p.detach().cpu().numpy() for p in params], X, Y)
+        times.append(time.perf_counter() - t0)
+    return {"seconds": float(np.median(times)), "first_epoch_s": first,
+            "loss": loss(w, [p.detach().cpu().numpy().astype(np.float64) for p in params],
+                         X.astype(np.float64), Y.astype(np.float64))}
+
+
+def gpu_name() -> str:
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,clocks.max.sm", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("CUDA_VISIBLE_DEVICES", "default device")
+
+
+def versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ("numba", "numba-cuda", "cupy-cuda13x", "cupy-cuda12x", "torch", "numpy"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join(found)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--out", default=None, help="also write the table (Markdown) here")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs (their median is reported)")
+    parser.add_argument("--workload", action="append", choices=list(ALL), help="repeat for several (default all)")
+    parser.add_argument("--dtype", action="append", choices=["float64", "float32"], help="repeat for both")
+    parser.add_argument("--no-compiled", action="store_true", help="skip torch.compile (its compile takes minutes)")
+    parser.add_argument("--out", default=None, help="a folder: GPU.md (the table) and gpu.json (every number)")
     opts = parser.parse_args()
-    rows = ["| workload | symnet s/epoch | torch eager | torch.compile | eager/symnet | compiled/symnet | "
-            "final losses (symnet, eager, compiled) |", "|---|---|---|---|---|---|---|"]
-    for w in [*WORKLOADS.values(), LARGE]:
-        X, Y = make_data(w)
-        try:
-            s, ls = time_symnet(w, X, Y, opts.epochs)
-        except symnet.errors.InputError as e:  # e.g. a layer wider than one thread keeps
-            rows.append(f"| {w.name} | not generated: {e} | | | | | |")
+    header = ["| dtype | workload | symnet s/epoch | torch eager | torch.compile | eager/symnet | compiled/symnet | "
+              "symnet vs NumPy float64, 1 epoch, max |Δθ| / max |θ| | final losses (symnet, eager, compiled) |", "|---|---|---|---|---|---|---|---|---|"]
+    rows, raw = list(header), []
+    for dtype in opts.dtype or ["float64"]:
+        for name in opts.workload or list(ALL):
+            w = ALL[name]
+            X, Y = (A.astype(dtype) for A in make_data(w))
+            record = {"dtype": dtype, "workload": name}
+            try:
+                record["symnet"] = s = time_symnet(w, X, Y, opts.epochs, dtype)
+            except symnet.errors.InputError as e:  # e.g. a layer wider than one thread keeps
+                rows.append(f"| {dtype} | {name} | not generated: {e} | | | | | | |")
+                print(rows[-1], flush=True)
+                continue
+            except Exception:  # noqa: BLE001 — report and go on to the next workload
+                traceback.print_exc()
+                rows.append(f"| {dtype} | {name} | failed (see log) | | | | | | |")
+                continue
+            record["eager"] = e = time_torch(w, X, Y, opts.epochs, False, dtype)
+            c = None
+            if not opts.no_compiled:
+                try:
+                    record["compiled"] = c = time_torch(w, X, Y, opts.epochs, True, dtype)
+                except Exception:  # noqa: BLE001
+                    traceback.print_exc()
+            raw.append(record)
+            cs = f"{c['seconds']:.4g}" if c else "—"
+            cr = f"{c['seconds'] / s['seconds']:.2f}" if c else "—"
+            cl = f"{c['loss']:.6g}" if c else "—"
+            rows.append(f"| {dtype} | {name} | {s['seconds']:.4g} | {e['seconds']:.4g} | {cs} | "
+                        f"{e['seconds'] / s['seconds']:.2f} | {cr} | {s['vs_cpu']:.1e} | "
+                        f"{s['loss']:.6g}, {e['loss']:.6g}, {cl} |")
             print(rows[-1], flush=True)
-            continue
-        e, le = time_torch(w, X, Y, opts.epochs, compiled=False)
-        c, lc = time_torch(w, X, Y, opts.epochs, compiled=True)
-        rows.append(f"| {w.name} | {s:.4g} | {e:.4g} | {c:.4g} | {e / s:.2f} | {c / s:.2f} | "
-                    f"{ls:.6g}, {le:.6g}, {lc:.6g} |")
-        print(rows[-1], flush=True)
-    text = f"GPU: {os.environ.get('CUDA_VISIBLE_DEVICES', 'default device')}, {time.strftime('%Y-%m-%d')}\n\n" + \
-        "\n".join(rows) + "\n"
+    text = (f"GPU: {gpu_name()}; {versions()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+            f"median of {opts.epochs} epochs after a warm-up\n\n" + "\n".join(rows) + "\n")
     print(text)
     if opts.out:
-        Path(opts.out).write_text(text)
+        out = Path(opts.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "GPU.md").write_text(text)
+        (out / "gpu.json").write_text(json.dumps(raw, indent=1))
 
 
 if __name__ == "__main__":

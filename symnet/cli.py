@@ -249,7 +249,7 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
     distinct_outputs(inputs={"SPEC": spec if spec.endswith(".toml") else None}, outputs={"-o": out})
     check_writable(out)
     if target == "cuda":
-        from symnet.emit.numba.cuda import generate_cuda
+        from symnet.emit.numba.gpu import generate_cuda
 
         write_atomic(out, generate_cuda(net, dtype, output=out, optimizer=optimizer))
         click.echo(f"wrote {out}: {net.describe()}, CUDA kernels (one thread per sample), {dtype}")

@@ -47,3 +47,11 @@ def test_an_activations_name_is_written_in_one_module_only():
     for template in (ROOT / "templates").rglob("*.j2"):
         text = template.read_text()
         assert [n for n in ACTIVATION_CLASSES if re.search(rf"\b{n}\b", text)] == [], template.name
+
+
+def test_no_module_name_contains_numba_dot_cuda():
+    # numba-cuda (the [cuda] extra) installs an import hook that redirects every module whose dotted name
+    # contains "numba.cuda" to its own package, and recurses for ever on one outside Numba: a module named
+    # symnet.emit.numba.cuda made `import symnet` fail wherever numba-cuda is installed
+    names = [".".join(path.relative_to(ROOT).with_suffix("").parts) for path in _modules()]
+    assert names and [name for name in names if "numba.cuda" in name] == []

@@ -152,7 +152,7 @@ def train(
     kernel's ``train_epoch`` takes the batches in the order given); without it, in the same order every
     epoch. ``optimizer`` (symnet.derivation.update; none: momentum when ``momentum`` > 0, else gradient
     descent) with ``momentum`` and ``hyperparameters`` (beta1, beta2, eps); its state persists across the
-    epochs. ``target``: cpu, or cuda for the GPU kernels (symnet.emit.numba.cuda).  ``threads``: the
+    epochs. ``target``: cpu, or cuda for the GPU kernels (symnet.emit.numba.gpu).  ``threads``: the
     kernel's train_epoch threads (None: one, with BLAS's own threads in the products)."""
     from symnet.emit.numba.cache import compile as compile_kernel
 

@@ -27,7 +27,7 @@ from types import ModuleType
 from importlib.metadata import version
 
 from symnet.emit.numba.builder import DTYPES, MAX_KERNEL_LAYERS, checked_network, generate
-from symnet.emit.numba.cuda import TARGETS, generate_cuda
+from symnet.emit.numba.gpu import TARGETS, generate_cuda
 from symnet.emit.templates import template_dir
 from symnet.errors import InputError
 from symnet.files import write_atomic

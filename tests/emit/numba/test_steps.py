@@ -105,7 +105,7 @@ def test_a_single_row_with_a_row_stride_of_zero_is_a_row_to_blas():
 
 
 def test_a_defined_function_named_like_a_gpu_module_function_is_refused_too():
-    from symnet.emit.numba.cuda import generate_cuda
+    from symnet.emit.numba.gpu import generate_cuda
     from symnet.errors import InputError
     from symnet.functions import formula
 

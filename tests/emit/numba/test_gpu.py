@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from symnet.cli import main
-from symnet.emit.numba.cuda import generate_cuda
+from symnet.emit.numba.gpu import generate_cuda
 from symnet.errors import InputError
 from symnet.spec import Network
 
@@ -49,7 +49,7 @@ SIMULATED = textwrap.dedent("""
     import importlib.util, sys
     import numpy as np
     import symnet
-    from symnet.emit.numba.cuda import generate_cuda
+    from symnet.emit.numba.gpu import generate_cuda
     from symnet.numeric.finite_differences import targets
 
     worst = 0.0
