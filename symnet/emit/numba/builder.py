@@ -194,8 +194,9 @@ def checked_network(net: Network | str) -> Network:
 
 # -- the layouts ------------------------------------------------------------------------
 def per_sample_kernel(d: Derivation, dtype: str) -> Kernel:
-    """The per-sample layer form (the ``loops`` layout's blocks), which the GPU kernels run one thread each."""
-    return _Indexed(d, dtype, batch=False).kernel()
+    """The per-sample layer form (the ``loops`` layout's blocks), which the GPU kernels run one thread each,
+    its math printed for numba.cuda (:class:`KernelPrinter`'s ``gpu``)."""
+    return _Indexed(d, dtype, batch=False, gpu=True).kernel()
 
 
 def _build(d: Derivation, layout: str, dtype: str) -> Kernel:
@@ -216,7 +217,7 @@ def _sup(k: int) -> str:
 def _kernel(d: Derivation, layout: str, dtype: str, printer: KernelPrinter, **blocks) -> Kernel:
     """The kernel of the printed blocks, with the helper functions their code calls."""
     vector = layout == "gemm"
-    used, math = helpers(printer.helpers, vector, dtype)
+    used, math = helpers(printer.helpers, vector, dtype, printer.gpu)
     return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=_vector_math(dtype) if vector else None,
                   vector_math=math | printer.vector_math, **_decay_blocks(d, dtype), **blocks)
 
@@ -269,7 +270,7 @@ def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -
 class _Indexed:
     """The layer form, per sample (loops over i, j) or per batch (BLAS products)."""
 
-    def __init__(self, d: Derivation, dtype: str, batch: bool):
+    def __init__(self, d: Derivation, dtype: str, batch: bool, gpu: bool = False):
         self.d, self.net, self.dtype, self.batch = d, d.net, dtype, batch
         self.L = d.net.depth
         self.rules = [d.layer_rule(k) for k in range(1, self.L + 1)]
@@ -287,7 +288,7 @@ class _Indexed:
         extents = {width(n): f"N{n}" for n in range(self.L + 1)}
         self.printer = KernelPrinter(
             names={sp.Symbol("inv_m"): "inv_m", **{w: c for w, c in extents.items()}},
-            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch, dtype=dtype,
+            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch, dtype=dtype, gpu=gpu,
         )
         self.emit = Emitter(self.printer, extents)
         self.accumulated: list[str] = []  # batch layout: gradients summed by loops, not set by a product

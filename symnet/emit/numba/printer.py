@@ -56,6 +56,10 @@ class KernelPrinter(PythonCodePrinter):
     bare Python number as a float64 or an int64, and either turns the float32 sum it enters into a
     float64 one, which then costs a conversion at every store and halves the width of the vector loops.
     Integer exponents stay integers (x**2 of a float32 is a float32, and one multiplication).
+
+    ``gpu``: the code runs in ``numba.cuda`` kernels, and e^x, log, √ … print as ``math.exp`` and so on:
+    numba-cuda compiles Python's math functions to the GPU's own (libdevice), while NumPy's ufuncs on scalars
+    go through a table that NumPy releases can break (numba-cuda 0.30.4 on NumPy 2.5 had no entry for np.exp).
     """
 
     printmethod = "_numbacode"
@@ -63,9 +67,12 @@ class KernelPrinter(PythonCodePrinter):
 
     def __init__(self, names: dict[sp.Symbol, str] | None = None,
                  arrays: dict[str, Callable[[list[str]], str]] | None = None,
-                 index_names: set[sp.Symbol] = frozenset(), vector: bool = False, dtype: str = "float64"):
+                 index_names: set[sp.Symbol] = frozenset(), vector: bool = False, dtype: str = "float64",
+                 gpu: bool = False):
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
         self.vector = vector
+        self.gpu = gpu
+        self.math = "math" if gpu else "np"  # the module the generated code calls e^x, log, √ … from
         self.dtype = dtype
         self.names = dict(names or {})
         self.arrays = dict(arrays or {})
@@ -78,10 +85,10 @@ class KernelPrinter(PythonCodePrinter):
 
     # -- names ---------------------------------------------------------------------------
     def _module_format(self, fqn: str, register: bool = True) -> str:
-        # math.exp / numpy.exp → np.exp: the generated module imports numpy as np and nothing else
+        # math.exp / numpy.exp → np.exp: a CPU module imports numpy as np and nothing else (a GPU one: math)
         head, _, attr = fqn.rpartition(".")
         if head in ("math", "numpy"):
-            return f"np.{attr}"
+            return f"{self.math}.{attr}"
         if not head and fqn in ("max", "min", "abs"):
             return fqn
         raise ValueError(f"the kernel printer cannot use {fqn}")
@@ -113,7 +120,7 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         # a square root after _floats made its exponent 0.5: np.sqrt rounds correctly, ** 0.5 need not
         if expr.exp == 0.5:
-            return f"np.sqrt({self._print(expr.base)})"
+            return f"{self.math}.sqrt({self._print(expr.base)})"
         if expr.exp.is_Integer and expr.exp != -1:
             return f"{self.parenthesize(expr.base, precedence(expr), strict=False)}**{int(expr.exp)}"
         return super()._print_Pow(expr, rational=rational)
@@ -132,10 +139,10 @@ class KernelPrinter(PythonCodePrinter):
     _print_Zero = _print_Integer
 
     def _print_Infinity(self, expr: sp.Expr) -> str:
-        return self.number("np.inf")
+        return self.number(f"{self.math}.inf")
 
     def _print_NegativeInfinity(self, expr: sp.Expr) -> str:
-        return self.number("-np.inf")
+        return self.number(f"-{self.math}.inf")
 
     # -- functions -----------------------------------------------------------------------
     def _print_Activation(self, expr: Activation) -> str:
@@ -150,10 +157,10 @@ class KernelPrinter(PythonCodePrinter):
         return self._vector_call(expr) if self.vector else super()._print_exp(expr)
 
     def _print_expm1(self, expr: expm1) -> str:
-        return self._vector_call(expr) if self.vector else f"np.expm1({self._print(expr.args[0])})"
+        return self._vector_call(expr) if self.vector else f"{self.math}.expm1({self._print(expr.args[0])})"
 
     def _print_log1p(self, expr: log1p) -> str:
-        return f"np.log1p({self._print(expr.args[0])})"
+        return f"{self.math}.log1p({self._print(expr.args[0])})"
 
     def _vector_call(self, expr: sp.Function) -> str:
         name = VECTOR_MATH[expr.func]
@@ -233,7 +240,8 @@ class Helper:
     body: list[str]
 
 
-def helpers(used: set[type[Activation]], vector: bool, dtype: str = "float64") -> tuple[list[Helper], set[str]]:
+def helpers(used: set[type[Activation]], vector: bool, dtype: str = "float64",
+            gpu: bool = False) -> tuple[list[Helper], set[str]]:
     """The helper functions for the activations ``used`` (and those their forms call), in registry
     order, and the branch-free math functions their bodies call."""
     z = sp.Symbol("z", real=True)
@@ -242,7 +250,7 @@ def helpers(used: set[type[Activation]], vector: bool, dtype: str = "float64") -
     todo = set(used)
     while todo:
         cls = todo.pop()
-        printer = KernelPrinter(names={z: "z"}, vector=vector, dtype=dtype)
+        printer = KernelPrinter(names={z: "z"}, vector=vector, dtype=dtype, gpu=gpu)
         form = _floats(cls.kernel_form(z))
         temps, (reduced,) = sp.cse([form], symbols=sp.numbered_symbols("e", real=True), order="canonical")
         body = []
