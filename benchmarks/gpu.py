@@ -71,7 +71,7 @@ def time_symnet(w, X, Y, epochs: int, dtype: str) -> dict:
     return {"seconds": float(np.median(times)), "loss": loss(w, [p.astype(np.float64) for p in params],
                                                                X.astype(np.float64), Y.astype(np.float64)),
             "vs_cpu": diff, "generate_s": generate, "first_epoch_s": first,
-            "one_launch": bool(getattr(kernel, "ONE_LAUNCH", False)), "layout": getattr(kernel, "LAYOUT", "")}
+            "blocks_threads": [int(getattr(kernel, "THREADS", 0))]}
 
 
 def time_torch(w, X, Y, epochs: int, compiled: bool, dtype: str) -> dict:

@@ -199,6 +199,13 @@ def per_sample_kernel(d: Derivation, dtype: str) -> Kernel:
     return _Indexed(d, dtype, batch=False, gpu=True).kernel()
 
 
+def batch_form(d: Derivation, dtype: str) -> _Indexed:
+    """The layer form with a row of the batch on every per-sample quantity (``h1[r, j]``, ``X[start + r, i]``)
+    and its math printed for numba.cuda: the GPU's epoch kernel prints its steps with it, its threads sharing
+    the (r, j) of a batch."""
+    return _Indexed(d, dtype, batch=True, gpu=True)
+
+
 def _build(d: Derivation, layout: str, dtype: str) -> Kernel:
     if layout == "unrolled":
         return _Unrolled(d, dtype).kernel()
@@ -210,7 +217,8 @@ def needs_complements(net: Network) -> bool:
     return net.output == SOFTMAX and LOSSES[net.loss].unit_interval
 
 
-def _sup(k: int) -> str:
+def superscript(k: int) -> str:
+    """k as a layer's superscript: ⁽¹²⁾."""
     return "⁽" + str(k).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")) + "⁾"
 
 
@@ -235,10 +243,10 @@ def _decay_blocks(d: Derivation, dtype: str) -> dict[str, list[Block]]:
         p = KernelPrinter(names={lam: "L2"}, arrays=arrays, index_names={i, j}, dtype=dtype)
         loops = [("i", f"N{k - 1}"), ("j", f"N{k}")]
         term = l2_penalty([W])
-        penalty.append(Block([f"(λ/2)·Σ W{_sup(k)}ᵢⱼ²: {sp.sstr(term)}"], [f"penalty += {p.doprint(term)}"], loops,
+        penalty.append(Block([f"(λ/2)·Σ W{superscript(k)}ᵢⱼ²: {sp.sstr(term)}"], [f"penalty += {p.doprint(term)}"], loops,
                              name=f"_penalty{k}"))
         g = sp.IndexedBase(f"gW{k}", real=True)[i, j]
-        decayed.append(Block([f"∂E/∂W{_sup(k)}ᵢⱼ gains the decay {sp.sstr(rule.decay)}"],
+        decayed.append(Block([f"∂E/∂W{superscript(k)}ᵢⱼ gains the decay {sp.sstr(rule.decay)}"],
                              [f"{p.doprint(g)} += {p.doprint(rule.decay)}"], loops, name=f"_decay{k}"))
     return {"penalty": penalty, "decay": decayed}
 
@@ -259,7 +267,7 @@ def _vector_math(dtype: str) -> dict:
 
 def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -> list[str]:
     L = net.depth
-    lines = [f"δ{_sup(L)}ⱼ = ∂E/∂h{_sup(L)}ⱼ, the output layer ({net.output} + {net.loss}): "
+    lines = [f"δ{superscript(L)}ⱼ = ∂E/∂h{superscript(L)}ⱼ, the output layer ({net.output} + {net.loss}): "
              f"{sp.sstr(rule_delta.lhs)} = {sp.sstr(rule_delta.rhs)}"]
     if assumption is not None:
         lines.append(f"  (with {sp.sstr(assumption.lhs)} = {sp.sstr(assumption.rhs)}: one-hot targets)")
@@ -288,7 +296,7 @@ class _Indexed:
         extents = {width(n): f"N{n}" for n in range(self.L + 1)}
         self.printer = KernelPrinter(
             names={sp.Symbol("inv_m"): "inv_m", **{w: c for w, c in extents.items()}},
-            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch, dtype=dtype, gpu=gpu,
+            arrays=arrays, index_names={i, j, l, q, sp.Symbol("r")}, vector=batch and not gpu, dtype=dtype, gpu=gpu,
         )
         self.emit = Emitter(self.printer, extents)
         self.accumulated: list[str] = []  # batch layout: gradients summed by loops, not set by a product
@@ -309,7 +317,8 @@ class _Indexed:
     def loops(self, *idx: tuple[str, str]) -> list[tuple[str, str]]:
         return ([("r", "B")] if self.batch else []) + list(idx)
 
-    def kernel(self) -> Kernel:
+    def workspace(self) -> list[tuple[str, str]]:
+        """The arrays of the per-sample quantities (name, shape; a batch's have ``rows`` rows)."""
         L = self.L
         workspace = []
         rows = ("rows, " if self.batch else "")
@@ -320,6 +329,11 @@ class _Indexed:
             workspace.append((f"lse{L}", "(rows,)"))
         if self.complements:
             workspace += [(f"c{L}", f"({rows}N{L})"), (f"lsec{L}", f"({rows}N{L})")]
+        return workspace
+
+    def kernel(self) -> Kernel:
+        L = self.L
+        workspace = self.workspace()
         forward = [b for k in range(1, L + 1) for b in self.forward(k)]
         loss = self.loss()
         backward = [self.output_delta()] + [self.hidden_delta(k) for k in range(L - 1, 0, -1)]
@@ -432,7 +446,7 @@ class _Indexed:
 
     def hidden_delta(self, k: int) -> Block:
         rule = self.rules[k - 1]
-        comment = [f"δ{_sup(k)}ⱼ = ∂E/∂h{_sup(k)}ⱼ, back through W{_sup(k + 1)}: "
+        comment = [f"δ{superscript(k)}ⱼ = ∂E/∂h{superscript(k)}ⱼ, back through W{superscript(k + 1)}: "
                    f"{sp.sstr(rule.delta.lhs)} = {sp.sstr(rule.delta.rhs)}"]
         label = str(rule.delta.lhs.base.label)
         products, rhs = self._products(rule.delta.rhs, label) if self.batch else ([], rule.delta.rhs)
@@ -441,8 +455,8 @@ class _Indexed:
 
     def gradients(self, k: int) -> list[Block]:
         rule = self.rules[k - 1]
-        dW = [f"∂E/∂W{_sup(k)}ᵢⱼ: dE/dW{k}[i, j] = {sp.sstr(rule.dW.rhs)}"]
-        db = [f"∂E/∂b{_sup(k)}ⱼ: dE/db{k}[j] = {sp.sstr(rule.db.rhs)}"]
+        dW = [f"∂E/∂W{superscript(k)}ᵢⱼ: dE/dW{k}[i, j] = {sp.sstr(rule.dW.rhs)}"]
+        db = [f"∂E/∂b{superscript(k)}ⱼ: dE/db{k}[j] = {sp.sstr(rule.db.rhs)}"]
         if self.batch:
             product = self._outer(rule.dW.rhs)
             one, zero = self.printer.number("1.0"), self.printer.number("0.0")
@@ -617,7 +631,7 @@ class _Unrolled:
 
     def output_delta(self) -> Block:
         deltas = [self.d.delta(h) for h in self.m.h[self.L]]
-        comment = [f"δ{_sup(self.L)} = ∂E/∂h{_sup(self.L)}, the output layer ({self.net.output} + {self.net.loss}):"]
+        comment = [f"δ{superscript(self.L)} = ∂E/∂h{superscript(self.L)}, the output layer ({self.net.output} + {self.net.loss}):"]
         comment += [f"  {sp.sstr(dl.symbol)} = {sp.sstr(dl.expr)}" for dl in deltas]
         if deltas[0].assumption is not None:
             a = deltas[0].assumption
@@ -629,14 +643,14 @@ class _Unrolled:
 
     def hidden_delta(self, k: int) -> Block:
         deltas = [self.d.delta(h) for h in self.m.h[k]]
-        comment = [f"δ{_sup(k)} = ∂E/∂h{_sup(k)}, back through W{_sup(k + 1)}:"]
+        comment = [f"δ{superscript(k)} = ∂E/∂h{superscript(k)}, back through W{superscript(k + 1)}:"]
         comment += [f"  {sp.sstr(dl.symbol)} = {sp.sstr(dl.expr)}" for dl in deltas]
         return Block(comment, self.statements([(self.printer.names[dl.symbol], dl.expr) for dl in deltas]))
 
     def gradients(self, k: int) -> Block:
         params = [w for row in self.m.W[k] for w in row] + list(self.m.b[k])
         chains = [self.d.chain(p) for p in params]
-        comment = [f"∂E/∂W{_sup(k)} and ∂E/∂b{_sup(k)}: ∂E/∂θ = ∂h/∂θ · δ, e.g. "
+        comment = [f"∂E/∂W{superscript(k)} and ∂E/∂b{superscript(k)}: ∂E/∂θ = ∂h/∂θ · δ, e.g. "
                    f"dE/d{chains[0].param} = {sp.sstr(chains[0].backprop)}"]
         body = [f"g{self.printer.names[c.param]} += {self.printer.doprint(c.backprop)}" for c in chains]
         return Block(comment, body)

@@ -1,32 +1,36 @@
-"""GPU training kernels (``symnet codegen SPEC --target cuda``): the per-sample layer form of
-:mod:`symnet.emit.numba.builder` run as ``numba.cuda`` kernels, one thread per sample of a mini-batch.
+"""GPU training kernels (``symnet codegen SPEC --target cuda``): ``numba.cuda`` kernels printed from the
+derivation, as the CPU kernels are.
 
-Each thread keeps its layer's quantities (h, a, δ) in registers/local memory and adds its share of every
-∂E/∂θ into the batch's gradient arrays with atomic adds; a second kernel, one thread per parameter,
-applies the update rule of :mod:`symnet.derivation.update`.  When θ and a batch's gradients fit in one
-block's shared memory (narrow nets), the module also has ``_epoch``: the whole epoch in one launch of one
-block, θ and ∂E/∂θ in shared memory, so that small batches cost no launch each.  The statements are the
-ones the CPU kernel prints (every formula still comes from the derivation); only where a sum over the batch
-happens changes.
-The parameters stay on the device for a whole epoch.
+Training: a whole epoch is one launch of ``_epoch``, a cooperative grid whose threads share each step of a
+batch and meet at a grid-wide barrier between steps: the forward pass layer by layer (a thread per (r, j):
+row r of the batch, unit j), the output layer's softmax, loss and δ (a thread per row), the δ of each hidden
+layer (per (r, j)), and the update of every weight (a thread per (i, j), summing its ∂E/∂W over the batch's
+rows and moving it by symnet.derivation.update's rule at once: no gradient array, no atomics, no launch per
+batch).  The per-sample quantities live in arrays of the batch's rows on the device (the layer form with a row
+index, :func:`symnet.emit.numba.builder.batch_form`).
+
+``forward``, ``loss`` and ``gradients`` run the per-sample layer form of :mod:`symnet.emit.numba.builder`,
+one thread per sample, each adding its share of ∂E/∂θ atomically.
 
 Correctness is tested with Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, which runs the kernels in
-Python on the CPU); speed needs a GPU (``benchmarks/gpu.py``).
+Python on the CPU, a cooperative grid as one block) and by compiling every kernel to PTX for a real GPU;
+speed needs a GPU (``benchmarks/gpu.py``).
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 from symnet.derivation import update
 from symnet.derivation.chains import Derivation, derive
-from symnet.emit.numba.builder import (LAYOUT_NOTES, MAX_KERNEL_LAYERS, checked_network, init_layers, per_sample_kernel,
-                                       unique_functions)
-from symnet.emit.numba.parts import Kernel, array_names
-from symnet.emit.numba.updates import update_statements
-from symnet.emit.numba.printer import KernelPrinter
+from symnet.derivation.layer_form import base, i, j
+from symnet.emit.numba.builder import (LAYOUT_NOTES, MAX_KERNEL_LAYERS, batch_form, checked_network, init_layers,
+                                       per_sample_kernel, superscript, unique_functions)
+from symnet.emit.numba.parts import Block, Kernel, array_names
+from symnet.emit.numba.printer import KernelPrinter, helpers
+from symnet.functions.activations import SOFTMAX
 from symnet.emit.templates import python_environment, tidy_python
 from symnet.errors import InputError
 from symnet.files import shell_word
@@ -34,13 +38,22 @@ from symnet.spec import Network
 
 TARGETS = ("cpu", "cuda")
 #: threads per block: a multiple of the warp size that every CUDA GPU runs
-THREADS = 128
-#: widest layer whose quantities one thread keeps in local memory
-MAX_WIDTH = 256
-#: shared memory a block may hold without asking for more (every CUDA GPU since compute capability 2.0)
-SHARED_BYTES = 48 * 1024
+THREADS = 256
+#: widest layer (after the input) whose quantities one thread of forward, loss and gradients keeps in local memory
+MAX_WIDTH = 1024
 #: a gradient's share from one sample, ``gW1[i, j] += …``: becomes an atomic add (threads share gW1)
 _SHARE = re.compile(r"^(?P<array>g[Wb]\d+)\[(?P<index>[^\]]+)\] \+= (?P<value>.+)$")
+
+
+@dataclass
+class Part:
+    """One step of a batch in the epoch kernel: the work items the grid's threads share (``items`` of them,
+    item n's indices set by ``index``) and the statements of one item."""
+
+    comment: list[str]
+    items: str
+    index: list[str]
+    body: list[str]
 
 
 def generate_cuda(net: Network | Derivation | str, dtype: str = "float64", *, output: str = "OUT.py",
@@ -52,34 +65,119 @@ def generate_cuda(net: Network | Derivation | str, dtype: str = "float64", *, ou
     if net.depth > MAX_KERNEL_LAYERS:
         raise InputError(f"{net.compact} has {net.depth} layers with weights; kernels are generated for at most "
                          f"{MAX_KERNEL_LAYERS}")
-    if max(net.layers) > MAX_WIDTH:
-        raise InputError(f"--target cuda keeps each layer of a sample in one thread: layers up to {MAX_WIDTH} "
-                         f"units ({net.compact} has {max(net.layers)}); use the CPU kernel for wider nets")
+    if max(net.layers[1:]) > MAX_WIDTH:
+        raise InputError(f"--target cuda keeps each layer of a sample in one thread: layers after the input up to "
+                         f"{MAX_WIDTH} units ({net.compact} has {max(net.layers[1:])}); use the CPU kernel for wider nets")
     if update.optimizer(optimizer).name not in update.CLASSIC:
         raise InputError(f"--target cuda trains with sgd or momentum so far, not --optimizer {optimizer}")
     if net.l2:
         raise InputError("--target cuda does not carry --l2 yet; use the CPU kernel for weight decay")
     kernel = per_sample_kernel(d, dtype)
-    return _render(kernel, output)
+    form = batch_form(d, dtype)
+    phases = epoch_phases(form)
+    # the activations' helpers both kernels call (the per-sample kernel's are printed already)
+    used = {h.name: h for h in kernel.helpers}
+    for h in helpers(form.printer.helpers, False, dtype, gpu=True)[0]:
+        used.setdefault(h.name, h)
+    return _render(kernel, list(used.values()), form.workspace(), phases, output)
 
 
-def _render(kernel: Kernel, output: str) -> str:
+def _render(kernel: Kernel, used: list, workspace: list[tuple[str, str]], phases: list[list[Part]],
+            output: str) -> str:
     from symnet.version import __version__
 
     net, L = kernel.net, kernel.net.depth
     command = (f"symnet codegen {net.arguments()} -o {shell_word(output)} --dtype {kernel.dtype} "
                f"--target cuda")
     backward = [_shared(b) for b in kernel.backward]
-    itemsize = np.dtype(kernel.dtype).itemsize
+    pairs = list(zip(net.layers, net.layers[1:]))
     return unique_functions(tidy_python(python_environment().get_template("cuda.py.j2").render(
         k=kernel, net=net, L=L, version=__version__, command=command, note=LAYOUT_NOTES["loops"],
-        backward=backward, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)],
+        backward=backward, widths=[(f"N{n}", size) for n, size in enumerate(net.layers)], helpers=used,
         params=array_names("", L), grads=array_names("g", L), velocity=array_names("v", L), threads=THREADS,
-        update=_elementwise_rules(kernel.dtype), init=init_layers(net),
-        # θ and the batch's ∂E/∂θ both in one block's shared memory: the whole epoch is one launch
-        one_launch=2 * net.n_params * itemsize <= SHARED_BYTES,
-        updates=update_statements(L, update.SGD, kernel.dtype),
+        init=init_layers(net), phases=phases, workspace=workspace,
+        # the most work items of a step: (r, j) of the widest layer's rows, or (i, j) of the largest W
+        widest=max(net.layers[1:]), weights=max(a * b for a, b in pairs),
     )))
+
+
+def epoch_phases(form) -> list[list[Part]]:
+    """The steps of a batch in the order the epoch kernel runs them, grouped into phases: the parts of a
+    phase are independent, and a grid-wide barrier follows each phase.
+
+    ``δ⁽ᵏ⁾`` reads W⁽ᵏ⁺¹⁾, so W⁽ᵏ⁺¹⁾ moves in the phase after it, beside the next δ; the last phase moves
+    W⁽²⁾ and W⁽¹⁾.  With L layers that is 2L + 1 barriers a batch."""
+    net, L, p, emit = form.net, form.L, form.printer, form.emit
+    softmax = net.output == SOFTMAX
+    phases = [[_forward(form, k, softmax and k == L)] for k in range(1, L + 1)]
+    phases.append([_rows(form, softmax)])
+    for k in range(L - 1, 0, -1):
+        rule = form.rules[k - 1]
+        delta = Part([f"δ{superscript(k)}ⱼ = ∂E/∂h{superscript(k)}ⱼ, back through W{superscript(k + 1)}: "
+                      f"{sp.sstr(rule.delta.lhs)} = {sp.sstr(rule.delta.rhs)}"],
+                     f"B * N{k}", _pair("r", "j", f"N{k}"), emit.assign(p.doprint(rule.delta.lhs), rule.delta.rhs))
+        phases.append([delta] + (_update(form, k + 2) if k + 2 <= L else []))
+    phases.append([part for k in range(min(L, 2), 0, -1) for part in _update(form, k)])
+    return phases
+
+
+def _pair(outer: str, inner: str, extent: str) -> list[str]:
+    return [f"{outer} = n // {extent}", f"{inner} = n % {extent}"]
+
+
+def _forward(form, k: int, logits_only: bool) -> Part:
+    rule, p = form.rules[k - 1], form.printer
+    comment = [f"layer {k}, forward: {sp.sstr(rule.h.lhs)} = {sp.sstr(rule.h.rhs)}"]
+    body = form.emit.assign(p.doprint(rule.h.lhs), rule.h.rhs)
+    if not logits_only:
+        a = base("a", k, form.L)[j]
+        comment.append(f"{' ' * len(f'layer {k}, forward: ')}{sp.sstr(a)} = {sp.sstr(rule.a.rhs)}")
+        body += form.emit.assign(p.doprint(a), rule.a.rhs)
+    return Part(comment, f"B * N{k}", _pair("r", "j", f"N{k}"), body)
+
+
+def _rows(form, softmax: bool) -> Part:
+    """Row r's output layer: softmax (whose sum runs over the row), its loss into E_sums[slot] and δᴸ."""
+    blocks = ([form.softmax(form.L)] if softmax else []) + [form.loss()]
+    comment = [c for b in blocks for c in b.comment]
+    body = [f"E = {form.printer.number('0.0')}"] + [line for b in blocks for line in _row_lines(b)]
+    body.append("cuda.atomic.add(E_sums, slot, E)")
+    delta = form.output_delta()
+    return Part(comment + delta.comment, "B", ["r = n"], body + _row_lines(delta))
+
+
+def _row_lines(block: Block) -> list[str]:
+    """A batch-form block's statements for one row r: its loops other than the one over the rows."""
+    loops = [(var, extent) for var, extent in block.loops if var != "r"]
+    heads = [f"{'    ' * n}for {var} in range({extent}):" for n, (var, extent) in enumerate(loops)]
+    return block.pre + heads + ["    " * len(loops) + line for line in block.body if line]
+
+
+def _update(form, k: int) -> list[Part]:
+    """W⁽ᵏ⁾ and b⁽ᵏ⁾ moved by the update rule, each entry by one thread from its ∂E/∂θ summed over the rows."""
+    rule, p = form.rules[k - 1], form.printer
+    parts = []
+    for kind, derivative, items, index, at in (
+            ("W", rule.dW.rhs, f"N{k - 1} * N{k}", _pair("i", "j", f"N{k}"), (i, j)),
+            ("b", rule.db.rhs, f"N{k}", ["j = n"], (j,))):
+        g = sp.Symbol("g", real=True)
+        names = {update.alpha: "lr", update.mu: "momentum", g: "g"}
+        arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label)
+                  for label in (f"{kind}{k}", f"v{kind}{k}")}
+        printer = KernelPrinter(names=names, arrays=arrays, index_names={i, j}, dtype=form.dtype, gpu=True)
+        theta, v = (sp.IndexedBase(f"{pre}{kind}{k}", real=True)[at] for pre in ("", "v"))
+        rules = update.rules(theta, g, v)
+        body = [f"g = {p.number('0.0')}", "for r in range(B):", f"    g += {p.doprint(derivative)}",
+                "if use_velocity:",
+                f"    {printer.doprint(v)} = {printer.doprint(rules['velocity'])}",
+                f"    {printer.doprint(theta)} = {printer.doprint(rules['with_velocity'])}",
+                "else:",
+                f"    {printer.doprint(theta)} = {printer.doprint(rules['sgd'])}"]
+        label = f"W{superscript(k)}ᵢⱼ" if kind == "W" else f"b{superscript(k)}ⱼ"
+        parts.append(Part([f"∂E/∂{label} = Σ over the batch's rows of {sp.sstr(derivative)}, "
+                           f"and the update (symnet.derivation.update): {sp.sstr(theta)} = {sp.sstr(rules['sgd'])}"],
+                          items, index, body))
+    return parts
 
 
 def _shared(block):
@@ -87,17 +185,10 @@ def _shared(block):
     body = []
     for line in block.body:
         m = _SHARE.match(line)
-        body.append(f"cuda.atomic.add({m['array']}, ({m['index']},), {m['value']})" if m else line)
+        if not m:
+            body.append(line)
+            continue
+        # a 1-D array takes its index bare: numba.cuda lowers no 1-tuple index of one (the simulator does)
+        index = m["index"] if "," not in m["index"] else f"({m['index']})"
+        body.append(f"cuda.atomic.add({m['array']}, {index}, {m['value']})")
     return type(block)(block.comment, body, block.loops, block.pre)
-
-
-def _elementwise_rules(dtype: str) -> dict[str, str]:
-    """The update rules printed for one entry k of a flattened parameter, its gradient and velocity."""
-    k = sp.Symbol("k", integer=True)
-    arrays = {label: (lambda label: lambda ix: f"{label}[{ix[0]}]")(label) for label in ("theta", "g", "v")}
-    p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, arrays=arrays, index_names={k}, dtype=dtype)
-    theta, g, v = (sp.IndexedBase(label, real=True)[k] for label in ("theta", "g", "v"))
-    rules = update.rules(theta, g, v)
-    return {"sgd": f"{p.doprint(theta)} = {p.doprint(rules['sgd'])}",
-            "velocity": f"{p.doprint(v)} = {p.doprint(rules['velocity'])}",
-            "with_velocity": f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}"}
