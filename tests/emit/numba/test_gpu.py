@@ -38,7 +38,7 @@ def test_an_epoch_is_one_launch_whose_threads_share_each_step_of_a_batch():
                 W1[i, j] = -lr*g + W1[i, j]""" in epoch
     assert "            h1[r, j] = acc0 + b1[j]\n            a1[r, j] = _tanh(h1[r, j])" in epoch
     # 2L + 1 barriers a batch: two forward steps, the rows' output layer, δ⁽¹⁾, both updates
-    assert epoch.count("        grid.sync()\n") == 5
+    assert epoch.count("            grid.sync()\n") == epoch.count("            cuda.syncthreads()\n") == 5
     assert "atomic" not in epoch.replace("cuda.atomic.add(E_sums, slot, E)", "")
     compile(source, "k.py", "exec")
 
@@ -104,6 +104,17 @@ SIMULATED = textwrap.dedent("""
             worst = max(worst, abs(l1 - l2), max(float(np.max(np.abs(a - b))) for a, b in zip(p1, p2)),
                         max(float(np.max(np.abs(a - b))) for a, b in zip(v1, v2)))
             assert all(float(np.max(np.abs(a - b))) > 0 for a, b in zip(p1, cpu.init_params(2)))
+        # X and Y already on the GPU: used where they are, with the same result
+        from numba import cuda
+        p3 = cpu.init_params(2)
+        l3 = gpu.train_epoch(p3, cuda.to_device(X), cuda.to_device(Y), 0.1, 3, 0.9, [np.zeros_like(a) for a in p3])
+        assert l3 == l1 and all((a == b).all() for a, b in zip(p3, p1))
+        try:
+            gpu.train_epoch(p3, cuda.to_device(X.astype(np.float32)), cuda.to_device(Y), 0.1, 3)
+        except ValueError as e:
+            assert "X on the GPU must be a C-contiguous float64 array" in str(e)
+        else:
+            raise AssertionError("float32 X on the GPU accepted by a float64 kernel")
     # float32: the same kernels in single precision, against the CPU's float32 kernel
     net = symnet.Network.parse("2-3-2", hidden="tanh", output="softmax", loss="cce")
     open(path, "w").write(generate_cuda(net, "float32"))
