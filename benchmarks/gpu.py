@@ -47,11 +47,22 @@ def network(w) -> symnet.Network:
     return symnet.Network.build(list(w.layers), list(w.hidden), w.output, w.loss)
 
 
-def time_symnet(w, X, Y, epochs: int, dtype: str) -> dict:
+def time_symnet(w, X, Y, epochs: int, dtype: str, variant: tuple[int, int] | None = None) -> dict:
+    """``variant``: (at most this many blocks, threads a block) instead of the module's defaults."""
     net = network(w)
     t0 = time.perf_counter()
     kernel = symnet.compile(net, target="cuda", dtype=dtype)
     generate = time.perf_counter() - t0
+    defaults = kernel.MAX_BLOCKS, kernel.THREADS
+    try:
+        if variant:
+            kernel.MAX_BLOCKS, kernel.THREADS = variant
+        return _time_symnet(w, X, Y, epochs, dtype, kernel, generate)
+    finally:
+        kernel.MAX_BLOCKS, kernel.THREADS = defaults
+
+
+def _time_symnet(w, X, Y, epochs: int, dtype: str, kernel, generate: float) -> dict:
     params = [p.astype(dtype) for p in initial_params(w)]
     from numba import cuda
 
@@ -121,6 +132,12 @@ def time_torch(w, X, Y, epochs: int, compiled: bool, dtype: str) -> dict:
                          X.astype(np.float64), Y.astype(np.float64))}
 
 
+def cuda_multiprocessors() -> int:
+    from numba import cuda
+
+    return cuda.get_current_device().MULTIPROCESSOR_COUNT
+
+
 def gpu_name() -> str:
     try:
         return subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,clocks.max.sm", "--format=csv,noheader"],
@@ -147,6 +164,10 @@ def main() -> None:
     parser.add_argument("--workload", action="append", choices=list(ALL), help="repeat for several (default all)")
     parser.add_argument("--dtype", action="append", choices=["float64", "float32"], help="repeat for both")
     parser.add_argument("--no-compiled", action="store_true", help="skip torch.compile (its compile takes minutes)")
+    parser.add_argument("--variant", action="append", default=[], metavar="BLOCKSxTHREADS",
+                        help="also time symnet's epoch with at most BLOCKS blocks (a number, sm: one a "
+                             "multiprocessor, 2sm: two) of THREADS threads, e.g. 1x1024 (repeat); the main "
+                             "table uses the module's defaults (one block a multiprocessor, THREADS)")
     parser.add_argument("--out", default=None, help="a folder: GPU.md (the table) and gpu.json (every number)")
     opts = parser.parse_args()
     header = ["| dtype | workload | symnet s/epoch | torch eager | torch.compile | eager/symnet | compiled/symnet | "
@@ -167,6 +188,14 @@ def main() -> None:
                 traceback.print_exc()
                 rows.append(f"| {dtype} | {name} | failed (see log) | | | | | | |")
                 continue
+            for variant in opts.variant:
+                blocks, threads = variant.split("x")
+                most = {"sm": cuda_multiprocessors(), "2sm": 2 * cuda_multiprocessors()}.get(blocks) or int(blocks)
+                try:
+                    record[f"symnet, at most {most}x{threads}"] = time_symnet(w, X, Y, opts.epochs, dtype,
+                                                                               (most, int(threads)))
+                except Exception:  # noqa: BLE001 — e.g. a cooperative grid too large to be resident
+                    traceback.print_exc()
             record["eager"] = e = time_torch(w, X, Y, opts.epochs, False, dtype)
             c = None
             if not opts.no_compiled:
@@ -182,6 +211,12 @@ def main() -> None:
                         f"{e['seconds'] / s['seconds']:.2f} | {cr} | {s['vs_cpu']:.1e} | "
                         f"{s['loss']:.6g}, {e['loss']:.6g}, {cl} |")
             print(rows[-1], flush=True)
+    sweep = [f"| {r['dtype']} | {r['workload']} | {r['symnet']['seconds']:.4g} | " + ", ".join(
+        f"{key.split('at most ')[1]}: {value['seconds']:.4g}" for key, value in r.items() if key.startswith("symnet, "))
+        + " |" for r in raw if any(key.startswith("symnet, ") for key in r)]
+    if sweep:
+        rows += ["", "symnet's epoch (s) by the most blocks a launch may have x the threads of a block:", "",
+                 "| dtype | workload | default (one a multiprocessor) | others |", "|---|---|---|---|", *sweep]
     text = (f"GPU: {gpu_name()}; {versions()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
             f"median of {opts.epochs} epochs after a warm-up\n\n" + "\n".join(rows) + "\n")
     print(text)
