@@ -48,12 +48,15 @@ _SHARE = re.compile(r"^(?P<array>g[Wb]\d+)\[(?P<index>[^\]]+)\] \+= (?P<value>.+
 @dataclass
 class Part:
     """One step of a batch in the epoch kernel: the work items the grid's threads share (``items`` of them,
-    item n's indices set by ``index``) and the statements of one item."""
+    item n's indices set by ``index``) and the statements of one item.  An update also has ``term``: its
+    parameter's ∂E/∂θ for row r, which a group of threads sums over the batch's rows before ``body`` (the
+    update rule, with the sum in g) runs once."""
 
     comment: list[str]
     items: str
     index: list[str]
     body: list[str]
+    term: str | None = None
 
 
 def generate_cuda(net: Network | Derivation | str, dtype: str = "float64", *, output: str = "OUT.py",
@@ -158,8 +161,8 @@ def _update(form, k: int) -> list[Part]:
     rule, p = form.rules[k - 1], form.printer
     parts = []
     for kind, derivative, items, index, at in (
-            ("W", rule.dW.rhs, f"N{k - 1} * N{k}", _pair("i", "j", f"N{k}"), (i, j)),
-            ("b", rule.db.rhs, f"N{k}", ["j = n"], (j,))):
+            ("W", rule.dW.rhs, f"N{k - 1} * N{k}", [f"i = w // N{k}", f"j = w % N{k}"], (i, j)),
+            ("b", rule.db.rhs, f"N{k}", ["j = w"], (j,))):
         g = sp.Symbol("g", real=True)
         names = {update.alpha: "lr", update.mu: "momentum", g: "g"}
         arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label)
@@ -167,8 +170,7 @@ def _update(form, k: int) -> list[Part]:
         printer = KernelPrinter(names=names, arrays=arrays, index_names={i, j}, dtype=form.dtype, gpu=True)
         theta, v = (sp.IndexedBase(f"{pre}{kind}{k}", real=True)[at] for pre in ("", "v"))
         rules = update.rules(theta, g, v)
-        body = [f"g = {p.number('0.0')}", "for r in range(B):", f"    g += {p.doprint(derivative)}",
-                "if use_velocity:",
+        body = ["if use_velocity:",
                 f"    {printer.doprint(v)} = {printer.doprint(rules['velocity'])}",
                 f"    {printer.doprint(theta)} = {printer.doprint(rules['with_velocity'])}",
                 "else:",
@@ -176,7 +178,7 @@ def _update(form, k: int) -> list[Part]:
         label = f"W{superscript(k)}ᵢⱼ" if kind == "W" else f"b{superscript(k)}ⱼ"
         parts.append(Part([f"∂E/∂{label} = Σ over the batch's rows of {sp.sstr(derivative)}, "
                            f"and the update (symnet.derivation.update): {sp.sstr(theta)} = {sp.sstr(rules['sgd'])}"],
-                          items, index, body))
+                          items, index, body, term=p.doprint(derivative)))
     return parts
 
 
