@@ -30,6 +30,7 @@ from symnet.emit.numba.builder import (LAYOUT_NOTES, MAX_KERNEL_LAYERS, batch_fo
                                        per_sample_kernel, superscript, unique_functions)
 from symnet.emit.numba.parts import Block, Kernel, array_names
 from symnet.emit.numba.printer import KernelPrinter, helpers
+from symnet.emit.numba.updates import velocity_or_sgd
 from symnet.functions.activations import SOFTMAX
 from symnet.emit.templates import python_environment, tidy_python
 from symnet.errors import InputError
@@ -169,28 +170,24 @@ def _update(form, k: int) -> list[Part]:
                   for label in (f"{kind}{k}", f"v{kind}{k}")}
         printer = KernelPrinter(names=names, arrays=arrays, index_names={i, j}, dtype=form.dtype, gpu=True)
         theta, v = (sp.IndexedBase(f"{pre}{kind}{k}", real=True)[at] for pre in ("", "v"))
-        rules = update.rules(theta, g, v)
-        body = ["if use_velocity:",
-                f"    {printer.doprint(v)} = {printer.doprint(rules['velocity'])}",
-                f"    {printer.doprint(theta)} = {printer.doprint(rules['with_velocity'])}",
-                "else:",
-                f"    {printer.doprint(theta)} = {printer.doprint(rules['sgd'])}"]
+        body = velocity_or_sgd(printer, theta, g, v)
         label = f"W{superscript(k)}ᵢⱼ" if kind == "W" else f"b{superscript(k)}ⱼ"
         parts.append(Part([f"∂E/∂{label} = Σ over the batch's rows of {sp.sstr(derivative)}, "
-                           f"and the update (symnet.derivation.update): {sp.sstr(theta)} = {sp.sstr(rules['sgd'])}"],
+                           f"and the update (symnet.derivation.update): {sp.sstr(theta)} = {sp.sstr(update.rules(theta, g, v)['sgd'])}"],
                           items, index, body, term=p.doprint(derivative)))
     return parts
 
 
 def _shared(block):
     """The block with each ``g[…] += share`` as an atomic add: the threads of a batch share the arrays."""
-    body = []
-    for line in block.body:
-        m = _SHARE.match(line)
-        if not m:
-            body.append(line)
-            continue
-        # a 1-D array takes its index bare: numba.cuda lowers no 1-tuple index of one (the simulator does)
-        index = m["index"] if "," not in m["index"] else f"({m['index']})"
-        body.append(f"cuda.atomic.add({m['array']}, {index}, {m['value']})")
-    return type(block)(block.comment, body, block.loops, block.pre)
+    return type(block)(block.comment, [_atomic(line) for line in block.body], block.loops, block.pre)
+
+
+def _atomic(line: str) -> str:
+    """``gW1[i, j] += share`` as ``cuda.atomic.add``, any other line as it is.  A 1-D array takes its index
+    bare: numba.cuda lowers no 1-tuple index into one (its simulator does)."""
+    m = _SHARE.match(line)
+    if not m:
+        return line
+    index = m["index"] if "," not in m["index"] else f"({m['index']})"
+    return f"cuda.atomic.add({m['array']}, {index}, {m['value']})"

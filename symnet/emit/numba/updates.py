@@ -16,6 +16,17 @@ from symnet.emit.numba.printer import KernelPrinter
 _SHARE = re.compile(r"^g(?P<param>[Wb]\d+)\[(?P<index>[^\]]+)\] \+= (?P<value>.+)$")
 
 
+def velocity_or_sgd(p: KernelPrinter, theta: sp.Expr, g: sp.Expr, v: sp.Expr) -> list[str]:
+    """θ moved by g with momentum (velocity v) or plain sgd, as ``use_velocity`` says at run time: the rules
+    of symnet.derivation.update as lines of code."""
+    rules = update.rules(theta, g, v)
+    return ["if use_velocity:",
+            f"    {p.doprint(v)} = {p.doprint(rules['velocity'])}",
+            f"    {p.doprint(theta)} = {p.doprint(rules['with_velocity'])}",
+            "else:",
+            f"    {p.doprint(theta)} = {p.doprint(rules['sgd'])}"]
+
+
 def fused_updates(kernel: Kernel) -> list[Block] | None:
     """For batches of one sample: the backward blocks with each gradient statement replaced by the update
     it feeds (symnet.derivation.update's rules, the share in place of g), so that θ moves straight from the
@@ -39,12 +50,7 @@ def fused_updates(kernel: Kernel) -> list[Block] | None:
             p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", share: f"({m['value']})"},
                               arrays=arrays, index_names=set(index) | {i, j}, dtype=kernel.dtype)
             theta, v = (sp.IndexedBase(labels[pre], real=True)[index] for pre in ("", "v"))
-            rules = update.rules(theta, share, v)
-            body += ["if use_velocity:",
-                     f"    {p.doprint(v)} = {p.doprint(rules['velocity'])}",
-                     f"    {p.doprint(theta)} = {p.doprint(rules['with_velocity'])}",
-                     "else:",
-                     f"    {p.doprint(theta)} = {p.doprint(rules['sgd'])}"]
+            body += velocity_or_sgd(p, theta, share, v)
         fused.append(Block(block.comment, body, block.loops, block.pre))
     return fused
 
