@@ -235,8 +235,8 @@ def _derive_html(net, spec: str, out: str | None, values: str | None, params: st
               show_default=True, help="The rule train_epoch applies: sgd (with momentum when train_epoch is given "
                                       "one), nesterov, rmsprop or adam (their state: init_state()).")
 @click.option("--target", type=click.Choice(("cpu", "cuda")), default="cpu", show_default=True,
-              help="cpu: a Numba module for the CPU; cuda: numba.cuda kernels for an NVIDIA GPU, one thread "
-                   "per sample (sgd and momentum; pip install 'symnet[cuda]').")
+              help="cpu: a Numba module for the CPU; cuda: numba.cuda kernels for an NVIDIA GPU, an epoch in "
+                   "one launch (sgd and momentum; pip install 'symnet[cuda]').")
 def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | None, bias: str | None,
             out: str, mode: str, dtype: str, optimizer: str, target: str) -> None:
     """Write a Numba training kernel module for SPEC (init_params, forward, loss, gradients, train_epoch)."""
@@ -252,7 +252,7 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
         from symnet.emit.numba.gpu import generate_cuda
 
         write_atomic(out, generate_cuda(net, dtype, output=out, optimizer=optimizer))
-        click.echo(f"wrote {out}: {net.describe()}, CUDA kernels (one thread per sample), {dtype}")
+        click.echo(f"wrote {out}: {net.describe()}, CUDA kernels (an epoch in one launch), {dtype}")
         return
     write_atomic(out, generate(net, mode, dtype, output=out, optimizer=optimizer))
     click.echo(f"wrote {out}: {net.describe()}, {choose_layout(net, mode)} layout, {dtype}")
