@@ -86,7 +86,7 @@ def _time_symnet(w, X, Y, epochs: int, dtype: str, kernel, generate: float) -> d
     return {"seconds": float(np.median(times)), "loss": loss(w, [p.astype(np.float64) for p in params],
                                                                X.astype(np.float64), Y.astype(np.float64)),
             "vs_cpu": diff, "generate_s": generate, "first_epoch_s": first,
-            "blocks_threads": [int(getattr(kernel, "THREADS", 0))]}
+            "max_blocks_threads": [kernel.MAX_BLOCKS, kernel.THREADS]}
 
 
 def time_torch(w, X, Y, epochs: int, compiled: bool, dtype: str) -> dict:

@@ -4,9 +4,9 @@ derivation, as the CPU kernels are.
 Training: a whole epoch is one launch of ``_epoch``, a cooperative grid whose threads share each step of a
 batch and meet at a grid-wide barrier between steps: the forward pass layer by layer (a thread per (r, j):
 row r of the batch, unit j), the output layer's softmax, loss and δ (a thread per row), the δ of each hidden
-layer (per (r, j)), and the update of every weight (a thread per (i, j), summing its ∂E/∂W over the batch's
-rows and moving it by symnet.derivation.update's rule at once: no gradient array, no atomics, no launch per
-batch).  The per-sample quantities live in arrays of the batch's rows on the device (the layer form with a row
+layer (per (r, j)), and the update of every weight (a thread per (i, j) — a group of them for a large batch,
+meeting in shared memory — summing its ∂E/∂W over the batch's rows and moving it by
+symnet.derivation.update's rule at once: no gradient array, no atomics, no launch per batch).  The per-sample quantities live in arrays of the batch's rows on the device (the layer form with a row
 index, :func:`symnet.emit.numba.builder.batch_form`).
 
 ``forward``, ``loss`` and ``gradients`` run the per-sample layer form of :mod:`symnet.emit.numba.builder`,

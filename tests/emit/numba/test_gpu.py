@@ -60,6 +60,31 @@ def test_what_the_gpu_kernels_do_not_do_yet_is_refused_in_one_line(net, options,
         generate_cuda(net, **options)
 
 
+def test_train_epoch_refuses_what_it_cannot_update_in_place_before_touching_anything(tmp_path):
+    import importlib.util
+
+    import numpy as np
+
+    path = tmp_path / "gpu_kernel.py"
+    path.write_text(generate_cuda(NET))
+    found = importlib.util.spec_from_file_location("gpu_refusals", path)
+    gpu = importlib.util.module_from_spec(found)
+    found.loader.exec_module(gpu)  # numba.cuda compiles lazily: no GPU needed to get this far
+    X, Y = np.zeros((4, 2)), np.eye(2)[[0, 1, 0, 1]]
+    params = gpu.init_params(0)
+    velocity = [np.zeros_like(p) for p in params]
+    velocity[0] = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"velocity\[0\] has shape \(3, 2\), expected \(2, 3\)"):
+        gpu.train_epoch(params, X, Y, 0.1, 2, 0.9, velocity)
+    with pytest.raises(ValueError, match=r"velocity\[0\] must be a writeable C-contiguous float64 array"):
+        gpu.train_epoch(params, X, Y, 0.1, 2, 0.9, [np.zeros_like(p, dtype=np.float32) for p in params])
+    params[2].flags.writeable = False
+    before = [p.copy() for p in params]
+    with pytest.raises(ValueError, match=r"params\[2\] must be a writeable C-contiguous float64 array"):
+        gpu.train_epoch(params, X, Y, 0.1, 2)
+    assert all((a == b).all() for a, b in zip(params, before))
+
+
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="the simulator provides a device")
 def test_training_on_a_machine_without_a_gpu_says_so(capsys):
     from numba import cuda
