@@ -132,6 +132,14 @@ def time_torch(w, X, Y, epochs: int, compiled: bool, dtype: str) -> dict:
                          X.astype(np.float64), Y.astype(np.float64))}
 
 
+def launch_shape(text: str) -> tuple[str, int]:
+    """--variant's BLOCKSxTHREADS: BLOCKS a number, sm or 2sm; THREADS a number (a usage error otherwise)."""
+    blocks, _, threads = text.partition("x")
+    if not (blocks in ("sm", "2sm") or blocks.isdigit() and int(blocks) > 0) or not threads.isdigit() or int(threads) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BLOCKSxTHREADS (e.g. 1x256, smx128, 2smx256)")
+    return blocks, int(threads)
+
+
 def cuda_multiprocessors() -> int:
     from numba import cuda
 
@@ -164,7 +172,7 @@ def main() -> None:
     parser.add_argument("--workload", action="append", choices=list(ALL), help="repeat for several (default all)")
     parser.add_argument("--dtype", action="append", choices=["float64", "float32"], help="repeat for both")
     parser.add_argument("--no-compiled", action="store_true", help="skip torch.compile (its compile takes minutes)")
-    parser.add_argument("--variant", action="append", default=[], metavar="BLOCKSxTHREADS",
+    parser.add_argument("--variant", action="append", default=[], metavar="BLOCKSxTHREADS", type=launch_shape,
                         help="also time symnet's epoch with at most BLOCKS blocks (a number, sm: one a "
                              "multiprocessor, 2sm: two) of THREADS threads, e.g. 1x1024 (repeat); the main "
                              "table uses the module's defaults (one block a multiprocessor, THREADS)")
@@ -188,12 +196,11 @@ def main() -> None:
                 traceback.print_exc()
                 rows.append(f"| {dtype} | {name} | failed (see log) | | | | | | |")
                 continue
-            for variant in opts.variant:
-                blocks, threads = variant.split("x")
+            for blocks, threads in opts.variant:
                 most = {"sm": cuda_multiprocessors(), "2sm": 2 * cuda_multiprocessors()}.get(blocks) or int(blocks)
                 try:
                     record[f"symnet, at most {most}x{threads}"] = time_symnet(w, X, Y, opts.epochs, dtype,
-                                                                               (most, int(threads)))
+                                                                               (most, threads))
                 except Exception:  # noqa: BLE001 — e.g. a cooperative grid too large to be resident
                     traceback.print_exc()
             record["eager"] = e = time_torch(w, X, Y, opts.epochs, False, dtype)
