@@ -3,26 +3,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from symnet.errors import InputError
 from symnet.files import read_toml, shell_word
 from symnet.functions import formula
 from symnet.functions.activations import SOFTMAX, Sigmoid, names, unit_interval
+from symnet.functions.layers import DENSE, MAX_UNITS, Node, kind
 from symnet.functions.losses import LOSSES
+from symnet.spec.errors import SpecError
+from symnet.spec.graph import GRAPH_KEYS, Graph
 
 BIAS_NOTATIONS = ("separate", "augmented")
 TOML_KEYS = ("layers", "hidden", "output", "loss", "bias", "l2", "define")
 #: the widest layer a spec may have: a weight matrix between two such layers is already 8 TB
-MAX_WIDTH = 1_000_000
+MAX_WIDTH = MAX_UNITS
 #: λ at or above this makes the decay the whole cost (and no finite λ is a typo's remedy)
 MAX_L2 = 1e3
 #: the first article's network
 DEFAULTS = {"hidden": Sigmoid.name, "output": Sigmoid.name, "loss": "mse", "bias": "separate", "l2": 0.0}
-
-
-class SpecError(InputError):
-    """A spec that cannot describe a network; the message names the bad value and the allowed ones."""
 
 
 @dataclass(frozen=True)
@@ -100,14 +99,15 @@ class Network:
         return cls(layers, tuple(hidden_list) + (output.strip(),), loss.strip(), bias.strip(), float(l2))
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Network":
+    def from_toml(cls, path: str | Path, data: dict | None = None) -> "Network":
         """Read ``layers = [2, 2, 1]``, ``hidden``, ``output``, ``loss``, ``bias`` from a TOML file."""
         path = Path(path)
-        data = read_toml(path, "spec file", SpecError)
+        data = read_toml(path, "spec file", SpecError) if data is None else data
         unknown = sorted(set(data) - set(TOML_KEYS))
         if unknown:
             raise SpecError(
-                f"unknown key {unknown[0]!r} in spec file {path}; allowed keys: {', '.join(TOML_KEYS)}"
+                f"unknown key {unknown[0]!r} in spec file {path}; allowed keys: {', '.join(TOML_KEYS)} (or, for a "
+                f"graph of nodes, {', '.join(GRAPH_KEYS)})"
             )
         if "layers" not in data:
             raise SpecError(f"spec file {path} has no 'layers' key (e.g. layers = [2, 2, 1])")
@@ -120,15 +120,51 @@ class Network:
 
     @classmethod
     def load(cls, spec: str, **options: object) -> "Network":
-        """A CLI SPEC: ``N0-N1-...-NL`` with options, or a path to a TOML file."""
-        opts = {k: v for k, v in options.items() if v is not None}
-        if spec.endswith(".toml") or Path(spec).is_file():
-            if opts:
-                raise SpecError(
-                    f"options --{'/--'.join(sorted(opts))} cannot be combined with a spec file; put them in {spec}"
-                )
-            return cls.from_toml(spec)
-        return cls.parse(spec, **opts)  # type: ignore[arg-type]
+        """A CLI SPEC: ``N0-N1-...-NL`` with options, or a path to a TOML file of a layer list."""
+        found = load(spec, **options)
+        if not isinstance(found, Network):
+            raise SpecError(f"{spec} is a graph of nodes that is not a layer list; this takes N0-N1-...-NL")
+        return found
+
+    @classmethod
+    def from_graph(cls, graph: Graph) -> "Network | None":
+        """The layer-list network that ``graph`` is, with the same names, or None when it is not one: dense
+        layers with biases and untied, each followed by one activation named a{k} (the last named yhat)."""
+        nodes = graph.nodes
+        L = (len(nodes) - 1) // 2
+        if len(nodes) != 2 * L + 1 or L < 1 or graph.aliases and set(dict(graph.aliases).values()) != {nodes[-1].name}:
+            return None
+        layers, activations = [graph.inputs], []
+        for k in range(1, L + 1):
+            dense, act = nodes[2 * k - 2], nodes[2 * k - 1]
+            layer = kind(act.kind)
+            if dense.kind != DENSE.name or dense.option("W") is not None or not dense.option("bias"):
+                return None
+            if act.inputs != (dense.name,) or act.name != ("yhat" if k == L else f"a{k}"):
+                return None
+            if not (layer.elementwise or act.kind == SOFTMAX and act.option("T") == 1.0):
+                return None
+            if dense.inputs != ((nodes[2 * k - 3].name,) if k > 1 else ("x",)):
+                return None
+            layers.append(graph.widths[dense.name])
+            activations.append(act.kind)
+        try:
+            return cls.build(layers, activations[:-1], activations[-1], nodes[-1].kind, l2=graph.l2)
+        except SpecError:
+            return None
+
+    @cached_property
+    def graph(self) -> Graph:
+        """The network as a graph of nodes: h{k} = dense(a{k-1}, n_k), a{k} = f_k(h{k}) (yhat for the last),
+        then the loss over yhat and y."""
+        nodes, below = [], "x"
+        for k, act in enumerate(self.activations, start=1):
+            nodes.append(Node(f"h{k}", DENSE.name, (below,), (("units", self.layers[k]), ("bias", True), ("W", None)), k))
+            below = "yhat" if k == self.depth else f"a{k}"
+            options = tuple((o.name, o.default) for o in kind(act).options)
+            nodes.append(Node(below, act, (f"h{k}",), options))
+        nodes.append(Node("loss", self.loss, ("yhat", "y")))
+        return Graph(self.layers[0], tuple(nodes), self.l2, title=self.compact, bias=self.bias)
 
     # -- description --------------------------------------------------------------------
     @property
@@ -175,6 +211,25 @@ class Network:
         if defined:  # the formulas of the defined functions it uses, as a [define] table
             text += "\n[define]\n" + "".join(f"{_toml_string(k)} = {_toml_string(v)}\n" for k, v in defined.items())
         return text
+
+
+def load(spec: str, **options: object) -> "Network | Graph":
+    """A CLI SPEC: ``N0-N1-...-NL`` with options, or a path to a TOML file (a layer list, or a graph of nodes:
+    a graph that is a layer list with today's names is that :class:`Network`)."""
+    opts = {k: v for k, v in options.items() if v is not None}
+    if spec.endswith(".toml") or Path(spec).is_file():
+        if opts:
+            raise SpecError(
+                f"options --{'/--'.join(sorted(opts))} cannot be combined with a spec file; put them in {spec}"
+            )
+        data = read_toml(spec, "spec file", SpecError)
+        if "nodes" in data or "inputs" in data:
+            if "layers" in data:
+                raise SpecError(f"spec file {spec} has both layers and nodes; give the network one way")
+            graph = Graph.from_toml(spec, data)
+            return Network.from_graph(graph) or graph
+        return Network.from_toml(spec, data)
+    return Network.parse(spec, **opts)  # type: ignore[arg-type]
 
 
 def _toml_string(text: str) -> str:
