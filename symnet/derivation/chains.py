@@ -20,14 +20,15 @@ from math import prod
 
 import sympy as sp
 
-from symnet.functions.activations import IDENTITY, SOFTMAX, Activation, Lemma, lemma
+from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, Lemma, lemma
+from symnet.functions.layers import DENSE, kind
 from symnet.functions.losses import LOSSES
 from symnet.errors import UnknownName
-from symnet.derivation.model import Model
+from symnet.derivation.model import Model, flat, graph_of, named_yhat
 from symnet.derivation.names import E, Name, parse_name, symbol
 from symnet.functions.regularisers import decay, l2_penalty
 from symnet.functions.simplest import factored
-from symnet.spec import Network
+from symnet.spec import Graph, Network, Spec
 
 #: above this many paths a chain is shown through its deltas only (the sum would not be readable)
 MAX_PATHS = 256
@@ -79,13 +80,17 @@ class Chain:
     """∂E/∂θ by the chain rule: ``paths`` from E down to θ (None when too many to list), the factor
     ∂h/∂θ and the delta it multiplies, and ``result`` written out in the forward quantities.
 
+    A parameter used once (every parameter of a layer list) has one ``local`` factor and ``delta``; a tied
+    weight has one of each per use (``uses``), and its ∂E/∂θ is their sum.
+
     Paths and the written-out result are built on first use: a 64-32-10 net has 2,410 chains and a
     write-up shows a handful of them.
     """
 
-    def __init__(self, derivation: "Derivation", param: sp.Symbol, local: Factor, delta: sp.Symbol):
+    def __init__(self, derivation: "Derivation", param: sp.Symbol, uses: list[tuple[Factor, sp.Expr]]):
         self._d = derivation
-        self.param, self.local, self.delta = param, local, delta
+        self.param, self.uses = param, tuple(uses)
+        self.local, self.delta = uses[0]
 
     @cached_property
     def paths(self) -> tuple[Path, ...] | None:
@@ -98,7 +103,7 @@ class Chain:
         """∂E/∂θ in x, y, the parameters and the forward quantities (via the deltas for big nets)."""
         if not _small(self._d.net):
             return self.via_delta
-        return self.local.compact * self._d.expand_deltas(self._d.delta(self.local.of).expr) + self.decay
+        return sp.Add(*(f.compact * self._d.expand_deltas(g) for f, g in self.uses)) + self.decay
 
     @property
     def via_delta(self) -> sp.Expr:
@@ -107,8 +112,8 @@ class Chain:
 
     @property
     def backprop(self) -> sp.Expr:
-        """∂h/∂θ · δ, the part of ∂E/∂θ that comes through the sample's loss."""
-        return self.local.compact * self.delta
+        """∂h/∂θ · δ (summed over a tied weight's uses), the part of ∂E/∂θ that comes through the sample's loss."""
+        return sp.Add(*(f.compact * g for f, g in self.uses))
 
     @property
     def decay(self) -> sp.Expr:
@@ -129,8 +134,10 @@ class Chain:
 class Derivation:
     """Every ∂E/∂θ of a network, in scalar form (chains, shared deltas) and layer form."""
 
-    def __init__(self, net: Network):
+    def __init__(self, net: Spec):
         self.net = net
+        self.graph: Graph = graph_of(net)
+        self._grads: dict[sp.Symbol, sp.Expr] = {}
         self._factors: dict[tuple[sp.Symbol, sp.Symbol], Factor] = {}
         self._path_counts: dict[sp.Symbol, dict[sp.Symbol, int]] = {}
         # deltas and chains are derived on first use, each delta once: a write-up of 784-256-10
@@ -155,8 +162,27 @@ class Derivation:
             up.setdefault(p, []).append(E)
         return up
 
+    @cached_property
+    def _cuts(self) -> dict[sp.Symbol, sp.Symbol]:
+        """The units whose ∂E/∂· is a delta of its own (the dense layers' outputs h⁽ᵏ⁾ⱼ, each its δ⁽ᵏ⁾ⱼ), and the
+        units that share one: a unit that is the one consumer of such an h with ∂/∂h = 1 (the sum of a skip
+        connection h + a) has the same ∂E/∂·, so it is written with that δ."""
+        m, cuts = self.model, {}
+        for node in self.graph.nodes:
+            if node.kind != DENSE.name:
+                continue
+            for j, h in enumerate(m.units[node.name], start=1):
+                cuts[h] = symbol(Name("delta", node.number, (j,)))
+        for h, delta in list(cuts.items()):
+            (after, *more) = self._up.get(h, [None])
+            if not more and after is not None and after != E and after not in cuts and self.local(after, h).compact == 1:
+                cuts[after] = delta
+        return cuts
+
     def all_deltas(self) -> list[Delta]:
-        return [self.delta(hk) for k in range(self.net.depth, 0, -1) for hk in self.model.h[k]]
+        """Every δ, the output layer's first (from the last dense layer down)."""
+        dense = [n for n in self.graph.nodes if n.kind == DENSE.name]
+        return [self.delta(h) for n in reversed(dense) for h in self.model.units[n.name]]
 
 
     # -- public API ---------------------------------------------------------------------
@@ -164,25 +190,25 @@ class Derivation:
         """The symbol of a plain-text name (``W1[1,1]``, ``h2[1]``, ``yhat``, ``E``), checked against this net."""
         if isinstance(name, sp.Symbol):
             name = name.name
-        parsed = parse_name(name)
+        parsed = _canonical(self.graph, parse_name(name))
         sym = symbol(parsed) if parsed else None
         known = sym is not None and (sym == E or sym in self._up or sym in self.model.definitions)
         if not known and sym is not None and parse_name(sym.name).kind == "y":
             known = sym in self.model.y
         if not known:
+            m = self.model
+            examples = [m.params[0], *(m.units[n.name][0] for n in self.graph.nodes[:-1][:2]), m.x[0], m.yhat[0]]
             raise UnknownName(f"{name!r} is not a quantity of the {self.net.compact} network; "
-                           f"names look like {self.model.params[0]}, {self.model.b[1][0]}, "
-                           f"{self.model.h[1][0]}, {self.model.x[0]}, {self.model.yhat[0]}")
+                              f"names look like {', '.join(map(str, dict.fromkeys(examples)))}")
         return sym
 
     def chain(self, param: str | sp.Symbol) -> Chain:
         """The chain rule for ∂E/∂θ, e.g. ``d.chain("W1[1,1]")``."""
         sym = self.symbol(param)
         if sym not in self._chains:
-            if parse_name(sym.name).kind not in ("W", "b"):
+            if sym not in self.model.param_symbols:
                 raise UnknownName(f"{param!r} is not a parameter; parameters are W<k>[i,j] and b<k>[j]")
-            (hk,) = self._up[sym]
-            self._chains[sym] = Chain(self, sym, self.local(hk, sym), self.delta(hk).symbol)
+            self._chains[sym] = Chain(self, sym, [(self.local(u, sym), self.grad(u)) for u in self._up[sym]])
         return self._chains[sym]
 
     def gradient(self, param: str | sp.Symbol, *, via_deltas: bool = False) -> sp.Expr:
@@ -195,10 +221,25 @@ class Derivation:
         sym = self.symbol(h)
         if sym not in self._deltas:
             name = parse_name(sym.name)
-            if name.kind != "h":
+            if name.kind != "h" or sym not in self._cuts:
                 raise UnknownName(f"{h!r} is not a pre-activation h<k>[j]; deltas are defined for those")
-            self._deltas[sym] = self._derive_delta(name.layer, name.index[0] - 1, sym)
+            self._deltas[sym] = self._derive_delta(sym)
         return self._deltas[sym]
+
+    def grad(self, q: sp.Symbol) -> sp.Expr:
+        """∂E/∂q for one unit of any node, upstream times local at every node above it, written in the
+        deltas of the dense layers it reaches (δ⁽ᵏ⁾ⱼ itself for h⁽ᵏ⁾ⱼ and the units that share it)."""
+        if q == E:
+            return sp.S.One
+        if q in self._cuts:
+            return self._cuts[q]
+        return self._upstream(q)
+
+    def _upstream(self, q: sp.Symbol) -> sp.Expr:
+        """Σ over the units u that q feeds of ∂u/∂q · ∂E/∂u."""
+        if q not in self._grads:
+            self._grads[q] = sp.Add(*(self.local(u, q).compact * self.grad(u) for u in self._up.get(q, [])))
+        return self._grads[q]
 
     def local(self, of: sp.Symbol, wrt: sp.Symbol) -> Factor:
         """The local derivative on the edge wrt → of (of must be fed directly by wrt)."""
@@ -229,10 +270,9 @@ class Derivation:
     def derivative(self, of: str | sp.Symbol, wrt: str | sp.Symbol) -> sp.Expr:
         """d(of)/d(wrt) for any two quantities: the sum over paths of the products of local factors."""
         of_s, wrt_s = self.symbol(of), self.symbol(wrt)
-        kind = parse_name(wrt_s.name).kind
-        if of_s == E and kind in ("W", "b"):
+        if of_s == E and wrt_s in self.model.param_symbols:
             return self.chain(wrt_s).result
-        if of_s == E and kind == "h":
+        if of_s == E and parse_name(wrt_s.name).kind == "h" and wrt_s in self._cuts:
             return self.expand_deltas(self.delta(wrt_s).expr)
         if self.count_paths(of_s, wrt_s) > MAX_PATHS:
             raise ValueError(f"too many paths from {of_s} to {wrt_s}")
@@ -249,26 +289,32 @@ class Derivation:
     @cached_property
     def lemmas(self) -> list[Lemma]:
         """The derivative lemmas of the activations this network uses (softmax's is in ``softmax_jacobian``)."""
-        names = dict.fromkeys(a for a in self.net.activations if a not in (IDENTITY, SOFTMAX))
+        names = dict.fromkeys(n.kind for n in self.graph.nodes if n.kind in ACTIVATION_CLASSES)
         return [lemma(n) for n in names]
+
+    @cached_property
+    def _decayed(self) -> set[sp.Symbol]:
+        return {s for p in self.graph.params if p.decayed for s in flat(self.model.arrays[p.name])}
 
     def decay(self, param: sp.Symbol) -> sp.Expr:
         """∂/∂θ of the cost's L2 term: λθ for a weight, 0 for a bias or without decay."""
-        if not self.net.l2 or parse_name(param.name).kind != "W":
+        if not self.graph.l2 or param not in self._decayed:
             return sp.S.Zero
         return decay(param)
 
     @cached_property
     def penalty(self) -> sp.Expr:
         """The cost's L2 term (λ/2)·Σ W² over every weight (0 without decay); in every sample's E."""
-        if not self.net.l2:
+        if not self.graph.l2:
             return sp.S.Zero
-        return l2_penalty(s for k in range(1, self.net.depth + 1) for row in self.model.W[k] for s in row)
+        return l2_penalty(s for p in self.graph.params if p.decayed for s in flat(self.model.arrays[p.name]))
 
     def layer_rule(self, k: int):
         """The layer (index) form for layer k: δ⁽ᵏ⁾ⱼ and ∂E/∂W⁽ᵏ⁾ᵢⱼ, ∂E/∂b⁽ᵏ⁾ⱼ for any width."""
         from symnet.derivation.layer_form import layer_rule
 
+        if not isinstance(self.net, Network):
+            raise ValueError("the layer form by layer number is a layer list's; a graph's is in symnet.derivation.rules")
         if not 1 <= k <= self.net.depth:
             raise ValueError(f"layer {k} does not exist; layers with weights are 1..{self.net.depth}")
         return layer_rule(self.net, k)
@@ -276,7 +322,7 @@ class Derivation:
 
 
     def __repr__(self) -> str:
-        return f"<Derivation of {self.net.describe()}: {self.net.n_params} parameters>"
+        return f"<Derivation of {self.net.describe()}: {self.graph.n_params} parameters>"
 
     # -- construction -------------------------------------------------------------------
     def _local(self, of: sp.Symbol, wrt: sp.Symbol) -> Factor:
@@ -284,56 +330,40 @@ class Derivation:
         if of == E:
             value = sp.diff(m.loss, wrt)
             return Factor(of, wrt, value, value, "loss")
-        definition = m.definitions[of]
-        kind = parse_name(wrt.name).kind
-        if kind in ("W", "b", "a", "x") or (kind == "yhat" and of.name.startswith("h")):
-            # sum rule: only the term of h = Σ W a + b that contains wrt has a nonzero derivative
-            value = sp.diff(m.inputs[of][wrt], wrt)
-            rule = {"W": "weight", "b": "bias"}.get(kind, "input")
-            return Factor(of, wrt, value, value, rule)
-        # of is an activation output, wrt its pre-activation
-        if isinstance(definition, Activation) or definition == wrt:
-            value = sp.diff(definition, wrt)
-            compact = value.xreplace({definition: of}) if definition != wrt else value
-            return Factor(of, wrt, value, compact, "activation")
-        return Factor(of, wrt, *self._softmax_entry(of, wrt), SOFTMAX)
+        # sum rule: only the term of the definition that contains wrt has a nonzero derivative
+        value = sp.diff(m.inputs[of][wrt], wrt)
+        if wrt in m.param_symbols:
+            return Factor(of, wrt, value, value, {"W": "weight", "b": "bias"}.get(m.role[wrt], "parameter"))
+        node = self.graph.by_name[m.owner[of]]
+        layer = kind(node.kind)
+        if node.kind == DENSE.name:
+            return Factor(of, wrt, value, value, "input")
+        # written in the node's own outputs: σ(h)(1 − σ(h)) as a(1 − a), e^{hⱼ}/Σ e^{hₗ} as ŷⱼ
+        outputs = {s: m.definitions[s] for s in m.units[node.name]}
+        compact = layer.named_scalar(value, outputs if not layer.elementwise else {of: m.definitions[of]})
+        rule = "activation" if layer.elementwise else node.kind
+        return Factor(of, wrt, compact if rule != "activation" else value, compact, rule)
 
-    def _softmax_entry(self, of: sp.Symbol, wrt: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
-        """∂ŷₘ/∂hⱼ of the softmax, derived: differentiate, then write e^{hᵢ} = ŷᵢ·S."""
+    def _derive_delta(self, hk: sp.Symbol) -> Delta:
+        """δ = ∂E/∂h: upstream times local over every unit h feeds, each upstream a delta of a dense layer
+        above or (at the output) the loss's factors; simplified where it reaches the loss directly."""
         m = self.model
-        L = self.net.depth
-        definition = m.definitions[of]
-        total = sp.Add(*(sp.exp(hk) for hk in m.h[L]))
-        S = sp.Symbol("S", positive=True)
-        raw = sp.diff(definition, wrt).subs(total, S)
-        raw = raw.subs({sp.exp(hk): p * S for hk, p in zip(m.h[L], m.yhat)})
-        compact = sp.factor(sp.simplify(raw))
-        return compact, compact
-
-    def _derive_delta(self, k: int, j: int, hk: sp.Symbol) -> Delta:
-        m = self.model
-        L = self.net.depth
-        dsym = symbol(Name("delta", k, (j + 1,)))
-        if k == L:
-            if self.net.output == SOFTMAX:
-                terms = sp.Add(*(self.local(E, p).compact * self.local(p, hk).compact for p in m.yhat))
-            else:
-                p = m.yhat[j]
-                terms = self.local(E, p).compact * self.local(p, hk).compact
-            assumption = None
-            expr = terms
-            if LOSSES[self.net.loss].one_hot:
-                # one-hot targets sum to 1; eliminate a target other than yⱼ so the result keeps yⱼ
-                other = m.y[-1] if j != len(m.y) - 1 else m.y[0]
-                assumption = sp.Eq(sp.Add(*m.y), 1)
-                expr = expr.subs(other, 1 - (sp.Add(*m.y) - other))
-            expr = factored(expr)
-            return Delta(dsym, hk, terms, expr, assumption)
-        a = m.a[k][j]
-        f_prime = self.local(a, hk).compact
-        upstream = sp.Add(*(self.local(up, a).compact * self.delta(up).symbol for up in self._up[a]))
-        terms = upstream * f_prime
-        return Delta(dsym, hk, terms, terms)
+        dsym = self._cuts[hk]
+        # a unit that shares h's delta (its one consumer, with ∂/∂h = 1) is where that delta is defined
+        terms = sp.Add(*(self.local(u, hk).compact * (self._upstream(u) if self._cuts.get(u) == dsym else self.grad(u))
+                         for u in self._up.get(hk, [])))
+        if terms.has(*set(self._cuts.values())):
+            return Delta(dsym, hk, terms, terms)
+        assumption = None
+        expr = terms
+        if LOSSES[self.graph.loss.kind].one_hot and terms.free_symbols & set(m.y):
+            # one-hot targets sum to 1; eliminate a target other than yⱼ so the result keeps yⱼ
+            j = parse_name(hk.name).index[0] - 1
+            other = m.y[-1] if j != len(m.y) - 1 else m.y[0]
+            assumption = sp.Eq(sp.Add(*m.y), 1)
+            expr = expr.subs(other, 1 - (sp.Add(*m.y) - other))
+        expr = factored(expr)
+        return Delta(dsym, hk, terms, expr, assumption)
 
     def _walk(self, node: sp.Symbol, target: sp.Symbol):
         """Paths from node up to target, each as the list of factors from the bottom up."""
@@ -348,14 +378,28 @@ class Derivation:
                 yield [head, *rest]
 
 
-def derive(net: Network | str, **spec_options: str) -> Derivation:
-    """``symnet.derive(net)`` or ``symnet.derive("2-2-1", hidden="sigmoid")``."""
+def derive(net: Spec | str, **spec_options: str) -> Derivation:
+    """``symnet.derive(net)`` or ``symnet.derive("2-2-1", hidden="sigmoid")``, or a graph spec's file."""
     if isinstance(net, str):
-        net = Network.load(net, **spec_options)
+        from symnet.spec import load
+
+        net = load(net, **spec_options)
     return Derivation(net)
 
 
+def _canonical(graph: Graph, name: Name | None) -> Name | None:
+    """A name as the model spells it: a node's alias (``z[1]`` for ``h1[1]``, ``out[2]`` for the prediction's
+    ``yhat[2]``) resolved."""
+    if name is None or not name.index or name.kind in ("x", "y", "W", "b", "delta"):
+        return name
+    node = graph.resolve(name.node if name.kind != "yhat" else "yhat")
+    if named_yhat(graph, node):
+        return Name("yhat", None, name.index if graph.widths[node] > 1 else ())
+    return Name.of_node(node, name.index) if node in graph.by_name else name
 
-def _small(net: Network) -> bool:
+
+def _small(net: Spec) -> bool:
     """Whether written-out gradients stay readable (and cheap): the paths per weight are few."""
-    return prod(net.layers[1:]) * (net.layers[-1] if net.output == SOFTMAX else 1) <= MAX_PATHS
+    if isinstance(net, Network):
+        return prod(net.layers[1:]) * (net.layers[-1] if net.output == SOFTMAX else 1) <= MAX_PATHS
+    return net.n_params <= 60

@@ -40,7 +40,7 @@ from symnet.functions.activations import inline, numpy_functions
 from symnet.functions.regularisers import lam
 from symnet.spec import Network
 
-__all__ = ["M", "MatrixForm", "MatrixLayer", "evaluate", "matrix_form"]
+__all__ = ["M", "Env", "MatrixForm", "MatrixLayer", "Translator", "evaluate", "matrix_form", "scaled"]
 
 #: the number of samples in the batch (the same symbol as a claim's ``m``)
 M = sp.Symbol("m", integer=True, positive=True)
@@ -143,7 +143,7 @@ class MatrixForm:
         for k in range(1, self.depth + 1):
             sizes[width(k)] = int(np.shape(params[2 * k - 2])[1])
         batch = (M if m is None else m) if symbolic else sizes[M]
-        env = _Env(sizes, {lam: l2, M: batch}, symbolic)
+        env = Env(sizes, {lam: l2, M: batch}, symbolic)
         values: dict[str, Array] = {"X": X, "Y": Y}
         env.values = values
         for lay, (Wk, bk) in zip(self.layers, zip(params[0::2], params[1::2])):
@@ -169,7 +169,7 @@ class MatrixForm:
     def activate(self, k: int, H: Array, *, symbolic: bool = False) -> Array:
         """A⁽ᵏ⁾ = f(H⁽ᵏ⁾) of one layer for an (m, n_k) array H, from the form's definition."""
         lay = self.layer(k)
-        env = _Env({M: int(np.shape(H)[0]), width(k): int(np.shape(H)[1])}, {}, symbolic)
+        env = Env({M: int(np.shape(H)[0]), width(k): int(np.shape(H)[1])}, {}, symbolic)
         env.values = {str(lay.H.name): H}
         return env.eval(lay.forward_A)
 
@@ -192,7 +192,7 @@ def _derive(activations: tuple[str, ...], loss: str, decay: bool) -> MatrixForm:
     # the layer form is the same for every width: derive it on a network of width 2 throughout
     net = Network.build([2] * (L + 1), hidden=list(activations[:-1]), output=activations[-1], loss=loss,
                         l2=1.0 if decay else 0.0)
-    t = _Translator(L)
+    t = Translator(L)
     layers = []
     for k in range(1, L + 1):
         r = layer_rule(net, k)
@@ -200,7 +200,7 @@ def _derive(activations: tuple[str, ...], loss: str, decay: bool) -> MatrixForm:
         n_k, n_below = width(k), width(k - 1)
         delta = t.rows(r.delta.rhs, j, n_k)
         if r.is_output:
-            delta = _scaled(1 / M, delta)  # E is the mean over the batch
+            delta = scaled(1 / M, delta)  # E is the mean over the batch
         dW = t.batch_sum(r.dW.rhs, (i, n_below), (j, n_k))
         if r.decay != 0:
             dW = sp.MatAdd(dW, t.parameter(r.decay, i, j))
@@ -209,7 +209,7 @@ def _derive(activations: tuple[str, ...], loss: str, decay: bool) -> MatrixForm:
         # ∂E/∂a_p of the layer below: Σⱼ ∂hⱼ/∂a_p · δⱼ, with ∂hⱼ/∂a_p differentiated from hⱼ's definition
         dh_da = collapse(sp.diff(r.h.rhs, a_below[_P]))
         dA_below = t.rows(sp.Sum(dh_da * base("delta", k, L)[j], (j, 1, n_k)), _P, n_below)
-        dA = _scaled(1 / M, t.rows(r.local["dE/dyhat"], j, n_k)) if r.is_output else None
+        dA = scaled(1 / M, t.rows(r.local["dE/dyhat"], j, n_k)) if r.is_output else None
         layers.append(MatrixLayer(
             k, r.is_output, t.symbol(f"W{k}"), t.symbol(f"b{k}"), t.symbol(f"h{k}"), t.symbol(base("a", k, L).name),
             t.symbol(f"delta{k}"), t.rows(r.h.rhs, j, n_k), t.rows(r.a.rhs, j, n_k),
@@ -218,15 +218,37 @@ def _derive(activations: tuple[str, ...], loss: str, decay: bool) -> MatrixForm:
                       layer_rule(net, L).assumption)
 
 
-def _scaled(c: sp.Expr, mat: MatrixExpr) -> MatrixExpr:
+def scaled(c: sp.Expr, mat: MatrixExpr) -> MatrixExpr:
     return mat if c == 1 else sp.MatMul(c, mat)
 
 
-class _Translator:
+def _offset(indices: tuple, var: sp.Symbol) -> sp.Expr | None:
+    """o when the one index is var + o (o free of var), else None."""
+    if len(indices) != 1:
+        return None
+    o = indices[0] - var
+    return None if o.has(var) else o
+
+
+def _block(W: sp.MatrixSymbol, row0: sp.Expr, rows: sp.Expr, col0: sp.Expr, cols: sp.Expr) -> MatrixExpr:
+    """The rows row0 … row0 + rows and columns col0 … col0 + cols of W (W itself when that is all of it)."""
+    if row0 == 0 and col0 == 0 and W.shape == (rows, cols):
+        return W
+    return W[row0:row0 + rows, col0:col0 + cols]
+
+
+class Translator:
     """Index expressions of one sample → matrix expressions over the batch (one row per sample)."""
 
-    def __init__(self, L: int):
+    def __init__(self, L: int | None = None, *, symbols: dict[str, sp.MatrixSymbol] | None = None,
+                 params: set[str] | None = None):
+        """The layer list's matrices for L layers; or ``symbols`` (an array's label → its matrix) of which
+        ``params`` are parameters (the others hold one row per sample)."""
         self.L = L
+        if symbols is not None:
+            self.symbols, self.params = dict(symbols), set(params or ())
+            return
+        self.params = {f"{kind}{k}" for k in range(1, L + 1) for kind in ("W", "b")}
         self.symbols: dict[str, sp.MatrixSymbol] = {
             "x": sp.MatrixSymbol("X", M, width(0)), "y": sp.MatrixSymbol("Y", M, width(L)),
             "yhat": sp.MatrixSymbol("Yhat", M, width(L)),
@@ -247,20 +269,23 @@ class _Translator:
         return str(e.base.label)
 
     def _per_sample(self, label: str) -> bool:
-        return not label.startswith(("W", "b"))
+        return label not in self.params
 
     def rows(self, e: sp.Expr, j: sp.Symbol, n: sp.Expr) -> MatrixExpr:
         """The m×n matrix whose row s, column j is ``e`` for sample s (``e`` has the one free index j)."""
         if not e.has(sp.Indexed):
             # a scalar: the same number in every entry
-            return _scaled(e, sp.OneMatrix(M, n))
+            return scaled(e, sp.OneMatrix(M, n))
         if isinstance(e, sp.Indexed):
             label = self._label(e)
-            if e.indices != (j,):
+            offset = _offset(e.indices, j)
+            if offset is None:
                 raise NotImplementedError(f"{e}: expected an entry indexed by {j}")
             if self._per_sample(label):
-                return self.symbols[label]
-            if label.startswith("b"):
+                whole = self.symbols[label]
+                # offset + j, j = 1 … n: the columns offset … offset + n of a wider matrix (a concatenation's)
+                return whole if offset == 0 and whole.shape[1] == n else whole[:, offset:offset + n]
+            if self.symbols[label].shape[1] == 1:
                 return sp.MatMul(sp.OneMatrix(M, 1), sp.Transpose(self.symbols[label]))
         if isinstance(e, sp.Add):
             return sp.MatAdd(*(self.rows(a, j, n) for a in e.args))
@@ -268,7 +293,7 @@ class _Translator:
             scalar = sp.Mul(*(f for f in e.args if not f.has(sp.Indexed)))
             mats = [self.rows(f, j, n) for f in e.args if f.has(sp.Indexed)]
             body = mats[0] if len(mats) == 1 else sp.HadamardProduct(*mats)
-            return _scaled(scalar, body)
+            return scaled(scalar, body)
         if isinstance(e, sp.Pow) and not e.exp.has(sp.Indexed):
             return sp.HadamardPower(self.rows(e.base, j, n), e.exp)
         if isinstance(e, sp.Sum):
@@ -295,10 +320,12 @@ class _Translator:
             rest = sp.Mul(*(f for f in factors if f is not w))
             left = self.rows(rest, c, hi)
             W = self.symbols[self._label(w)]
-            if w.indices == (c, j):
-                return sp.MatMul(left, W)
-            if w.indices == (j, c):
-                return sp.MatMul(left, sp.Transpose(W))
+            (a, b) = w.indices
+            if _offset((a,), c) is not None and _offset((b,), j) is not None:
+                # Σ_c v_c W[c, j]: V·W (rows offset … of W where the sum covers part of them, columns likewise)
+                return sp.MatMul(left, _block(W, _offset((a,), c), hi, _offset((b,), j), n))
+            if _offset((a,), j) is not None and _offset((b,), c) is not None:
+                return sp.MatMul(left, sp.Transpose(_block(W, _offset((a,), j), n, _offset((b,), c), hi)))
             raise NotImplementedError(f"{e}: weights indexed {w.indices}")
         # a row sum Σ_c g(c)·k(j): the part in c summed over its row (a product with a ones matrix), times
         # the part in j
@@ -312,7 +339,7 @@ class _Translator:
         total = sp.MatMul(inner, sp.OneMatrix(hi, n))
         outer = sp.Mul(*(p for p in parts if not p.has(c)))
         if not outer.has(sp.Indexed):
-            return _scaled(outer, total)
+            return scaled(outer, total)
         return sp.HadamardProduct(self.rows(outer, j, n), total)
 
     def batch_sum(self, e: sp.Expr, left: tuple[sp.Symbol, sp.Expr] | None, right: tuple[sp.Symbol, sp.Expr]
@@ -327,12 +354,12 @@ class _Translator:
         if left is None:
             if rest:
                 raise NotImplementedError(f"{e}: factors without {j}")
-            return _scaled(scalar, sp.MatMul(sp.OneMatrix(1, M), self.rows(in_j, j, n_j)))
+            return scaled(scalar, sp.MatMul(sp.OneMatrix(1, M), self.rows(in_j, j, n_j)))
         i, n_i = left
         if any(p.has(j) for p in rest) or any(not p.has(i) for p in rest):
             raise NotImplementedError(f"{e}: does not separate into factors in {i} and in {j}")
         below = self.rows(sp.Mul(*rest), i, n_i)
-        return _scaled(scalar, sp.MatMul(sp.Transpose(below), self.rows(in_j, j, n_j)))
+        return scaled(scalar, sp.MatMul(sp.Transpose(below), self.rows(in_j, j, n_j)))
 
     def parameter(self, e: sp.Expr, i: sp.Symbol, j: sp.Symbol) -> MatrixExpr:
         """A parameter-shaped term such as the decay λ·W[i, j] → λW."""
@@ -340,11 +367,11 @@ class _Translator:
         weights = [p for p in parts if isinstance(p, sp.Indexed)]
         if len(weights) != 1 or weights[0].indices != (i, j):
             raise NotImplementedError(f"{e}: expected a multiple of one weight W[i, j]")
-        return _scaled(sp.Mul(*(p for p in parts if p is not weights[0])), self.symbols[self._label(weights[0])])
+        return scaled(sp.Mul(*(p for p in parts if p is not weights[0])), self.symbols[self._label(weights[0])])
 
 
 # -- evaluation --------------------------------------------------------------------------------------------
-class _Env:
+class Env:
     """Evaluates matrix expressions on arrays: the quantities computed so far, and the sizes."""
 
     def __init__(self, sizes: dict[sp.Symbol, int], scalars: dict[sp.Symbol, object], symbolic: bool):
@@ -391,6 +418,11 @@ class _Env:
             return self._matmul(e)
         if isinstance(e, ElementwiseApplyFunction):
             return _function(e.function, self.symbolic)(self.eval(e.expr))
+        if isinstance(e, sp.MatrixSlice):
+            (r0, r1, _), (c0, c1, _) = e.rowslice, e.colslice
+            return self.eval(e.parent)[self.size(r0):self.size(r1), self.size(c0):self.size(c1)]
+        if isinstance(e, sp.BlockMatrix):
+            return np.hstack([self.eval(b) for b in e.blocks[0, :]])
         raise NotImplementedError(f"cannot evaluate {type(e).__name__}: {e}")
 
     def _matmul(self, e: sp.MatMul) -> Array:

@@ -1,8 +1,9 @@
 """The symbolic model: one symbol per quantity of the network, its forward definitions and its loss.
 
-Intermediate quantities (h⁽ᵏ⁾ⱼ, a⁽ᵏ⁾ⱼ, ŷⱼ) are symbols of their own, each defined by a short expression
-in the quantities of the layer below, exactly as the articles name them.  The derivation then takes
-local derivatives of these short definitions and never differentiates a fully substituted loss.
+It is read off the network's graph (:mod:`symnet.spec.graph`): every node's units are symbols of their own
+(h⁽ᵏ⁾ⱼ, a⁽ᵏ⁾ⱼ, ŷⱼ, the sum of a skip connection), each defined by its kind's scalar form — a short
+expression in the units of the nodes it reads — exactly as the articles name them.  The derivation then
+takes local derivatives of these short definitions and never differentiates a fully substituted loss.
 """
 from __future__ import annotations
 
@@ -11,75 +12,123 @@ from functools import cached_property
 
 import sympy as sp
 
-from symnet.functions.activations import SOFTMAX, apply
-from symnet.errors import InputError
-from symnet.functions.losses import LOSSES
 from symnet.derivation.names import Name, symbol
-from symnet.spec import Network
-
+from symnet.errors import InputError
+from symnet.functions.layers import Tie, kind, transpose_rows
+from symnet.spec import Graph, Network, Spec
+from symnet.spec.graph import INPUT, PREDICTION, TARGET
 
 #: parameters above which the symbolic model (a SymPy symbol per parameter, ~1.5 kB each) is refused
 MAX_SCALAR_PARAMS = 300_000
 
 
+def graph_of(spec: Spec) -> Graph:
+    return spec.graph if isinstance(spec, Network) else spec
+
+
+def named_yhat(graph: Graph, node: str) -> bool:
+    """Whether a node's units are called ŷ: the prediction's are, whatever its node's name, unless it is a dense
+    layer's output (h⁽ᵏ⁾ itself, which ``yhat`` then names too)."""
+    return node == graph.prediction and graph.by_name[node].number is None
+
+
+def unit(graph: Graph, node: str, j: int) -> sp.Symbol:
+    """The symbol of unit j (1-based) of a node, the input x or the target y: ``h1[2]``, ``yhat``, ``x1``."""
+    if node in (INPUT, TARGET) or named_yhat(graph, node):
+        return symbol(Name(PREDICTION if node not in (INPUT, TARGET) else node, None,
+                           (j,) if graph.widths[node] > 1 else ()))
+    return symbol(Name.of_node(node, (j,)))
+
+
+def entry(param: str, index: tuple[int, ...]) -> sp.Symbol:
+    """The symbol of one parameter entry (1-based): ``W1[1,2]``, ``b2[3]``."""
+    return symbol(Name.of_node(param, index))
+
+
 @dataclass
 class Model:
-    net: Network
-    x: list[sp.Symbol] = field(init=False)
-    y: list[sp.Symbol] = field(init=False)
-    W: dict[int, list[list[sp.Symbol]]] = field(init=False)  # W[k][i-1][j-1] = W⁽ᵏ⁾ᵢⱼ, (n_{k-1}, n_k)
-    b: dict[int, list[sp.Symbol]] = field(init=False)
-    h: dict[int, list[sp.Symbol]] = field(init=False)
-    a: dict[int, list[sp.Symbol]] = field(init=False)  # a[0] = x, a[L] = ŷ
-    definitions: dict[sp.Symbol, sp.Expr] = field(init=False)  # h and a symbols, in forward order
+    spec: Spec
+    graph: Graph = field(init=False)
+    #: each node's units (and the input's, the target's), in order
+    units: dict[str, list[sp.Symbol]] = field(init=False)
+    #: each parameter array's symbols: a weight as rows (W[i-1][j-1] = Wᵢⱼ, (n_in, n_out)), a bias as a list
+    arrays: dict[str, list] = field(init=False)
+    definitions: dict[sp.Symbol, sp.Expr] = field(init=False)  # every unit of every node, in forward order
     # what each definition reads: inputs[q][src] is the term of q's definition that src appears in
     inputs: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = field(init=False)
+    #: the node each unit belongs to
+    owner: dict[sp.Symbol, str] = field(init=False)
     loss: sp.Expr = field(init=False)  # the per-sample loss in ŷ and y
 
     def __post_init__(self) -> None:
-        net, L = self.net, self.net.depth
-        n = net.layers
-        if net.n_params > MAX_SCALAR_PARAMS:
-            raise InputError(f"{net.compact} has {net.n_params:,} parameters; the scalar form (one symbol each) is "
+        g = self.graph = graph_of(self.spec)
+        if g.n_params > MAX_SCALAR_PARAMS:
+            raise InputError(f"{g.compact} has {g.n_params:,} parameters; the scalar form (one symbol each) is "
                              f"built for at most {MAX_SCALAR_PARAMS:,}: use a narrower network (784-256-10 has 203,530)")
-
-        def io(kind: str, count: int) -> list[sp.Symbol]:
-            return [symbol(Name(kind, None, (i,) if count > 1 else ())) for i in range(1, count + 1)]
-
-        self.x, self.y = io("x", n[0]), io("y", n[L])
-        yhat = io("yhat", n[L]) if n[L] == 1 else [symbol(Name("yhat", None, (j,))) for j in range(1, n[L] + 1)]
-        self.W, self.b, self.h, self.a = {}, {}, {}, {0: self.x}
-        self.definitions, self.inputs = {}, {}
-        for k in range(1, L + 1):
-            self.W[k] = [[symbol(Name("W", k, (i, j))) for j in range(1, n[k] + 1)] for i in range(1, n[k - 1] + 1)]
-            self.b[k] = [symbol(Name("b", k, (j,))) for j in range(1, n[k] + 1)]
-            self.h[k] = [symbol(Name("h", k, (j,))) for j in range(1, n[k] + 1)]
-            self.a[k] = yhat if k == L else [symbol(Name("a", k, (j,))) for j in range(1, n[k] + 1)]
-            for j, hj in enumerate(self.h[k]):
-                # unevaluated: SymPy's canonical sorting of a 784-term sum costs seconds per layer and
-                # would print h = x₁W₁₁ + … instead of the articles' W₁₁x₁ + W₂₁x₂ + b
-                terms = [(self.a[k - 1][i], self.W[k][i][j], sp.Mul(self.W[k][i][j], self.a[k - 1][i], evaluate=False))
-                         for i in range(n[k - 1])]
-                self.definitions[hj] = sp.Add(*(t for _, _, t in terms), self.b[k][j], evaluate=False)
-                reads = {src: t for src, _, t in terms}
-                reads.update({w: t for _, w, t in terms})
-                reads[self.b[k][j]] = self.b[k][j]
-                self.inputs[hj] = reads
-            act = net.activations[k - 1]
-            if act == SOFTMAX:
-                total = sp.Add(*(sp.exp(hk) for hk in self.h[k]))
-                for j, aj in enumerate(self.a[k]):
-                    self.definitions[aj] = sp.exp(self.h[k][j]) / total
-                    self.inputs[aj] = {hk: self.definitions[aj] for hk in self.h[k]}
+        self.units = {name: [unit(g, name, j) for j in range(1, g.widths[name] + 1)] for name in (INPUT, TARGET)}
+        self.arrays = {}
+        for p in g.params:
+            if len(p.shape) == 2:
+                self.arrays[p.name] = [[entry(p.name, (i, j)) for j in range(1, p.shape[1] + 1)]
+                                       for i in range(1, p.shape[0] + 1)]
             else:
-                for j, aj in enumerate(self.a[k]):
-                    self.definitions[aj] = apply(act, self.h[k][j])
-                    self.inputs[aj] = {self.h[k][j]: self.definitions[aj]}
-        self.loss = LOSSES[net.loss].per_sample(self.yhat, self.y)
+                self.arrays[p.name] = [entry(p.name, (j,)) for j in range(1, p.shape[0] + 1)]
+        self.definitions, self.inputs, self.owner = {}, {}, {}
+        for node in g.nodes:
+            layer = kind(node.kind)
+            reads = {role: (transpose_rows(self.arrays[r.param]) if r.transposed else self.arrays[r.param])
+                     if isinstance(r, Tie) else self.arrays[r] for role, r in g.reads(node).items()}
+            values = layer.scalar(node, [self.units[i] for i in node.inputs], reads)
+            if layer.is_loss:
+                self.loss = values[0]
+                continue
+            self.units[node.name] = [unit(g, node.name, j) for j in range(1, len(values) + 1)]
+            for sym, definition in zip(self.units[node.name], values):
+                self.definitions[sym] = definition
+                self.inputs[sym] = _terms(definition)
+                self.owner[sym] = node.name
+
+    # -- the layer list's views (k = 1 … L) ---------------------------------------------------------
+    @property
+    def net(self) -> Spec:
+        return self.spec
+
+    @property
+    def x(self) -> list[sp.Symbol]:
+        return self.units[INPUT]
+
+    @property
+    def y(self) -> list[sp.Symbol]:
+        return self.units[TARGET]
 
     @property
     def yhat(self) -> list[sp.Symbol]:
-        return self.a[self.net.depth]
+        return self.units[self.graph.prediction]
+
+    @cached_property
+    def W(self) -> dict[int, list[list[sp.Symbol]]]:
+        return {int(n[1:]): rows for n, rows in self.arrays.items() if n.startswith("W")}
+
+    @cached_property
+    def b(self) -> dict[int, list[sp.Symbol]]:
+        return {int(n[1:]): v for n, v in self.arrays.items() if n.startswith("b")}
+
+    @cached_property
+    def h(self) -> dict[int, list[sp.Symbol]]:
+        """The dense layers' outputs h⁽ᵏ⁾."""
+        return {n.number: self.units[n.name] for n in self.graph.nodes if n.number is not None}
+
+    @cached_property
+    def a(self) -> dict[int, list[sp.Symbol]]:
+        """a⁽⁰⁾ = x and, for a layer list, the activations a⁽ᵏ⁾ (a⁽ᴸ⁾ = ŷ)."""
+        out = {0: self.x}
+        for node in self.graph.nodes:
+            if node.number is None:
+                continue
+            after = self.graph.consumers(node.name)
+            if len(after) == 1 and after[0].inputs == (node.name,) and not kind(after[0].kind).is_loss:
+                out[node.number] = self.units[after[0].name]
+        return out
 
     @cached_property
     def params(self) -> list[sp.Symbol]:
@@ -87,12 +136,18 @@ class Model:
         has 203,530 of them)"""
         return [s for arr in self.param_arrays() for s in flat(arr)]
 
+    @cached_property
+    def param_symbols(self) -> set[sp.Symbol]:
+        return set(self.params)
+
+    @cached_property
+    def role(self) -> dict[sp.Symbol, str]:
+        """Each parameter symbol's role (W, b: as its array's kind says)."""
+        return {s: p.role for p in self.graph.params for s in flat(self.arrays[p.name])}
+
     def param_arrays(self) -> list[list]:
         """The parameters grouped as the kernel's arrays: [W1 (rows of symbols), b1, W2, b2, …]."""
-        out: list = []
-        for k in range(1, self.net.depth + 1):
-            out += [self.W[k], self.b[k]]
-        return out
+        return [self.arrays[p.name] for p in self.graph.params]
 
     def forward_expression(self, sym: sp.Symbol) -> sp.Expr:
         """A quantity written out down to x and the parameters (for small nets and checks only)."""
@@ -101,18 +156,40 @@ class Model:
         )
 
 
-def quantity(net: Network, kind: str, k: int | None, *index: int) -> sp.Symbol:
+def _terms(definition: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
+    """For each symbol a definition reads, the part of it that holds the symbol: the term of a sum that
+    holds it (only that term has a nonzero derivative), or the whole definition."""
+    parts = definition.args if isinstance(definition, sp.Add) else (definition,)
+    reads: dict[sp.Symbol, list[sp.Expr]] = {}
+    for part in parts:
+        for s in sorted(part.free_symbols, key=_position(part)):
+            reads.setdefault(s, []).append(part)
+    return {s: ps[0] if len(ps) == 1 else sp.Add(*ps, evaluate=False) for s, ps in reads.items()}
+
+
+def _position(expr: sp.Expr):
+    """A symbol's place in an unevaluated product (the source of W·a first), so reads keep the definition's order."""
+    order = [a for a in (expr.args if isinstance(expr, sp.Mul) else ())]
+
+    def key(s: sp.Symbol):
+        return (order.index(s) if s in order else len(order), s.name)
+
+    return key
+
+
+def quantity(net: Spec, kind_: str, k: int | None, *index: int) -> sp.Symbol:
     """The symbol the model gives one quantity, without building the model: ``quantity(net, "W", 1, 1, 1)``
     is W1[1,1]; a[0] is x and a[L] is ŷ; x, y and ŷ of a single unit have no index (x, not x1)."""
-    L = net.depth
-    if kind == "a" and k == 0:
-        kind, k = "x", None
-    elif kind == "a" and k == L:
-        kind, k = "yhat", None
-    if kind in ("x", "y", "yhat"):
-        count = net.layers[0] if kind == "x" else net.layers[L]
-        return symbol(Name(kind, None, index if count > 1 else ()))
-    return symbol(Name(kind, k, index))
+    g = graph_of(net)
+    L = g.depth
+    if kind_ == "a" and k == 0:
+        kind_, k = "x", None
+    elif kind_ == "a" and k == L:
+        kind_, k = "yhat", None
+    if kind_ in ("x", "y", "yhat"):
+        count = g.widths[INPUT] if kind_ == "x" else g.widths[g.prediction]
+        return symbol(Name(kind_, None, index if count > 1 else ()))
+    return symbol(Name(kind_, k, index))
 
 
 def flat(arr: list) -> list[sp.Symbol]:
@@ -125,4 +202,3 @@ def _substitute_all(expr: sp.Expr, definitions: dict[sp.Symbol, sp.Expr]) -> sp.
         if expr.has(sym):
             expr = expr.xreplace({sym: definitions[sym]})
     return expr
-

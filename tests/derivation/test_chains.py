@@ -134,7 +134,11 @@ def test_softmax_cce_layer_rule_states_its_assumption():
 def test_big_nets_derive_only_what_is_asked():
     d = derive(Network.parse("784-256-10", hidden="relu", output="softmax", loss="cce"))
     assert d.chain("W1[1,1]").via_delta == S("x1") * S("delta1[1]")
+    assert len(d._deltas) == 0 and len(d._chains) == 1  # the chain names its delta, derived on demand
+    d.delta("h1[1]")
+    assert len(d._deltas) == 1  # it reads the ten output deltas by name
+    d.expand_deltas(d.delta("h1[1]").expr)
     # one hidden delta and the ten output deltas it reads: not the 266 of the whole net
-    assert len(d._deltas) == 11 and len(d._chains) == 1
+    assert len(d._deltas) == 11
     assert d.layer_rule(1).dW.rhs == sp.IndexedBase("delta1", real=True)[sp.Symbol("j", integer=True, positive=True)] \
         * sp.IndexedBase("x", real=True)[sp.Symbol("i", integer=True, positive=True)]
