@@ -36,7 +36,7 @@ _r, _s = sp.symbols("r s", integer=True, positive=True)  # a parameter's entry w
 #: ∂E/∂(the loss's value): 1 for one sample's E; 1/m for the batch's mean, where every delta inherits it
 GE = sp.Symbol("g_E", positive=True)
 #: names the tidied rules give the indices a sum runs over, in order of preference
-_BOUND = sp.symbols("l q r s t u v", integer=True, positive=True)
+_BOUND = sp.symbols("l q s t u v w", integer=True, positive=True)
 
 
 @dataclass(frozen=True)

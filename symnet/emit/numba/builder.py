@@ -25,7 +25,7 @@ from symnet.emit.numba import steps
 from symnet.emit.numba.threads import thread_phases
 from symnet.emit.numba.parts import Block, Kernel, array_names
 from symnet.emit.numba.updates import fused_updates, into_update, update_blocks, update_statements
-from symnet.emit.numba.printer import Emitter, KernelPrinter, helpers
+from symnet.emit.numba.printer import Emitter, KernelPrinter, helpers, vector_math_pieces
 from symnet.derivation.chains import Derivation, derive
 from symnet.errors import InputError
 from symnet.derivation.layer_form import base, i, j, l, q, width
@@ -226,7 +226,7 @@ def _kernel(d: Derivation, layout: str, dtype: str, printer: KernelPrinter, **bl
     """The kernel of the printed blocks, with the helper functions their code calls."""
     vector = layout == "gemm"
     used, math = helpers(printer.helpers, vector, dtype, printer.gpu)
-    return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=_vector_math(dtype) if vector else None,
+    return Kernel(d.net, layout, dtype, layout != "gemm", helpers=used, vector=vector_math_pieces(dtype) if vector else None,
                   vector_math=math | printer.vector_math, **_decay_blocks(d, dtype), **blocks)
 
 
@@ -249,20 +249,6 @@ def _decay_blocks(d: Derivation, dtype: str) -> dict[str, list[Block]]:
         decayed.append(Block([f"∂E/∂W{superscript(k)}ᵢⱼ gains the decay {sp.sstr(rule.decay)}"],
                              [f"{p.doprint(g)} += {p.doprint(rule.decay)}"], loops, name=f"_decay{k}"))
     return {"penalty": penalty, "decay": decayed}
-
-
-def _vector_math(dtype: str) -> dict:
-    """The printed pieces of the branch-free e^x (:func:`symnet.emit.numba.stable.vector_exp`) in the
-    kernel's dtype: the constants, the clamp, the bits of a power of two and e^r − 1 as a polynomial in r."""
-    v = vector_exp(dtype=dtype)
-    printer = KernelPrinter(names={v.r: "r", **{power: str(power) for power, _ in v.powers}}, dtype=dtype)
-    n = printer.number
-    return dict(log2e=n(repr(v.log2e)), ln2_hi=n(repr(v.ln2_hi)), ln2_lo=n(repr(v.ln2_lo)), degree=v.degree,
-                bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial),
-                powers=[(str(power), printer.doprint(value)) for power, value in v.powers],
-                round=n(repr(v.round)), exponent_one=v.bias << v.shift, half=n("0.5"),
-                lo=n(repr(v.lo)), hi=n(repr(v.hi)), int=v.int, bias=v.bias, shift=v.shift,
-                lo_text=f"{v.lo:g}", hi_text=f"{v.hi:g}", one=n("1.0"))
 
 
 def _output_comment(net: Network, rule_delta: sp.Eq, assumption: sp.Eq | None) -> list[str]:

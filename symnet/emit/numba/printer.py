@@ -22,6 +22,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from sympy.codegen.cfunctions import expm1, log1p
 
+from symnet.emit.numba.stable import vector_exp
 from symnet.functions.activations import ACTIVATION_CLASSES, Activation
 
 #: functions whose evaluation costs a library call: an activation whose kernel form has one is called
@@ -266,3 +267,17 @@ def helpers(used: set[type[Activation]], vector: bool, dtype: str = "float64",
         math |= printer.vector_math
         todo |= printer.helpers - set(done)
     return [done[c] for c in ACTIVATION_CLASSES.values() if c in done], math
+
+
+def vector_math_pieces(dtype: str) -> dict:
+    """The printed pieces of the branch-free e^x (:func:`symnet.emit.numba.stable.vector_exp`) in the
+    kernel's dtype: the constants, the clamp, the bits of a power of two and e^r − 1 as a polynomial in r."""
+    v = vector_exp(dtype=dtype)
+    printer = KernelPrinter(names={v.r: "r", **{power: str(power) for power, _ in v.powers}}, dtype=dtype)
+    n = printer.number
+    return dict(log2e=n(repr(v.log2e)), ln2_hi=n(repr(v.ln2_hi)), ln2_lo=n(repr(v.ln2_lo)), degree=v.degree,
+                bound=f"{v.bound:.1e}", r_max=f"{v.r_max:.4f}", polynomial=printer.doprint(v.polynomial),
+                powers=[(str(power), printer.doprint(value)) for power, value in v.powers],
+                round=n(repr(v.round)), exponent_one=v.bias << v.shift, half=n("0.5"),
+                lo=n(repr(v.lo)), hi=n(repr(v.hi)), int=v.int, bias=v.bias, shift=v.shift,
+                lo_text=f"{v.lo:g}", hi_text=f"{v.hi:g}", one=n("1.0"))

@@ -95,23 +95,41 @@ def update_statements(L: int, optimizer: update.Optimizer, dtype: str = "float64
     """The update rules of symnet.derivation.update printed for every layer's W[i, j] and b[j]: ``sgd``
     θ ← θ − α g; ``velocity`` v ← μ v − α g and ``with_velocity`` θ ← θ + v (the sgd/momentum kernel);
     ``steps`` the optimiser's assignments in order (the others)."""
+    return [dict(k=k, kind=kind, **u) for k in range(1, L + 1) for kind, u in (
+        ("W", _printed(f"W{k}", (i, j), optimizer, dtype)), ("b", _printed(f"b{k}", (j,), optimizer, dtype)))]
+
+
+def param_updates(params: list[tuple[str, int, list[tuple[str, str]]]], optimizer: update.Optimizer,
+                  dtype: str = "float64") -> list[dict]:
+    """Each parameter array's update as blocks over its entries (a graph's kernels): ``params`` holds
+    (name, number of indices, the loops over its entries); sgd and momentum as ``velocity`` (v, then θ) and
+    ``sgd``, or the optimiser's ``steps``."""
+    blocks = []
+    for name, ndim, loops in params:
+        u = _printed(name, (i, j) if ndim == 2 else (j,), optimizer, dtype)
+        if optimizer.name in update.CLASSIC:
+            blocks.append(dict(velocity=Block([], [u["velocity"], u["with_velocity"]], loops, name=f"_momentum_{name}"),
+                               sgd=Block([], [u["sgd"]], loops, name=f"_sgd_{name}")))
+        else:
+            blocks.append(dict(steps=Block([], u["steps"], loops, name=f"_{optimizer.name}_{name}")))
+    return blocks
+
+
+def _printed(name: str, idx: tuple[sp.Symbol, ...], optimizer: update.Optimizer, dtype: str) -> dict:
+    """One parameter array's update statements, printed (see update_statements)."""
     names = {update.alpha: "lr", update.t: "step", **{h.symbol: h.option for h in optimizer.hyperparameters},
              **{s: s.name for s in optimizer.temporaries}}
-    out = []
-    for k in range(1, L + 1):
-        for kind, idx in (("W", (i, j)), ("b", (j,))):
-            labels = {pre: f"{pre}{kind}{k}" for pre in ("", "g", "v", "m", "s")}
-            arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
-            p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", **names}, arrays=arrays,
-                              index_names={i, j}, dtype=dtype)
-            theta, g, v = (sp.IndexedBase(labels[pre], real=True)[idx] for pre in ("", "g", "v"))
-            rules = update.rules(theta, g, v)
-            state = {s: sp.IndexedBase(labels[s.name], real=True)[idx] for s in optimizer.state}
-            steps = [f"{p.doprint(target)} = {p.doprint(rhs)}" for target, rhs in optimizer.rules(theta, g, state)]
-            out.append(dict(k=k, kind=kind, sgd=f"{p.doprint(theta)} = {p.doprint(rules['sgd'])}",
-                            velocity=f"{p.doprint(v)} = {p.doprint(rules['velocity'])}",
-                            with_velocity=f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}", steps=steps))
-    return out
+    labels = {pre: f"{pre}{name}" for pre in ("", "g", "v", "m", "s")}
+    arrays = {label: (lambda label: lambda ix: f"{label}[{', '.join(ix)}]")(label) for label in labels.values()}
+    p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum", **names}, arrays=arrays,
+                      index_names={i, j}, dtype=dtype)
+    theta, g, v = (sp.IndexedBase(labels[pre], real=True)[idx] for pre in ("", "g", "v"))
+    rules = update.rules(theta, g, v)
+    state = {s: sp.IndexedBase(labels[s.name], real=True)[idx] for s in optimizer.state}
+    steps = [f"{p.doprint(target)} = {p.doprint(rhs)}" for target, rhs in optimizer.rules(theta, g, state)]
+    return dict(sgd=f"{p.doprint(theta)} = {p.doprint(rules['sgd'])}",
+                velocity=f"{p.doprint(v)} = {p.doprint(rules['velocity'])}",
+                with_velocity=f"{p.doprint(theta)} = {p.doprint(rules['with_velocity'])}", steps=steps)
 
 
 def update_blocks(updates: list[dict], optimizer: update.Optimizer, into_update: set[int]) -> list[dict]:

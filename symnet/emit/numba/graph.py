@@ -1,0 +1,504 @@
+"""Numba training kernels for a graph of nodes: ``symnet codegen net.toml`` of a residual, tied, concatenated
+or softmax-inside network.
+
+One layout, the batch's: every node's step over the batch's rows, printed from the graph's index form
+(:mod:`symnet.derivation.rules`) as structured statements (:mod:`symnet.emit.numba.statements`) —
+
+* forward, node by node: a sum Σᵢ W[i, j]·a[i] over a layer is one BLAS product of the batch (``_dot``, or
+  ``_dot_t`` for a tied decoder's Wᵀ; a block of W's rows or columns where the sum covers a block), what is
+  left of the node's definition a loop over (r, j); a normalised exponential (a softmax) shifted by its row's
+  largest exponent, so that nothing overflows;
+* the loss of each row, its logarithms taken of the logits (``log ŷ = h − lse``);
+* every delta, from the output down, its sums over a layer again products (Δ·Wᵀ), and every parameter's
+  gradient summed over the batch (one product AᵀΔ for each node that reads the weight, so a tied weight's
+  two uses are two products into one array);
+* the update rule of :mod:`symnet.derivation.update`, printed for every parameter array.
+
+The module contract is the layer list's (README.md, "Architecture"), with ``PARAMS`` (the parameters' names
+in ``init_params``' order) and ``SHAPES``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import count
+
+import sympy as sp
+
+from symnet.derivation import update
+from symnet.derivation.rules import GE, GraphRules, rules
+from symnet.emit.numba.parts import Block, Kernel
+from symnet.emit.numba.printer import KernelPrinter, helpers, vector_math_pieces
+from symnet.emit.numba.stable import loss_from_logits, shifted_log_sum_exp, shifted_softmax, softmax_total
+from symnet.emit.numba.statements import AddAssign, Assign, Call, StatementPrinter, hoisted, loop
+from symnet.emit.numba.updates import param_updates
+from symnet.emit.templates import python_environment, tidy_python
+from symnet.errors import InputError
+from symnet.files import shell_word
+from symnet.functions.activations import init_scheme
+from symnet.functions.initialisation import FAN_IN, FAN_OUT, SCHEMES
+from symnet.functions.layers import DENSE, kind
+from symnet.functions.layers.indices import i, j, l, q
+from symnet.functions.regularisers import l2_penalty, lam
+from symnet.spec import Graph, GraphError
+from symnet.spec.graph import INPUT, TARGET
+
+DTYPES = ("float64", "float32")
+#: the row of the batch every per-sample array is indexed by first
+ROW = sp.Symbol("r", integer=True, nonnegative=True)
+INV_M = sp.Symbol("inv_m", positive=True)
+#: the batch's number of rows
+B = sp.Symbol("B", integer=True, positive=True)
+#: the sums the steps add to: the batch's loss, the L2 term
+TOTAL, PENALTY = sp.Symbol("E"), sp.Symbol("penalty")
+#: the indices the index form's rules use, each a loop variable of the kernel
+INDICES = (i, j, l, q, *sp.symbols("s t u v w", integer=True, positive=True))
+
+
+def checked_graph(graph: Graph) -> Graph:
+    """A graph rebuilt from its own spec text: one that was tampered with after construction cannot put text of
+    its own into the module."""
+    if not isinstance(graph, Graph):
+        raise InputError(f"expected a Graph, got {type(graph).__name__}")
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(graph.to_toml())
+        fresh = Graph.build(data["inputs"], data["nodes"], data.get("penalty", {}).get("l2", 0.0), title=graph.title)
+    except (GraphError, KeyError, TypeError, ValueError) as e:
+        raise InputError(f"invalid graph: {e}") from None
+    if fresh.nodes != graph.nodes or fresh.l2 != graph.l2 or fresh.inputs != graph.inputs:
+        raise InputError(f"invalid graph: {graph!r}")
+    return graph
+
+
+def generate_graph(graph: Graph, dtype: str = "float64", *, output: str = "OUT.py", optimizer: str = "sgd",
+                   command: str | None = None) -> str:
+    """The source of a kernel module for a graph spec (module contract: README.md, "Architecture")."""
+    from symnet.version import __version__
+
+    graph = checked_graph(graph)
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
+    rule = update.optimizer(optimizer)
+    rule = update.SGD if rule.name in update.CLASSIC else rule  # one kernel for both, μ given per call
+    kernel = GraphBatch(graph, dtype).kernel()
+    names = [p.name for p in graph.params]
+    state = [f"{s.name}{n}" for s in rule.state for n in names]
+    updates = param_updates([(p.name, len(p.shape), kernel.extents(p.shape)) for p in graph.params], rule, dtype)
+    command = command or (f"symnet codegen {shell_word(graph.title + '.toml')} -o {shell_word(output)} --dtype {dtype}"
+                          + (f" --optimizer {rule.name}" if rule != update.SGD else ""))
+    template = python_environment().get_template("graph.py.j2")
+    return tidy_python(template.render(
+        k=kernel, graph=graph, version=__version__, command=command, params=names, grads=[f"g{n}" for n in names],
+        velocity=[f"v{n}" for n in names], state_arrays=state, updates=updates, optimizer=rule, classic=update.CLASSIC,
+        hyper_defaults={h.option: h.default for h in rule.hyperparameters}, spec=graph.to_toml(),
+    ))
+
+
+@dataclass
+class GraphKernel(Kernel):
+    """A graph's kernel: the layer list's blocks, and what a graph adds (its parameters' shapes and schemes,
+    its widths as the module's constants)."""
+
+    shapes: list[str] = field(default_factory=list)
+    init: list[dict] = field(default_factory=list)
+    widths: list[tuple[str, int]] = field(default_factory=list)
+    inputs: str = "N0"
+    outputs: str = "N0"
+    printer: KernelPrinter | None = None
+
+    def extents(self, shape: tuple[int, ...]) -> list[tuple[str, str]]:
+        """The loops over a parameter array's entries: (i, rows), (j, columns), or (j, entries)."""
+        codes = [c.strip() for c in _shape_codes(shape, self.widths)]
+        return [("i", codes[0]), ("j", codes[1])] if len(shape) == 2 else [("j", codes[0])]
+
+
+def _shape_codes(shape: tuple[int, ...], widths: list[tuple[str, int]]) -> list[str]:
+    by_value: dict[int, str] = {}
+    for name, value in widths:
+        by_value.setdefault(value, name)
+    return [by_value.get(d, str(d)) for d in shape]
+
+
+class GraphBatch:
+    """The graph's steps over a batch, as blocks of printed statements."""
+
+    def __init__(self, graph: Graph, dtype: str):
+        self.g, self.dtype = graph, dtype
+        self.r: GraphRules = rules(graph)
+        r = self.r
+        # every width symbol of the index form is a constant of the module: n2 → N2
+        self.sizes: dict[sp.Symbol, int] = {}
+        for name, w in r.widths.items():
+            if isinstance(w, sp.Symbol) and name in graph.widths:
+                self.sizes[w] = graph.widths[name]
+        names: dict[sp.Symbol, str] = {INV_M: "inv_m", lam: "L2", B: "B", TOTAL: "E", PENALTY: "penalty"}
+        names.update({w: f"N{w.name[1:]}" for w in self.sizes})
+        self.per_sample: set[str] = set()
+        arrays = {}
+        for name, array in r.arrays.items():
+            label = str(array.label)
+            if name in graph.by_name and kind(graph.by_name[name].kind).is_loss:
+                continue
+            if name == INPUT:
+                arrays[label] = lambda idx: f"X[start + r, {idx[0]}]"
+            elif name == TARGET:
+                arrays[label] = lambda idx: f"Y[start + r, {idx[0]}]"
+            else:
+                self.per_sample.add(label)
+        for node in graph.nodes:
+            if node.kind == DENSE.name:
+                self.per_sample.add(str(r.delta_array(node.name).label))
+        for label in self.per_sample:
+            arrays[label] = (lambda label: lambda idx: f"{label}[r, {idx[0]}]")(label)
+        for p in graph.params:
+            arrays[p.name] = (lambda n: lambda idx: f"{n}[{', '.join(idx)}]")(p.name)
+            arrays[f"g{p.name}"] = (lambda n: lambda idx: f"g{n}[{', '.join(idx)}]")(p.name)
+        self.printer = StatementPrinter(names=names, arrays=arrays, index_names={ROW, *INDICES}, vector=True,
+                                        dtype=dtype)
+        self.acc = count()
+        #: each softmax node's log-sum-exp, per row (the loss's logarithms read it)
+        self.lse: dict[str, sp.Expr] = {}
+        self.workspace: list[tuple[str, str]] = []
+        self.extra: set[str] = set()
+        self.products = 0
+
+    # -- names and views -----------------------------------------------------------------------------------
+    def code(self, e: sp.Expr) -> str:
+        return self.printer.doprint(e)
+
+    def width_of(self, name: str) -> sp.Expr:
+        return self.r.widths[name]
+
+    def view(self, label: str, offset: sp.Expr = sp.S.Zero, extent: sp.Expr | None = None) -> str:
+        """The batch's rows of a per-sample array (X's rows start..stop-1), or a block of their columns."""
+        rows = "X[start:stop" if label == "x" else f"{label}[:B"
+        if offset == 0 and extent is None:
+            return rows + "]"
+        return f"{rows}, {self.code(offset)}:{self.code(offset + extent)}]"
+
+    def weight(self, label: str, rows: tuple[sp.Expr, sp.Expr] | None, cols: tuple[sp.Expr, sp.Expr] | None) -> str:
+        """A weight, or a block of it: rows (offset, extent) and columns likewise, None for all."""
+        shape = self.g.param[label].shape
+        n_rows, n_cols = shape
+        parts = []
+        for span, whole in ((rows, n_rows), (cols, n_cols)):
+            if span is None or span[0] == 0 and self._value(span[1]) == whole:
+                parts.append(":")
+            else:
+                start = "" if span[0] == 0 else self.code(span[0])
+                parts.append(f"{start}:{self.code(span[0] + span[1])}")
+        return label if parts == [":", ":"] else f"{label}[{', '.join(parts)}]"
+
+    def _value(self, e: sp.Expr) -> int | None:
+        v = sp.sympify(sp.sympify(e).xreplace(self.sizes))
+        return int(v) if v.is_Integer else None
+
+    def array(self, label: str, width: sp.Expr) -> None:
+        """A per-sample array of the workspace: one row per sample of the batch."""
+        if label not in self.extra:
+            self.extra.add(label)
+            self.workspace.append((label, f"(rows, {self.code(width)})"))
+
+    # -- the steps -----------------------------------------------------------------------------------------
+    def kernel(self) -> GraphKernel:
+        g, r = self.g, self.r
+        for node in g.nodes[:-1]:
+            self.array(str(r.nodes[node.name].out.label), self.width_of(node.name))
+        for node in g.nodes:
+            if node.kind == DENSE.name:
+                self.array(str(r.delta_array(node.name).label), self.width_of(node.name))
+        forward = [self.forward(node) for node in g.nodes[:-1]]
+        loss = [self.loss()]
+        backward = [self.delta(name) for name in r.deltas]
+        accumulated: list[str] = []
+        for name, pr in r.params.items():
+            backward.append(self.gradient(name, accumulated))
+        pred = r.nodes[g.prediction].out
+        self.printer.arrays["out"] = lambda idx: f"out[start + r, {idx[0]}]"
+        store = Block(["ŷ of the batch into out"], self.printer.lines(loop(ROW, B, loop(
+            j, self.width_of(g.prediction), Assign(sp.IndexedBase("out", real=True)[j], pred[j])))), [])
+        used, math = helpers(self.printer.helpers, True, self.dtype)
+        widths = sorted({(f"N{w.name[1:]}", v) for w, v in self.sizes.items()}, key=lambda t: int(t[0][1:]))
+        return GraphKernel(
+            g, "graph", self.dtype, False, self.workspace, forward, loss, backward, [store], accumulated, used,
+            vector=vector_math_pieces(self.dtype), vector_math=math | self.printer.vector_math,
+            penalty=self.penalty(), decay=self.decay(),
+            shapes=[f"({', '.join(_shape_codes(p.shape, widths))}{',' if len(p.shape) == 1 else ''})" for p in g.params],
+            init=self.init(widths), widths=widths, inputs=self.code(self.width_of(INPUT)),
+            outputs=self.code(self.width_of(g.prediction)), printer=self.printer)
+
+    def forward(self, node) -> Block:
+        rule = self.r.nodes[node.name]
+        layer = kind(node.kind)
+        out = rule.out
+        comment = [f"{node.name} = {layer.describe(node)}: " + "; ".join(
+            f"{sp.sstr(out[seg.offset + seg.index])} = {sp.sstr(seg.value)}" for seg in rule.forward)]
+        if len(rule.forward) == 1 and _normalised_exponential(rule.forward[0].value):
+            return self.softmax(node, comment)
+        pre, statements = [], []
+        for seg in rule.forward:
+            value = seg.value.xreplace({seg.index: j})
+            target = out[seg.offset + j] if seg.offset != 0 else out[j]
+            calls, value = self.products_of(value, str(out.label), seg.extent, seg.offset, first=not pre)
+            pre += calls
+            if value == target:
+                continue  # the product itself
+            sums, value = hoisted(value, self.acc)
+            statements.append(loop(ROW, B, loop(j, seg.extent, *sums, Assign(target, value))))
+        return Block(comment, self.printer.lines(*statements), [], pre=self.printer.lines(*pre), name=f"_{node.name}")
+
+    def softmax(self, node, comment: list[str]) -> Block:
+        """A normalised exponential e^{u(j)}/Σₗ e^{u(l)}, shifted by its row's largest exponent: its terms into
+        the output's row, their sum S, lse = M + log S (kept per row for the loss), then each term over S."""
+        rule = self.r.nodes[node.name]
+        out, n = rule.out, self.width_of(node.name)
+        definition = rule.definition(j)
+        total = softmax_total(definition)
+        (var, _, _), = total.limits
+        exponent = total.function.args[0]
+        hmax, S = sp.Symbol(f"hmax_{out.label}", real=True), sp.Symbol(f"S_{out.label}", positive=True)
+        lse = sp.IndexedBase(f"lse_{out.label}", real=True)
+        for s in (hmax, S):
+            self.printer.names[s] = s.name
+        # one per row: the loss takes log ŷ as its exponent minus lse
+        self.printer.arrays[str(lse.label)] = (lambda label: lambda idx: f"{label}[{idx[0]}]")(str(lse.label))
+        self.workspace.append((str(lse.label), "(rows,)"))
+        log_total = shifted_log_sum_exp(total, hmax)
+        shifted_total = next(e for e in sp.preorder_traversal(log_total) if isinstance(e, sp.Sum))
+        shifted = shifted_softmax(definition, hmax)
+        term = next(e for e in sp.preorder_traversal(sp.fraction(shifted)[0]) if isinstance(e, sp.exp))
+        body = [Assign(hmax, exponent.xreplace({var: 0})),
+                loop(var, n, Assign(hmax, sp.Max(hmax, exponent)), start=1),
+                loop(var, n, Assign(out[var], term.xreplace({j: var}))),
+                # their sum in a loop of its own: a sum's loop cannot be vectorised without reordering its additions
+                Assign(S, sp.Float(0.0)), loop(var, n, AddAssign(S, out[var])),
+                Assign(lse[ROW], log_total.xreplace({shifted_total: S})),
+                loop(j, n, Assign(out[j], shifted.xreplace({softmax_total(shifted): S, term: out[j]})))]
+        comment.append("  as exp(u - hmax)/S, S = Σ exp(u - hmax), lse = hmax + log S: u the exponent, hmax its row's "
+                       "largest (no overflow)")
+        self.lse[node.name] = lse[ROW]
+        return Block(comment, self.printer.lines(loop(ROW, B, *body)), [], name=f"_{node.name}")
+
+    def loss(self) -> Block:
+        g, r = self.g, self.r
+        rule = r.nodes[g.loss.name]
+        total = rule.forward[0].value
+        pred = r.nodes[g.prediction]
+        stable = total
+        if total.has(sp.log):
+            outputs = {}
+            definition = pred.definition(q) if len(pred.forward) == 1 else None
+            if g.prediction in self.lse:
+                lse = self.lse[g.prediction]
+                outputs = {pred.out[q]: sp.powsimp(definition.xreplace({softmax_total(definition): sp.exp(lse)}))}
+            elif definition is not None and kind(g.by_name[g.prediction].kind).elementwise:
+                outputs = {pred.out[q]: definition}
+            stable = loss_from_logits(total, outputs)
+        comment = [f"loss of each row: {sp.sstr(total)}"] + ([f"  from the logits: {sp.sstr(stable)}"]
+                                                              if stable != total else [])
+        sums, value = hoisted(stable, self.acc)
+        return Block(comment, self.printer.lines(loop(ROW, B, *sums, AddAssign(TOTAL, value))),
+                     [], name="_sample_losses")
+
+    def delta(self, name: str) -> Block:
+        d = self.r.deltas[name]
+        expr = d.scaled.subs(GE, INV_M)
+        target = d.delta
+        comment = [f"δ of {name} = ∂E/∂{name}: {sp.sstr(d.rule.lhs)} = {sp.sstr(d.rule.rhs)}"]
+        if d.reaches_loss:
+            comment.append("  times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too")
+        calls, expr = self.products_of(expr, str(target.label), self.width_of(name), sp.S.Zero, first=True)
+        statements = []
+        if expr != target[j]:
+            sums, value = hoisted(expr, self.acc)
+            statements.append(loop(ROW, B, loop(j, self.width_of(name), *sums, Assign(target[j], value))))
+        return Block(comment, self.printer.lines(*statements), [], pre=self.printer.lines(*calls),
+                     name=f"_delta_{name}")
+
+    def gradient(self, name: str, accumulated: list[str]) -> Block:
+        """∂E/∂P over the batch into gP: one product UᵀV per use that is an outer product of two rows, else loops."""
+        pr = self.r.params[name]
+        G = sp.IndexedBase(f"g{name}", real=True)
+        comment = [f"∂E/∂{name}[{', '.join(map(str, pr.index))}] = {sp.sstr(pr.gradient)}"]
+        uses = [u.subs(GE, INV_M) for _, u in pr.uses]
+        products = [self._outer(u) for u in uses] if len(pr.index) == 2 else [None] * len(uses)
+        calls, statements = [], []
+        if all(p is not None for p in products):
+            for n, (scalar, U, V) in enumerate(products):
+                one, beta = self.printer.number("1.0"), self.printer.number("0.0" if n == 0 else "1.0")
+                alpha = one if scalar == 1 else self.code(scalar)
+                calls.append(Call("_gemm_tn", U, V, f"g{name}", alpha, beta))
+            comment.append("  summed over the batch: one matrix product per node that reads it")
+        else:
+            accumulated.append(f"g{name}")
+            body = []
+            for u in uses:
+                sums, value = hoisted(u, self.acc)
+                body += [*sums, AddAssign(G[pr.index], value)]
+            (*outer, last), extents = pr.index, self._param_extents(name)
+            inner = loop(last, extents[-1], *body)
+            if outer:
+                inner = loop(outer[0], extents[0], inner)
+            statements.append(loop(ROW, B, inner))
+        return Block(comment, self.printer.lines(*statements), [], pre=self.printer.lines(*calls),
+                     name=f"_grad_{name}")
+
+    def _param_extents(self, name: str) -> list[sp.Expr]:
+        node = next(n for n in self.g.nodes if n.number is not None and name[1:] == str(n.number))
+        n_in, n_out = self.width_of(node.inputs[0]), self.width_of(node.name)
+        return [n_in, n_out] if name.startswith("W") else [n_out]
+
+    def _outer(self, e: sp.Expr) -> tuple[sp.Expr, str, str] | None:
+        """(scalar, U, V): the batch's views whose product UᵀV sums e = scalar·u[i]·v[j] over the rows."""
+        factors = sp.Mul.make_args(e)
+        scalar = sp.Mul(*(f for f in factors if not f.has(sp.Indexed)))
+        arrays = [f for f in factors if f.has(sp.Indexed)]
+        if len(arrays) != 2 or not all(isinstance(f, sp.Indexed) and str(f.base.label) in self.per_sample | {"x"}
+                                       for f in arrays):
+            return None
+        by = {}
+        for f in arrays:
+            for index in (i, j):
+                off = f.indices[0] - index
+                if not off.has(index) and not off.free_symbols & {i, j}:
+                    by[index] = (f, off)
+        if set(by) != {i, j}:
+            return None
+        if any(off != 0 for _, off in by.values()):
+            return None  # a block of an array's columns: summed by loops
+        return scalar, self.view(str(by[i][0].base.label)), self.view(str(by[j][0].base.label))
+
+    # -- BLAS products -------------------------------------------------------------------------------------
+    def products_of(self, expr: sp.Expr, target: str, width: sp.Expr, offset: sp.Expr, first: bool
+                    ) -> tuple[list, sp.Expr]:
+        """Each Σ_c W[c, f]·v[c] (or W[f, c]·v[c]) in expr as one product of the batch into an array (the target
+        itself for the first one over the target's own index, else an array of its own), replaced by that
+        array's entry f."""
+        calls: list = []
+        replaced = {}
+        extents = {j: width}
+
+        def visit(e: sp.Expr) -> None:
+            nonlocal first
+            for s in [a for a in sp.preorder_traversal(e) if isinstance(a, sp.Sum)]:
+                if s in replaced:
+                    continue
+                (c, lo, hi), = s.limits
+                found = self._product(s)
+                if found is None:
+                    extents[c] = hi
+                    continue
+                dot, V, W, free = found
+                free_var = next(iter(free.free_symbols & set(INDICES)), None)
+                n = extents.get(free_var)
+                if n is None:
+                    continue
+                if first and free_var == j and target and offset == 0:
+                    out, entry = f"{target}[:B]", sp.IndexedBase(target, real=True)[free_var]
+                    first = False
+                else:
+                    self.products += 1
+                    label = f"prod{self.products}"
+                    self.array(label, n)
+                    self.per_sample.add(label)
+                    self.printer.arrays[label] = (lambda lb: lambda idx: f"{lb}[r, {idx[0]}]")(label)
+                    out, entry = f"{label}[:B]", sp.IndexedBase(label, real=True)[free_var]
+                calls.append(Call(dot, V, self._weight_view(W, c, hi, free, n), out))
+                replaced[s] = entry
+
+        visit(expr)
+        return calls, expr.xreplace(replaced)
+
+    def _product(self, s: sp.Sum):
+        """(dot, V view, W entry, free index) when s is Σ_c W[...]·v[c] over one weight and one per-sample entry."""
+        (c, lo, hi), = s.limits
+        factors = sp.Mul.make_args(s.function)
+        if len(factors) != 2 or not all(isinstance(f, sp.Indexed) for f in factors):
+            return None
+        params = [f for f in factors if str(f.base.label) in self.g.param]
+        data = [f for f in factors if str(f.base.label) in self.per_sample | {"x"}]
+        if len(params) != 1 or len(data) != 1:
+            return None
+        (w,), (v,) = params, data
+        v_off = v.indices[0] - c
+        if v_off.has(c):
+            return None
+        a, b = w.indices
+        V = self.view(str(v.base.label)) if v_off == 0 and self._covers(str(v.base.label), hi) else self.view(
+            str(v.base.label), v_off, hi)
+        if not (a - c).has(c):
+            return "_dot", V, w, b
+        if not (b - c).has(c):
+            return "_dot_t", V, w, a
+        return None
+
+    def _covers(self, label: str, extent: sp.Expr) -> bool:
+        name = next((n for n, arr in self.r.arrays.items() if str(arr.label) == label), None)
+        return name is None or sp.simplify(self.r.widths[name] - extent) == 0
+
+    def _weight_view(self, w: sp.Indexed, c: sp.Symbol, hi: sp.Expr, free: sp.Expr, n: sp.Expr) -> str:
+        a, b = w.indices
+        free_var = next(iter(free.free_symbols & set(INDICES)))
+        span_c = ((a - c) if not (a - c).has(c) else (b - c), hi)
+        span_f = (free - free_var, n)
+        rows, cols = (span_c, span_f) if not (a - c).has(c) else (span_f, span_c)
+        return self.weight(str(w.base.label), rows, cols)
+
+    # -- L2 decay and initialisation -----------------------------------------------------------------------
+    def penalty(self) -> list[Block]:
+        if not self.g.l2:
+            return []
+        out = []
+        for name, pr in self.r.params.items():
+            if pr.decay == 0:
+                continue
+            W = sp.IndexedBase(name, real=True)[pr.index]
+            ext = self._param_extents(name)
+            term = l2_penalty([W])
+            out.append(Block([f"(λ/2)·Σ {name}²: {sp.sstr(term)}"], self.printer.lines(
+                loop(i, ext[0], loop(j, ext[1], AddAssign(PENALTY, term)))), [], name=f"_penalty_{name}"))
+        return out
+
+    def decay(self) -> list[Block]:
+        if not self.g.l2:
+            return []
+        out = []
+        for name, pr in self.r.params.items():
+            if pr.decay == 0:
+                continue
+            G = sp.IndexedBase(f"g{name}", real=True)[pr.index]
+            ext = self._param_extents(name)
+            out.append(Block([f"∂E/∂{name} gains the decay {sp.sstr(pr.decay)}"], self.printer.lines(
+                loop(i, ext[0], loop(j, ext[1], AddAssign(G, pr.decay)))), [], name=f"_decay_{name}"))
+        return out
+
+    def init(self, widths: list[tuple[str, int]]) -> list[dict]:
+        """Each parameter's initial values: a weight by the scheme of the activation its layer feeds (He for
+        ReLU-like ones, Glorot else), a bias zero."""
+        out = []
+        for p in self.g.params:
+            codes = _shape_codes(p.shape, widths)
+            if p.fan is None:
+                out.append(dict(name=p.name, shape=f"({', '.join(codes)},)" if len(codes) == 1 else f"({', '.join(codes)})",
+                                zeros=True))
+                continue
+            owner = next(n for n in self.g.nodes if n.number is not None and f"W{n.number}" == p.name)
+            after = self.g.consumers(owner.name)
+            act = after[0].kind if len(after) == 1 and kind(after[0].kind).elementwise else None
+            scheme = SCHEMES[init_scheme(act) if act else "glorot"]
+            printer = KernelPrinter(names={FAN_IN: codes[0], FAN_OUT: codes[1]})
+            out.append(dict(name=p.name, shape=f"({', '.join(codes)})", zeros=False, scheme=scheme,
+                            act=act or "its layer", scale=printer.doprint(scheme.scale)))
+        return out
+
+
+def _normalised_exponential(value: sp.Expr) -> bool:
+    """Whether a definition is e^{u(j)} / Σₗ e^{u(l)} (a softmax, by its form)."""
+    num, den = sp.fraction(value)
+    return isinstance(num, sp.exp) and isinstance(den, sp.Sum) and isinstance(den.function, sp.exp)
+
+
+__all__ = ["GraphBatch", "GraphKernel", "checked_graph", "generate_graph"]
