@@ -15,7 +15,7 @@ from symnet.version import __version__
 from symnet.errors import InputError, VerdictError
 from symnet.functions.activations import names as activation_names
 from symnet.functions.losses import LOSSES
-from symnet.spec import BIAS_NOTATIONS, DEFAULTS, Network
+from symnet.spec import BIAS_NOTATIONS, DEFAULTS, Graph, Network, load
 
 
 #: what SPEC is, in the group's help and in every command's that takes one (\b keeps click from rewrapping it)
@@ -116,9 +116,10 @@ def _remember(ctx: click.Context, param: click.Parameter, value: object) -> None
 
 
 def load_network(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
-                 bias: str | None = None) -> Network:
+                 bias: str | None = None) -> Network | Graph:
+    """SPEC as a layer list, or a graph spec's file as its graph."""
     l2 = click.get_current_context().meta.get("symnet.l2")
-    return Network.load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias, l2=l2)
+    return load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias, l2=l2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -255,7 +256,8 @@ def codegen(spec: str, hidden: str | None, output_act: str | None, loss: str | N
         click.echo(f"wrote {out}: {net.describe()}, CUDA kernels (an epoch in one launch), {dtype}")
         return
     write_atomic(out, generate(net, mode, dtype, output=out, optimizer=optimizer))
-    click.echo(f"wrote {out}: {net.describe()}, {choose_layout(net, mode)} layout, {dtype}")
+    layout = choose_layout(net, mode) if isinstance(net, Network) else "batch"
+    click.echo(f"wrote {out}: {net.describe()}, {layout} layout, {dtype}")
 
 
 @cli.command()

@@ -356,7 +356,7 @@ class Derivation:
             return Delta(dsym, hk, terms, terms)
         assumption = None
         expr = terms
-        if LOSSES[self.graph.loss.kind].one_hot and terms.free_symbols & set(m.y):
+        if LOSSES[self.graph.loss].one_hot and terms.free_symbols & set(m.y):
             # one-hot targets sum to 1; eliminate a target other than yⱼ so the result keeps yⱼ
             j = parse_name(hk.name).index[0] - 1
             other = m.y[-1] if j != len(m.y) - 1 else m.y[0]

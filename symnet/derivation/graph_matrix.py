@@ -145,7 +145,7 @@ class GraphMatrixForm:
     @cached_property
     def cost(self) -> MatrixExpr:
         """E, the mean over the batch's rows of the per-sample loss (without the L2 term), as a 1×1 matrix."""
-        rule = self.rules.nodes[self.graph.loss.name]
+        rule = self.rules.nodes[self.graph.loss_node.name]
         per_row = self.t.rows(rule.forward[0].value, j, sp.S.One)
         return sp.MatMul(1 / M, sp.OneMatrix(1, M), per_row)
 
@@ -157,17 +157,8 @@ class GraphMatrixForm:
         "E", the cost with its L2 term."""
         g = self.graph
         values = params if isinstance(params, dict) else {p.name: v for p, v in zip(g.params, params)}
-        sizes: dict[sp.Symbol, int] = {M: int(np.shape(X)[0])}
-        for name, w in self.widths.items():
-            if isinstance(w, sp.Symbol) and name in g.widths:
-                sizes[w] = g.widths[name]
-        env = Env(sizes, {lam: g.l2 if l2 is None else l2, M: sizes[M]}, False)
-        env.values = {"X": np.asarray(X, dtype=float), "Y": np.asarray(Y, dtype=float)}
-        for param in g.params:
-            v = np.asarray(values[param.name], dtype=float)
-            env.values[param.name] = v.reshape(-1, 1) if param.role == "b" else v
-        for node in self.nodes:
-            env.values[str(node.out.name)] = env.eval(node.forward)
+        env = self._forward(values, X, l2)
+        env.values["Y"] = np.asarray(Y, dtype=float)
         for d in self.deltas:
             env.values[str(d.D.name)] = env.eval(d.expr)
         out = dict(env.values)
@@ -180,6 +171,26 @@ class GraphMatrixForm:
             if param.role == "b":
                 out[param.name] = np.reshape(values[param.name], -1)
         return out
+
+    def forward(self, params: list[Array] | dict[str, Array], X: Array) -> dict[str, Array]:
+        """The forward pass of one batch: "X" and each node's matrix (``H1``, ``A1``, ``Yhat``)."""
+        values = params if isinstance(params, dict) else {p.name: v for p, v in zip(self.graph.params, params)}
+        return self._forward(values, X, None).values
+
+    def _forward(self, values: dict[str, Array], X: Array, l2: float | None) -> Env:
+        g = self.graph
+        sizes: dict[sp.Symbol, int] = {M: int(np.shape(X)[0])}
+        for name, w in self.widths.items():
+            if isinstance(w, sp.Symbol) and name in g.widths:
+                sizes[w] = g.widths[name]
+        env = Env(sizes, {lam: g.l2 if l2 is None else l2, M: sizes[M]}, False)
+        env.values = {"X": np.asarray(X, dtype=float)}
+        for param in g.params:
+            v = np.asarray(values[param.name], dtype=float)
+            env.values[param.name] = v.reshape(-1, 1) if param.role == "b" else v
+        for node in self.nodes:
+            env.values[str(node.out.name)] = env.eval(node.forward)
+        return env
 
     def param_gradients(self, params: list[Array], X: Array, Y: Array) -> list[Array]:
         """∂E/∂θ in the graph's parameter order and shapes (a bias's a vector)."""

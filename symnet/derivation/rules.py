@@ -252,7 +252,7 @@ class GraphRules:
         out = contract(expr)
         assumption = None
         y, n = self.arrays[TARGET], self.widths[self.graph.prediction]
-        if LOSSES[self.graph.loss.kind].one_hot and out.has(sp.Sum) and out.has(y):
+        if LOSSES[self.graph.loss].one_hot and out.has(sp.Sum) and out.has(y):
             # Σ_q y_q, once the sums are taken apart, is 1 (a softmax's cross-entropy: ŷ − y)
             pulled = _pulled(contract(sp.expand(expr)))
             totals = [s for s in pulled.atoms(sp.Sum) if _is_total_of(s, y)]

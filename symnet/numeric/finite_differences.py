@@ -7,6 +7,9 @@ from typing import Callable
 import numpy as np
 
 from symnet.derivation.chains import Derivation
+from symnet.derivation.graph_matrix import graph_matrix_form
+from symnet.functions.layers import kind
+from symnet.spec import Graph, Network
 from symnet.functions.activations import ACTIVATION_CLASSES, is_kinked
 from symnet.functions.losses import LOSSES
 from symnet.numeric.evaluate import Evaluator
@@ -84,11 +87,9 @@ def random_point(derivation: Derivation, m: int = 4, seed: int = 0) -> tuple[lis
     """Parameters, inputs and valid targets at random: one-hot for cce, in [0, 1] for bce."""
     rng = np.random.default_rng(seed)
     net = derivation.net
-    params = []
-    for n_in, n_out in zip(net.layers, net.layers[1:]):
-        params += [rng.normal(0, 1, (n_in, n_out)), rng.normal(0, 0.5, n_out)]
-    X = rng.normal(0, 1, (m, net.layers[0]))
-    Y = targets(net.loss, net.layers[-1], m, rng)
+    params = [rng.normal(0, 0.5 if len(shape) == 1 else 1, shape) for _, shape in net.param_shapes]
+    X = rng.normal(0, 1, (m, net.n_in))
+    Y = targets(net.loss, net.n_out, m, rng)
     return params, X, Y
 
 
@@ -104,6 +105,7 @@ def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
     represented.  Float32 kernels are differenced with a larger step (their loss is rounded at 1e-7).
     """
     rng = np.random.default_rng(seed)
+    kinks = _module_kinks(module)
     shapes = [np.shape(p) for p in module.init_params(seed)]
     float32 = np.dtype(module.DTYPE) == np.float32
     step = 5e-2 if float32 else 2e-3
@@ -113,12 +115,12 @@ def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
             p[...] = rng.normal(0.0, 0.5, p.shape)
         X = rng.normal(0.0, 1.0, (m, module.LAYERS[0]))
         Y = targets(module.LOSS, module.LAYERS[-1], m, rng)
-        if kink_distance(module.ACTIVATIONS, params, X) > margin:
+        if kink_distance(kinks, params, X) > margin:
             break
     entries = _entries(shapes, max_entries, rng)
     # near a kink, keep the entries whose difference stencil crosses none (wide ReLU nets always have
     # some pre-activation near 0, but each parameter moves only a few of them)
-    entries = [idx[[_smooth_across(module.ACTIVATIONS, params, X, a, n, step) for n in idx]] if idx.size else idx
+    entries = [idx[[_smooth_across(kinks, params, X, a, n, step) for n in idx]] if idx.size else idx
                for a, idx in enumerate(entries)]
     analytic = [g.reshape(-1)[idx] for g, idx in zip(module.gradients(params, X, Y), entries)]
 
@@ -133,6 +135,19 @@ def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
     return Comparison([np.asarray(a, dtype=float) for a in analytic], numeric)
 
 
+def _module_kinks(module) -> Kinks:
+    """What a generated module's kinks are read from: its graph (a graph's module carries its spec as GRAPH),
+    or its activations."""
+    text = getattr(module, "GRAPH", None)
+    if text is None:
+        return tuple(module.ACTIVATIONS)
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    return Graph.from_toml("kernel", tomllib.loads(text))
+
+
 def targets(loss: str, K: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """m valid targets of K outputs for the loss: one-hot rows, values in [0, 1], or any reals."""
     if LOSSES[loss].one_hot:
@@ -142,18 +157,37 @@ def targets(loss: str, K: int, m: int, rng: np.random.Generator) -> np.ndarray:
     return rng.normal(0.0, 1.0, (m, K))
 
 
-def _kink_pattern(activations: tuple[str, ...], params: list[np.ndarray], X: np.ndarray) -> list[np.ndarray]:
-    """Which side of its kink every kinked pre-activation lies on."""
-    a, pattern = X, []
-    for k, act in enumerate(activations):
+Kinks = tuple[str, ...] | Graph
+
+
+def kinks_of(net: Network | Graph) -> Kinks:
+    """What :func:`kink_distance` reads of a spec: a layer list's activations, or the graph itself."""
+    return net.activations if isinstance(net, Network) else net
+
+
+def kink_arguments(net: Kinks, params: list[np.ndarray], X: np.ndarray) -> list[np.ndarray]:
+    """The arguments of every activation whose f′ jumps at 0 (ReLU), by a plain forward pass: of a layer list
+    (``net``: its activations) or of a graph (its matrix form's forward pass)."""
+    if isinstance(net, Graph):
+        form = graph_matrix_form(net)
+        values = form.forward(params, X)
+        return [values[form.symbols[str(form.rules.arrays[n.inputs[0]].label)].name]
+                for n in net.nodes if is_kinked(n.kind) and kind(n.kind).elementwise]
+    a, out = X, []
+    for k, act in enumerate(net):
         h = a @ params[2 * k] + params[2 * k + 1]
         if is_kinked(act):
-            pattern.append(h > 0)
-        a = ACTIVATION_CLASSES[act].numpy_function()(h) if act in ACTIVATION_CLASSES else h
-    return pattern
+            out.append(h)
+        a = ACTIVATION_CLASSES[act].numpy_function()(h) if act in ACTIVATION_CLASSES else h  # identity; softmax is last
+    return out
 
 
-def _smooth_across(activations: tuple[str, ...], params: list[np.ndarray], X: np.ndarray, array: int, entry: int,
+def _kink_pattern(activations: Kinks, params: list[np.ndarray], X: np.ndarray) -> list[np.ndarray]:
+    """Which side of its kink every kinked pre-activation lies on."""
+    return [h > 0 for h in kink_arguments(activations, params, X)]
+
+
+def _smooth_across(activations: Kinks, params: list[np.ndarray], X: np.ndarray, array: int, entry: int,
                    step: float) -> bool:
     """Whether moving one parameter over its widest difference stencil crosses no kink."""
     moved = [p.copy() for p in params]
@@ -167,17 +201,12 @@ def _smooth_across(activations: tuple[str, ...], params: list[np.ndarray], X: np
     return all(np.array_equal(p, q) for ps in patterns[1:] for p, q in zip(patterns[0], ps))
 
 
-def kink_distance(activations: tuple[str, ...], params: list[np.ndarray], X: np.ndarray) -> float:
+def kink_distance(activations: Kinks, params: list[np.ndarray], X: np.ndarray) -> float:
     """How close any pre-activation of a layer whose f′ jumps at 0 (ReLU) comes to 0, by a plain NumPy
     forward pass (inf when the net has none).  Finite differences across the kink measure neither
     one-sided derivative, so checks keep away from it."""
-    a, closest = X, float("inf")
-    for k, act in enumerate(activations):
-        h = a @ params[2 * k] + params[2 * k + 1]
-        if is_kinked(act):
-            closest = min(closest, float(np.min(np.abs(h))))
-        a = ACTIVATION_CLASSES[act].numpy_function()(h) if act in ACTIVATION_CLASSES else h  # identity; softmax is last
-    return closest
+    return min((float(np.min(np.abs(h))) for h in kink_arguments(activations, params, X) if np.size(h)),
+               default=float("inf"))
 
 
 def _entries(shapes: list[tuple[int, ...]], most: int, rng: np.random.Generator) -> list[np.ndarray]:

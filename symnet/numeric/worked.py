@@ -20,7 +20,7 @@ from symnet.derivation.update import valid_momentum
 from symnet.errors import InputError
 from symnet.files import read_toml
 from symnet.numeric.evaluate import Evaluator
-from symnet.numeric.finite_differences import kink_distance, targets
+from symnet.numeric.finite_differences import kink_distance, kinks_of, targets
 from symnet.spec import Network
 
 
@@ -70,7 +70,7 @@ def random_values(net: Network, seed: int = 0) -> Values:
         y = np.round(targets(net.loss, net.layers[-1], 1, rng)[0], 2)
         params = [np.round(rng.uniform(-0.5, 0.5, shape), 2)
                   for a, b in zip(net.layers, net.layers[1:]) for shape in ((a, b), (b,))]
-        if kink_distance(net.activations, params, x.reshape(1, -1)) >= 0.005:
+        if kink_distance(kinks_of(net), params, x.reshape(1, -1)) >= 0.005:
             break
     return Values(x, y, params, learning_rate=0.5)
 

@@ -134,20 +134,25 @@ class Graph:
         return kind((self.node(node) if isinstance(node, str) else node).kind)
 
     @cached_property
-    def loss(self) -> Node:
+    def loss_node(self) -> Node:
         return self.nodes[-1]
+
+    @property
+    def loss(self) -> str:
+        """The loss's name (as a layer list's ``loss``)."""
+        return self.nodes[-1].kind
 
     @cached_property
     def prediction(self) -> str:
         """The node the loss reads: ŷ."""
-        return self.loss.inputs[0]
+        return self.loss_node.inputs[0]
 
     @cached_property
     def widths(self) -> dict[str, int]:
         """Every node's number of units, and the input's and the target's."""
         out = {INPUT: self.inputs}
         for node in self.nodes:
-            if node is self.loss:
+            if node is self.loss_node:
                 out[TARGET] = out[node.inputs[0]]
             out[node.name] = kind(node.kind).width(node, [out[i] for i in node.inputs])
         return out
@@ -192,19 +197,37 @@ class Graph:
         """The element-wise activations and softmaxes of the graph, in order (what kernels and write-ups name)."""
         return tuple(dict.fromkeys(n.kind for n in self.nodes if kind(n.kind).elementwise or n.kind == SOFTMAX))
 
-    @property
-    def loss_name(self) -> str:
-        return self.loss.kind
 
     @property
     def compact(self) -> str:
         return self.title
 
+    @property
+    def n_in(self) -> int:
+        """The number of inputs."""
+        return self.inputs
+
+    @property
+    def n_out(self) -> int:
+        """The number of outputs (the prediction's units)."""
+        return self.outputs
+
+    @property
+    def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Each parameter array's name and shape, in the kernels' order."""
+        return [(p.name, p.shape) for p in self.params]
+
     def describe(self) -> str:
+        """A short line: ``residual (64 inputs → 10 outputs, 3 dense layers, cce)``."""
+        layers = f"{self.depth} dense layer{'s' if self.depth != 1 else ''}"
+        l2 = f", l2 {self.l2!r}" if self.l2 else ""
+        return f"{self.title} ({self.inputs} inputs → {self.outputs} outputs, {layers}, {self.loss}{l2})"
+
+    def nodes_text(self) -> str:
         """One line: the nodes as they compute (``h1 = dense(x, 8); a1 = relu(h1); …``)."""
         parts = [f"inputs {self.inputs}"]
         for n in self.nodes:
-            parts.append(f"{n.name if n is not self.loss else ERROR} = {kind(n.kind).describe(n)}")
+            parts.append(f"{n.name if n is not self.loss_node else ERROR} = {kind(n.kind).describe(n)}")
         return "; ".join(parts) + (f"; l2 {self.l2!r}" if self.l2 else "")
 
     def to_toml(self) -> str:

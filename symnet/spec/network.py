@@ -188,6 +188,22 @@ class Network:
     def compact(self) -> str:
         return "-".join(map(str, self.layers))
 
+    @property
+    def n_in(self) -> int:
+        """The number of inputs."""
+        return self.layers[0]
+
+    @property
+    def n_out(self) -> int:
+        """The number of outputs."""
+        return self.layers[-1]
+
+    @property
+    def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Each parameter array's name and shape, in the kernels' order: W1, b1, W2, b2, …"""
+        return [(f"{kind}{k}", shape) for k, (a, b) in enumerate(zip(self.layers, self.layers[1:]), start=1)
+                for kind, shape in (("W", (a, b)), ("b", (b,)))]
+
     def describe(self) -> str:
         hidden = ",".join(self.hidden) if len(set(self.hidden)) > 1 else (self.hidden[0] if self.hidden else "")
         parts = [self.compact] + ([f"--hidden {hidden}"] if hidden else [])

@@ -21,7 +21,7 @@ import numpy as np
 
 from symnet.functions.losses import LOSSES
 from symnet.errors import InputError
-from symnet.spec import Network
+from symnet.spec import Network, Spec
 
 GENERATED = ("moons", "circles", "xor", "spirals")
 SKLEARN = ("digits", "iris", "wine", "breast_cancer")
@@ -360,9 +360,9 @@ def _with_labels(name: str, X: np.ndarray, raw: list[str], where: Callable[[int]
     return Dataset(name, X, np.array([index[v] for v in raw]), names)
 
 
-def encode_targets(data: Dataset, net: Network) -> np.ndarray:
+def encode_targets(data: Dataset, net: Spec) -> np.ndarray:
     """Targets (m, n_L) for the network's loss: one-hot (cce), 0/1 (bce), numbers (mse)."""
-    K = net.layers[-1]
+    K = net.n_out
     if data.is_classification:
         n_classes = len(data.classes)
         loss = LOSSES[net.loss]
@@ -383,14 +383,17 @@ def encode_targets(data: Dataset, net: Network) -> np.ndarray:
         raise InputError(f"data set {data.name} has numeric targets, which need --loss {regression} (got {net.loss})")
     if targets.shape[1] != K:
         raise InputError(f"data set {data.name} has {plural(targets.shape[1], 'target column')} but the output "
-                         f"layer has {plural(K, 'neuron')}; use a spec ending -{targets.shape[1]}")
+                         f"layer has {plural(K, 'neuron')}; " + (f"use a spec ending -{targets.shape[1]}" if isinstance(
+                             net, Network) else f"give the prediction {targets.shape[1]} units"))
     return targets
 
 
-def check_features(data: Dataset, net: Network) -> None:
-    if data.X.shape[1] != net.layers[0]:
+def check_features(data: Dataset, net: Spec) -> None:
+    if data.X.shape[1] != net.n_in:
+        fix = (f"use a spec starting {data.X.shape[1]}-…" if isinstance(net, Network)
+               else f"set inputs = {data.X.shape[1]} in the graph spec")
         raise InputError(f"data set {data.name} has {plural(data.X.shape[1], 'feature')} but the network has "
-                         f"{plural(net.layers[0], 'input')}; use a spec starting {data.X.shape[1]}-…")
+                         f"{plural(net.n_in, 'input')}; {fix}")
 
 
 def split(m: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from symnet.train.data import (Dataset, Standardizer, check_features, encode_tar
 from symnet.derivation import update
 from symnet.errors import InputError, VerdictError
 from symnet.files import write_atomic
-from symnet.spec import DEFAULTS, TOML_KEYS, Network, SpecError
+from symnet.spec import DEFAULTS, TOML_KEYS, Graph, Network, Spec, SpecError
 
 
 class Diverged(VerdictError):
@@ -32,13 +32,9 @@ class Diverged(VerdictError):
 EXPLODED = 1e6
 
 
-def _param_names(net: Network) -> list[str]:
-    return [f"{kind}{k}" for k in range(1, net.depth + 1) for kind in ("W", "b")]
-
-
-def non_finite(net: Network, params: list[np.ndarray]) -> str | None:
+def non_finite(net: Spec, params: list[np.ndarray]) -> str | None:
     """The first parameter holding a value that is not a finite number, e.g. ``W2[3,1] is nan``."""
-    for name, p in zip(_param_names(net), params):
+    for (name, _), p in zip(net.param_shapes, params):
         bad = ~np.isfinite(p)
         if bad.any():
             at = ",".join(str(int(i) + 1) for i in np.argwhere(bad)[0])
@@ -60,7 +56,7 @@ class Epoch:
 class Trained:
     """What a training run leaves: the parameters, the preprocessing, and its history."""
 
-    net: Network
+    net: Spec
     params: list[np.ndarray]
     standardizer: Standardizer | None
     classes: list[str]
@@ -80,8 +76,7 @@ class Trained:
         bad = non_finite(self.net, self.params)
         if bad:
             raise Diverged(f"not saving {path}: {bad}; the model diverged", len(self.history), self.history)
-        arrays = {f"{kind}{k}": p for k, (W, b) in enumerate(zip(self.params[::2], self.params[1::2]), start=1)
-                  for kind, p in (("W", W), ("b", b))}
+        arrays = {name: p for (name, _), p in zip(self.net.param_shapes, self.params)}
         arrays["spec"] = np.array(self.net.to_toml())
         arrays["classes"] = np.array(self.classes, dtype=str)
         if self.standardizer is not None:
@@ -236,7 +231,7 @@ def _diverged(epoch: int, what: str, lr: float, momentum: float, standardize: bo
 
 @dataclass
 class Saved:
-    net: Network
+    net: Spec
     params: list[np.ndarray]
     standardizer: Standardizer | None
     classes: list[str]
@@ -255,10 +250,7 @@ def load_saved(path: str | Path) -> Saved:
         raise InputError(f"{path}: spec must be the network's TOML text, got an array of shape {spec.shape} "
                          f"and dtype {spec.dtype}; save it with 'symnet train ... --save FILE.npz'")
     net = _spec_from_text(str(spec), path)
-    params = []
-    for k in range(1, net.depth + 1):
-        params.append(_numbers(arrays, f"W{k}", (net.layers[k - 1], net.layers[k]), path))
-        params.append(_numbers(arrays, f"b{k}", (net.layers[k],), path))
+    params = [_numbers(arrays, name, shape, path) for name, shape in net.param_shapes]
     bad = non_finite(net, params)
     if bad:
         raise InputError(f"{path}: {bad}, not a finite number; the saved model is unusable, train it again")
@@ -267,8 +259,8 @@ def load_saved(path: str | Path) -> Saved:
         have, lack = ("mean", "std") if "mean" in arrays else ("std", "mean")
         raise InputError(f"{path} holds {have} but no {lack}; the standardisation needs both (train it again)")
     if "mean" in arrays:
-        mean = _numbers(arrays, "mean", (net.layers[0],), path)
-        std = _numbers(arrays, "std", (net.layers[0],), path)
+        mean = _numbers(arrays, "mean", (net.n_in,), path)
+        std = _numbers(arrays, "std", (net.n_in,), path)
         for name, values in (("mean", mean), ("std", std)):
             if not np.all(np.isfinite(values)):
                 raise InputError(f"{path}: {name} holds a value that is not a finite number; train it again")
@@ -281,7 +273,7 @@ def load_saved(path: str | Path) -> Saved:
         if raw.ndim != 1 or (raw.size and raw.dtype.kind not in "US"):
             raise InputError(f"{path}: classes must be a list of names, got shape {raw.shape} and dtype {raw.dtype}")
         classes = [str(c) for c in raw]
-    K = net.layers[-1]
+    K = net.n_out
     if classes and len(classes) != (2 if K == 1 else K):
         want = "2 classes (one output)" if K == 1 else plural(K, "class", "classes")
         raise InputError(f"{path} names {plural(len(classes), 'class', 'classes')} but the network has "
@@ -300,8 +292,8 @@ def _numbers(arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...], p
     return np.ascontiguousarray(a, dtype=float)
 
 
-def _spec_from_text(text: str, path: Path) -> Network:
-    """The network of a saved spec's TOML text; errors name the saved file."""
+def _spec_from_text(text: str, path: Path) -> Spec:
+    """The network of a saved spec's TOML text (a layer list's keys, or a graph's); errors name the saved file."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -310,6 +302,11 @@ def _spec_from_text(text: str, path: Path) -> Network:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path}: the saved spec is not valid TOML: {e}") from None
+    if "nodes" in data:
+        try:
+            return Graph.from_toml(path, data)
+        except SpecError as e:
+            raise InputError(f"{path}: the saved spec is not a network: {e}") from None
     unknown = sorted(set(data) - set(TOML_KEYS))
     if unknown or "layers" not in data:
         problem = f"unknown key {unknown[0]!r}" if unknown else "no 'layers' key"

@@ -22,7 +22,7 @@ def predict_file(saved: str, source: str, label: str | None = None) -> tuple[str
     net = model.net
     if not (source.endswith(".csv") or source.endswith(".npz")):
         raise InputError(f"--data for predict must be a .csv or .npz file, got {source!r}")
-    data = datasets.load(source, label=label, n_features=net.layers[0])
+    data = datasets.load(source, label=label, n_features=net.n_in)
     datasets.check_features(data, net)
     X = model.standardizer.apply(data.X, data) if model.standardizer else data.X
     kernel = compile_kernel(net)

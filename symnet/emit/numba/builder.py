@@ -22,6 +22,7 @@ import sympy as sp
 from symnet.derivation import update
 from symnet.files import shell_word
 from symnet.emit.numba import steps
+from symnet.emit.numba.graph import checked_graph, generate_graph
 from symnet.emit.numba.threads import thread_phases
 from symnet.emit.numba.parts import Block, Kernel, array_names
 from symnet.emit.numba.updates import fused_updates, into_update, update_blocks, update_statements
@@ -34,7 +35,7 @@ from symnet.functions.initialisation import FAN_IN, FAN_OUT, SCHEMES
 from symnet.functions.losses import LOSSES
 from symnet.functions.regularisers import l2_penalty, lam
 from symnet.derivation.names import parse_name
-from symnet.spec import Network, SpecError
+from symnet.spec import Graph, Network, SpecError
 from symnet.emit.numba.stable import (complement_log, in_complements, loss_from_logits, loss_in_complements,
                                       shifted_log_sum_exp, shifted_softmax, softmax_from_lse, softmax_rule_in_complements, softmax_total,
                                       vector_exp)
@@ -100,7 +101,7 @@ def choose_layout(net: Network, mode: str = "auto") -> str:
     return "loops" if narrow else "gemm"
 
 
-def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
+def generate(net: Network | Graph | Derivation | str, mode: str = "auto", dtype: str = "float64", *,
              output: str = "OUT.py", optimizer: str = "sgd") -> str:
     """The source of a kernel module for ``net`` (module contract: README.md, "Architecture"), printed
     from its derivation (the one given, or a new one).  ``optimizer``: the rule ``train_epoch`` applies
@@ -108,6 +109,16 @@ def generate(net: Network | Derivation | str, mode: str = "auto", dtype: str = "
 
     ``output`` only names the file in the header's regeneration command.  Same arguments, same bytes.
     """
+    if isinstance(net, str):
+        from symnet.spec import load
+
+        net = load(net)
+    if isinstance(net, Graph) or isinstance(net, Derivation) and isinstance(net.net, Graph):
+        graph = net if isinstance(net, Graph) else net.net
+        if mode not in ("auto", "indexed"):
+            raise InputError(f"--mode {mode} is a layer list's; a graph's kernel has one layout, the batch's "
+                             f"(--mode auto or indexed)")
+        return generate_graph(graph, dtype, output=output, optimizer=optimizer)
     rule = update.optimizer(optimizer)
     rule = update.SGD if rule.name in update.CLASSIC else rule  # one kernel for both, μ given per call
     d = net if isinstance(net, Derivation) else derive(checked_network(net))
@@ -176,11 +187,15 @@ def init_layers(net: Network) -> list[dict]:
     return init
 
 
-def checked_network(net: Network | str) -> Network:
+def checked_network(net: Network | Graph | str) -> Network | Graph:
     """A network whose every field was validated: a spec that was tampered with after construction
     (or built around the validator) cannot put text of its own into the module."""
     if isinstance(net, str):
-        net = Network.load(net)
+        from symnet.spec import load
+
+        net = load(net)
+    if isinstance(net, Graph):
+        return checked_graph(net)
     if not isinstance(net, Network):
         raise InputError(f"expected a Network or a spec string, got {type(net).__name__}")
     try:

@@ -66,6 +66,9 @@ def generate_cuda(net: Network | Derivation | str, dtype: str = "float64", *, ou
     kernels (README.md, "Architecture")."""
     d = net if isinstance(net, Derivation) else derive(checked_network(net))
     net = checked_network(d.net)
+    if not isinstance(net, Network):
+        raise InputError("--target cuda takes a layer list (N0-N1-...-NL) so far; a graph's kernels run on the CPU "
+                         "(--target cpu)")
     if net.depth > MAX_KERNEL_LAYERS:
         raise InputError(f"{net.compact} has {net.depth} layers with weights; kernels are generated for at most "
                          f"{MAX_KERNEL_LAYERS}")

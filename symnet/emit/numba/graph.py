@@ -284,7 +284,7 @@ class GraphBatch:
 
     def loss(self) -> Block:
         g, r = self.g, self.r
-        rule = r.nodes[g.loss.name]
+        rule = r.nodes[g.loss_node.name]
         total = rule.forward[0].value
         pred = r.nodes[g.prediction]
         stable = total
