@@ -240,10 +240,14 @@ class GraphRules:
         assumption = None
         rule = terms
         if reaches_loss:
-            rule, assumption = self._simplified(terms)
+            # through the loss alone: every term carries its factor g_E once, which the batch's 1/m multiplies
+            rule, assumption = self._simplified(terms.subs(GE, 1))
+            scaled = GE * _tidy(rule, {p: j})
         rule = _tidy(rule, {p: j})
+        if not reaches_loss:
+            scaled = rule
         return DeltaRule(name, delta, _tidy(terms, {p: j}).subs(GE, 1), sp.Eq(delta[j], rule.subs(GE, 1)), assumption,
-                         reaches_loss, rule)
+                         reaches_loss, scaled)
 
     def _simplified(self, expr: sp.Expr) -> tuple[sp.Expr, sp.Eq | None]:
         """A rule that reaches the loss, simplified: products expanded and Kronecker deltas collapsed, factors

@@ -29,7 +29,7 @@ from symnet.derivation.rules import GE, GraphRules, rules
 from symnet.emit.numba.parts import Block, Kernel
 from symnet.emit.numba.printer import KernelPrinter, helpers, vector_math_pieces
 from symnet.emit.numba.stable import loss_from_logits, shifted_log_sum_exp, shifted_softmax, softmax_total
-from symnet.emit.numba.statements import AddAssign, Assign, Call, StatementPrinter, hoisted, loop
+from symnet.emit.numba.statements import AddAssign, Assign, Branch, Call, StatementPrinter, hoisted, loop
 from symnet.emit.numba.updates import param_updates
 from symnet.emit.templates import python_environment, tidy_python
 from symnet.errors import InputError
@@ -83,10 +83,11 @@ def generate_graph(graph: Graph, dtype: str = "float64", *, output: str = "OUT.p
         raise InputError(f"unknown dtype {dtype!r}; allowed: {', '.join(DTYPES)}")
     rule = update.optimizer(optimizer)
     rule = update.SGD if rule.name in update.CLASSIC else rule  # one kernel for both, μ given per call
-    kernel = GraphBatch(graph, dtype).kernel()
+    kernel = GraphBatch(graph, dtype).kernel(rule)
     names = [p.name for p in graph.params]
     state = [f"{s.name}{n}" for s in rule.state for n in names]
-    updates = param_updates([(p.name, len(p.shape), kernel.extents(p.shape)) for p in graph.params], rule, dtype)
+    updates = param_updates([(p.name, len(p.shape), kernel.extents(p.shape)) for p in graph.params], rule, dtype,
+                            kernel.updated)
     command = command or (f"symnet codegen {shell_word(graph.title + '.toml')} -o {shell_word(output)} --dtype {dtype}"
                           + (f" --optimizer {rule.name}" if rule != update.SGD else ""))
     template = python_environment().get_template("graph.py.j2")
@@ -108,6 +109,12 @@ class GraphKernel(Kernel):
     inputs: str = "N0"
     outputs: str = "N0"
     printer: KernelPrinter | None = None
+    #: the epoch's backward pass with each weight's products written into its update (sgd, momentum; no L2)
+    into_update: list[Block] | None = None
+    #: the weights whose update BLAS writes (their update loops then only add the velocity, or nothing)
+    updated: set[str] = field(default_factory=set)
+    #: the gradient arrays that loops sum into, set to 0 at each batch's start
+    zero: list[Block] = field(default_factory=list)
 
     def extents(self, shape: tuple[int, ...]) -> list[tuple[str, str]]:
         """The loops over a parameter array's entries: (i, rows), (j, columns), or (j, entries)."""
@@ -203,34 +210,58 @@ class GraphBatch:
             self.workspace.append((label, f"(rows, {self.code(width)})"))
 
     # -- the steps -----------------------------------------------------------------------------------------
-    def kernel(self) -> GraphKernel:
+    def kernel(self, optimizer: update.Optimizer = update.SGD) -> GraphKernel:
         g, r = self.g, self.r
         for node in g.nodes[:-1]:
             self.array(str(r.nodes[node.name].out.label), self.width_of(node.name))
         for node in g.nodes:
             if node.kind == DENSE.name:
                 self.array(str(r.delta_array(node.name).label), self.width_of(node.name))
-        forward = [self.forward(node) for node in g.nodes[:-1]]
-        loss = [self.loss()]
-        backward = [self.delta(name) for name in r.deltas]
+        forward = fused([self.forward(node) for node in g.nodes[:-1]], self.printer)
+        loss = fused([self.loss()], self.printer)
         accumulated: list[str] = []
-        for name, pr in r.params.items():
-            backward.append(self.gradient(name, accumulated))
+        backward = fused(self.backward(lambda name: self.gradient(name, accumulated)), self.printer)
+        zero = fused([_Step([f"the batch's sums start at 0: {', '.join(accumulated)}"], other=[
+            self._zero(name[1:]) for name in accumulated])], self.printer) if accumulated else []
+        into = None
+        if optimizer.name in update.CLASSIC and not g.l2:
+            # the epoch writes each weight's products straight into its update (no gradient array in between)
+            into = fused(self.backward(lambda name: self.gradient(name, [], into_update=True)), self.printer)
         pred = r.nodes[g.prediction].out
         self.printer.arrays["out"] = lambda idx: f"out[start + r, {idx[0]}]"
-        store = Block(["ŷ of the batch into out"], self.printer.lines(loop(ROW, B, loop(
-            j, self.width_of(g.prediction), Assign(sp.IndexedBase("out", real=True)[j], pred[j])))), [])
+        store = fused([_Step(["ŷ of the batch into out"], rows=(self.width_of(g.prediction), [
+            Assign(sp.IndexedBase("out", real=True)[j], pred[j])]))], self.printer)
         used, math = helpers(self.printer.helpers, True, self.dtype)
         widths = sorted({(f"N{w.name[1:]}", v) for w, v in self.sizes.items()}, key=lambda t: int(t[0][1:]))
         return GraphKernel(
-            g, "graph", self.dtype, False, self.workspace, forward, loss, backward, [store], accumulated, used,
+            g, "graph", self.dtype, False, self.workspace, forward, loss, backward, store, accumulated, used,
             vector=vector_math_pieces(self.dtype), vector_math=math | self.printer.vector_math,
             penalty=self.penalty(), decay=self.decay(),
             shapes=[f"({', '.join(_shape_codes(p.shape, widths))}{',' if len(p.shape) == 1 else ''})" for p in g.params],
             init=self.init(widths), widths=widths, inputs=self.code(self.width_of(INPUT)),
-            outputs=self.code(self.width_of(g.prediction)), printer=self.printer)
+            outputs=self.code(self.width_of(g.prediction)), printer=self.printer, into_update=into, zero=zero,
+            updated={name for name, pr in r.params.items() if len(pr.index) == 2 and into is not None
+                     and self._products_of_uses(name) is not None})
 
-    def forward(self, node) -> Block:
+    def backward(self, gradient) -> list["_Step"]:
+        """The deltas from the output down, each followed by the gradients summed from it alone in a loop over its
+        entries (a bias: its loop then joins the delta's), then the weights' (whose products must wait for every
+        delta that reads the weight)."""
+        out, later = [], []
+        reads_one = {name: {str(d.base.label) for _, u in pr.uses for d in u.atoms(sp.Indexed)}
+                     for name, pr in self.r.params.items()}
+        for delta in self.r.deltas:
+            out.append(self.delta(delta))
+            label = str(self.r.delta_array(delta).label)
+            for name, pr in self.r.params.items():
+                if len(pr.index) == 1 and reads_one[name] == {label}:
+                    out.append(gradient(name))
+        done = {n for n, pr in self.r.params.items() if len(pr.index) == 1 and len(reads_one[n]) == 1
+                and reads_one[n] <= {str(self.r.delta_array(d).label) for d in self.r.deltas}}
+        later = [gradient(name) for name in self.r.params if name not in done]
+        return out + later
+
+    def forward(self, node) -> "_Step":
         rule = self.r.nodes[node.name]
         layer = kind(node.kind)
         out = rule.out
@@ -238,7 +269,7 @@ class GraphBatch:
             f"{sp.sstr(out[seg.offset + seg.index])} = {sp.sstr(seg.value)}" for seg in rule.forward)]
         if len(rule.forward) == 1 and _normalised_exponential(rule.forward[0].value):
             return self.softmax(node, comment)
-        pre, statements = [], []
+        pre, rows, other = [], None, []
         for seg in rule.forward:
             value = seg.value.xreplace({seg.index: j})
             target = out[seg.offset + j] if seg.offset != 0 else out[j]
@@ -247,10 +278,13 @@ class GraphBatch:
             if value == target:
                 continue  # the product itself
             sums, value = hoisted(value, self.acc)
-            statements.append(loop(ROW, B, loop(j, seg.extent, *sums, Assign(target, value))))
-        return Block(comment, self.printer.lines(*statements), [], pre=self.printer.lines(*pre), name=f"_{node.name}")
+            if rows is None and len(rule.forward) == 1:
+                rows = (seg.extent, [*sums, Assign(target, value)])
+            else:
+                other.append(loop(ROW, B, loop(j, seg.extent, *sums, Assign(target, value))))
+        return _Step(comment, pre, rows, other)
 
-    def softmax(self, node, comment: list[str]) -> Block:
+    def softmax(self, node, comment: list[str]) -> "_Step":
         """A normalised exponential e^{u(j)}/Σₗ e^{u(l)}, shifted by its row's largest exponent: its terms into
         the output's row, their sum S, lse = M + log S (kept per row for the loss), then each term over S."""
         rule = self.r.nodes[node.name]
@@ -280,9 +314,9 @@ class GraphBatch:
         comment.append("  as exp(u - hmax)/S, S = Σ exp(u - hmax), lse = hmax + log S: u the exponent, hmax its row's "
                        "largest (no overflow)")
         self.lse[node.name] = lse[ROW]
-        return Block(comment, self.printer.lines(loop(ROW, B, *body)), [], name=f"_{node.name}")
+        return _Step(comment, other=[loop(ROW, B, *body)])
 
-    def loss(self) -> Block:
+    def loss(self) -> "_Step":
         g, r = self.g, self.r
         rule = r.nodes[g.loss_node.name]
         total = rule.forward[0].value
@@ -300,10 +334,9 @@ class GraphBatch:
         comment = [f"loss of each row: {sp.sstr(total)}"] + ([f"  from the logits: {sp.sstr(stable)}"]
                                                               if stable != total else [])
         sums, value = hoisted(stable, self.acc)
-        return Block(comment, self.printer.lines(loop(ROW, B, *sums, AddAssign(TOTAL, value))),
-                     [], name="_sample_losses")
+        return _Step(comment, other=[loop(ROW, B, *sums, AddAssign(TOTAL, value))])
 
-    def delta(self, name: str) -> Block:
+    def delta(self, name: str) -> "_Step":
         d = self.r.deltas[name]
         expr = d.scaled.subs(GE, INV_M)
         target = d.delta
@@ -311,40 +344,77 @@ class GraphBatch:
         if d.reaches_loss:
             comment.append("  times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too")
         calls, expr = self.products_of(expr, str(target.label), self.width_of(name), sp.S.Zero, first=True)
-        statements = []
+        rows = None
         if expr != target[j]:
             sums, value = hoisted(expr, self.acc)
-            statements.append(loop(ROW, B, loop(j, self.width_of(name), *sums, Assign(target[j], value))))
-        return Block(comment, self.printer.lines(*statements), [], pre=self.printer.lines(*calls),
-                     name=f"_delta_{name}")
+            rows = (self.width_of(name), [*sums, Assign(target[j], value)])
+        return _Step(comment, calls, rows)
 
-    def gradient(self, name: str, accumulated: list[str]) -> Block:
-        """∂E/∂P over the batch into gP: one product UᵀV per use that is an outer product of two rows, else loops."""
+    def _products_of_uses(self, name: str) -> list | None:
+        """(scalar, U, V) for each use of a weight when every one is an outer product of two rows, else None."""
+        pr = self.r.params[name]
+        if len(pr.index) != 2:
+            return None
+        products = [self._outer(u.subs(GE, INV_M)) for _, u in pr.uses]
+        return products if all(p is not None for p in products) else None
+
+    def gradient(self, name: str, accumulated: list[str], into_update: bool = False) -> "_Step":
+        """∂E/∂P over the batch into gP: one product UᵀV per use that is an outer product of two rows, else loops
+        (a bias: its delta summed over the rows).  ``into_update``: a weight's products written straight into its
+        update by BLAS, C ← α·UᵀV + β·C with α and β read off the update rule (sgd or momentum)."""
         pr = self.r.params[name]
         G = sp.IndexedBase(f"g{name}", real=True)
         comment = [f"∂E/∂{name}[{', '.join(map(str, pr.index))}] = {sp.sstr(pr.gradient)}"]
         uses = [u.subs(GE, INV_M) for _, u in pr.uses]
-        products = [self._outer(u) for u in uses] if len(pr.index) == 2 else [None] * len(uses)
-        calls, statements = [], []
-        if all(p is not None for p in products):
+        products = self._products_of_uses(name)
+        if products is not None:
+            calls = []
+            if into_update:
+                (sgd_a, sgd_b), (vel_a, vel_b) = self._linear(name)
+                sgd = [Call("_gemm_tn", U, V, name, self._scaled(sgd_a, c), sgd_b if n == 0 else self.printer.number("1.0"))
+                       for n, (c, U, V) in enumerate(products)]
+                vel = [Call("_gemm_tn", U, V, f"v{name}", self._scaled(vel_a, c), vel_b if n == 0 else
+                            self.printer.number("1.0")) for n, (c, U, V) in enumerate(products)]
+                comment.append("  summed over the batch by one product per use, written by BLAS straight into the "
+                               "update (velocity with momentum, else the weight)")
+                return _Step(comment, [Branch("use_velocity", vel, sgd)])
             for n, (scalar, U, V) in enumerate(products):
-                one, beta = self.printer.number("1.0"), self.printer.number("0.0" if n == 0 else "1.0")
-                alpha = one if scalar == 1 else self.code(scalar)
-                calls.append(Call("_gemm_tn", U, V, f"g{name}", alpha, beta))
+                beta = self.printer.number("0.0" if n == 0 else "1.0")
+                calls.append(Call("_gemm_tn", U, V, f"g{name}", self._scaled(self.printer.number("1.0"), scalar), beta))
             comment.append("  summed over the batch: one matrix product per node that reads it")
-        else:
-            accumulated.append(f"g{name}")
-            body = []
-            for u in uses:
-                sums, value = hoisted(u, self.acc)
-                body += [*sums, AddAssign(G[pr.index], value)]
-            (*outer, last), extents = pr.index, self._param_extents(name)
-            inner = loop(last, extents[-1], *body)
-            if outer:
-                inner = loop(outer[0], extents[0], inner)
-            statements.append(loop(ROW, B, inner))
-        return Block(comment, self.printer.lines(*statements), [], pre=self.printer.lines(*calls),
-                     name=f"_grad_{name}")
+            return _Step(comment, calls)
+        accumulated.append(f"g{name}")
+        body = []
+        for u in uses:
+            sums, value = hoisted(u, self.acc)
+            body += [*sums, AddAssign(G[pr.index], value)]
+        if len(pr.index) == 1:
+            return _Step(comment, rows=(self._param_extents(name)[0], body))
+        extents = self._param_extents(name)
+        return _Step(comment, other=[loop(ROW, B, loop(i, extents[0], loop(j, extents[1], *body)))])
+
+    def _zero(self, name: str) -> sp.Basic:
+        """gP ← 0, entry by entry."""
+        G, index, extents = sp.IndexedBase(f"g{name}", real=True), self.r.params[name].index, self._param_extents(name)
+        statement = Assign(G[index], sp.Float(0.0))
+        return loop(j, extents[-1], statement) if len(index) == 1 else loop(i, extents[0], loop(j, extents[1], statement))
+
+    def _scaled(self, alpha: str, scalar: sp.Expr) -> str:
+        return alpha if scalar == 1 else f"{alpha}*{self.code(scalar)}"
+
+    def _linear(self, name: str) -> tuple[tuple[str, str], tuple[str, str]]:
+        """(α, β) of sgd's θ ← α·g + β·θ and of momentum's v ← α·g + β·v, read off symnet.derivation.update's
+        rules (linear in g), printed."""
+        p = KernelPrinter(names={update.alpha: "lr", update.mu: "momentum"}, dtype=self.dtype)
+        theta, g, v = (sp.Symbol(f"{pre}{name}", real=True) for pre in ("", "g", "v"))
+        rules = update.rules(theta, g, v)
+        out = []
+        for key, target in (("sgd", theta), ("velocity", v)):
+            alpha_, beta_ = rules[key].diff(g), rules[key].diff(target)
+            if sp.expand(alpha_ * g + beta_ * target - rules[key]) != 0 or (alpha_ * beta_).has(theta, g, v):
+                raise ValueError(f"the {key} rule {rules[key]} is not α·g + β·{target}: BLAS cannot apply it")
+            out.append(tuple(p.number(repr(float(c))) if c.is_Number else p.doprint(c) for c in (alpha_, beta_)))
+        return out[0], out[1]
 
     def _param_extents(self, name: str) -> list[sp.Expr]:
         node = next(n for n in self.g.nodes if n.number is not None and name[1:] == str(n.number))
@@ -493,6 +563,72 @@ class GraphBatch:
             out.append(dict(name=p.name, shape=f"({', '.join(codes)})", zeros=False, scheme=scheme,
                             act=act or "its layer", scale=printer.doprint(scheme.scale)))
         return out
+
+
+@dataclass
+class _Step:
+    """One step of a batch as statements: BLAS products first (``pre``), then the statements of one loop over the
+    batch's rows and the units j < extent (``rows``), then statements of their own (``other``)."""
+
+    comment: list[str]
+    pre: list = field(default_factory=list)
+    rows: tuple[sp.Expr, list] | None = None
+    other: list = field(default_factory=list)
+
+
+def fused(steps: list[_Step], printer: StatementPrinter) -> list[Block]:
+    """The steps as blocks, a step's loop over (r, j) merged into the one before it where nothing comes between
+    them (no product, no loop of its own), the widths agree and it reads what that loop writes only at its own
+    (r, j): a dense layer's bias, its activation and a skip's sum in one pass over the batch, a bias's gradient
+    summed in its delta's loop."""
+    groups: list[_Step] = []
+    for step in steps:
+        last = groups[-1] if groups else None
+        if (last is not None and not step.pre and not step.other and step.rows is not None and last.rows is not None
+                and not last.other and sp.simplify(last.rows[0] - step.rows[0]) == 0
+                and _independent(last.rows[1], step.rows[1])):
+            last.rows = (last.rows[0], last.rows[1] + step.rows[1])
+            last.comment = last.comment + step.comment
+            continue
+        groups.append(_Step(list(step.comment), list(step.pre), step.rows and (step.rows[0], list(step.rows[1])),
+                            list(step.other)))
+    blocks = []
+    for step in groups:
+        body = ([loop(ROW, B, loop(j, step.rows[0], *step.rows[1]))] if step.rows else []) + step.other
+        blocks.append(Block(step.comment, printer.lines(*body), [], pre=printer.lines(*step.pre)))
+    return blocks
+
+
+def _independent(before: list, after: list) -> bool:
+    """Whether ``after`` reads what ``before`` writes only at entry j (its own row's), and writes nothing it reads."""
+    def targets(statements: list) -> set[str]:
+        return {str(s.lhs.base.label) for s in _flat(statements) if isinstance(s, (Assign, AddAssign))
+                and isinstance(s.lhs, sp.Indexed)}
+
+    def reads(statements: list) -> list[sp.Indexed]:
+        out = []
+        for s in _flat(statements):
+            if isinstance(s, (Assign, AddAssign)):
+                out += list(s.rhs.atoms(sp.Indexed))
+                if isinstance(s, AddAssign) and isinstance(s.lhs, sp.Indexed):
+                    out.append(s.lhs)
+        return out
+
+    written, rewritten = targets(before), targets(after)
+    if any(str(e.base.label) in written and e.indices != (j,) for e in reads(after)):
+        return False
+    return not any(str(e.base.label) in rewritten for e in reads(before))
+
+
+def _flat(statements: list) -> list:
+    """The assignments of a list of statements, those inside loops too."""
+    out = []
+    for s in statements:
+        if isinstance(s, (Assign, AddAssign)):
+            out.append(s)
+        elif hasattr(s, "body"):
+            out += _flat(list(s.body.args))
+    return out
 
 
 def _normalised_exponential(value: sp.Expr) -> bool:

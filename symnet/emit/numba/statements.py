@@ -48,6 +48,13 @@ class AddAssign(AddAugmentedAssignment):
         pass
 
 
+class Branch(sp.Basic):
+    """``if flag: then else: otherwise`` — a flag the caller passes (``use_velocity``), two lists of statements."""
+
+    def __new__(cls, flag: str, then: list, otherwise: list):
+        return sp.Basic.__new__(cls, _Code(flag), CodeBlock(*then), CodeBlock(*otherwise))
+
+
 class StatementPrinter(KernelPrinter):
     """:class:`KernelPrinter` for statements: assignments, loops, blocks and calls."""
 
@@ -69,6 +76,14 @@ class StatementPrinter(KernelPrinter):
 
     def _print_int(self, e: sp.Expr) -> str:
         return str(int(e)) if e.is_Integer else self._print(e)
+
+    def _print_Branch(self, expr: Branch) -> str:
+        flag, then, otherwise = expr.args
+
+        def indented(block: CodeBlock) -> str:
+            return "\n".join("    " + line for line in self._print(block).splitlines())
+
+        return f"if {flag.name}:\n{indented(then)}\nelse:\n{indented(otherwise)}"
 
     def _print_Call(self, expr: Call) -> str:
         return f"{expr.name}({', '.join(self._print(a) for a in expr.args[1:])})"
@@ -109,4 +124,4 @@ def hoisted(expr: sp.Expr, accumulators: "count[int]") -> tuple[list[sp.Basic], 
     return statements, expr.xreplace(replaced)
 
 
-__all__ = ["AddAssign", "Assign", "Call", "StatementPrinter", "hoisted", "loop"]
+__all__ = ["AddAssign", "Assign", "Branch", "Call", "StatementPrinter", "hoisted", "loop"]

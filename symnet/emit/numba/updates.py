@@ -100,16 +100,20 @@ def update_statements(L: int, optimizer: update.Optimizer, dtype: str = "float64
 
 
 def param_updates(params: list[tuple[str, int, list[tuple[str, str]]]], optimizer: update.Optimizer,
-                  dtype: str = "float64") -> list[dict]:
+                  dtype: str = "float64", into_update: set[str] = frozenset()) -> list[dict]:
     """Each parameter array's update as blocks over its entries (a graph's kernels): ``params`` holds
-    (name, number of indices, the loops over its entries); sgd and momentum as ``velocity`` (v, then θ) and
-    ``sgd``, or the optimiser's ``steps``."""
+    (name, number of indices, the loops over its entries); sgd and momentum as ``velocity`` (v, then θ; only
+    θ ← θ + v for an array whose velocity BLAS wrote, ``into_update``) and ``sgd`` (none for such an array), or
+    the optimiser's ``steps``."""
     blocks = []
     for name, ndim, loops in params:
         u = _printed(name, (i, j) if ndim == 2 else (j,), optimizer, dtype)
         if optimizer.name in update.CLASSIC:
-            blocks.append(dict(velocity=Block([], [u["velocity"], u["with_velocity"]], loops, name=f"_momentum_{name}"),
-                               sgd=Block([], [u["sgd"]], loops, name=f"_sgd_{name}")))
+            into = name in into_update
+            blocks.append(dict(
+                velocity=Block([], [u["with_velocity"]] if into else [u["velocity"], u["with_velocity"]], loops,
+                               name=f"_momentum_{name}"),
+                sgd=None if into else Block([], [u["sgd"]], loops, name=f"_sgd_{name}")))
         else:
             blocks.append(dict(steps=Block([], u["steps"], loops, name=f"_{optimizer.name}_{name}")))
     return blocks
