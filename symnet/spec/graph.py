@@ -161,6 +161,11 @@ class Graph:
     def outputs(self) -> int:
         return self.widths[self.prediction]
 
+    @property
+    def output(self) -> str:
+        """The prediction's kind (as a layer list's output activation): softmax, sigmoid, dense, …"""
+        return self.by_name[self.prediction].kind
+
     @cached_property
     def params(self) -> tuple[Param, ...]:
         """Every parameter array, in the kernels' order (W1, b1, W2, b2, … as the nodes own them)."""

@@ -94,7 +94,7 @@ def _link(d: Derivation, f: Factor) -> "Link":
     label = f"∂{f.of}/∂{f.wrt}"
     if f.rule != "activation":
         return Link(label, f.compact, of=f.of)
-    name = d.net.activations[parse_name(f.wrt.name).layer - 1]
+    name = d.graph.by_name[d.model.owner[f.of]].kind
     return Link(f"{label} = {glyph(name)}′({f.wrt})", f.compact, of=f.of, wrt=f.wrt,
                 activation=name if name in ACTIVATION_CLASSES else "")
 

@@ -32,7 +32,8 @@ from symnet.functions.formula import NODE_WORDS
 from symnet.errors import InputError
 from symnet.functions.regularisers import lam
 from symnet.derivation.names import Name, parse_name, symbol
-from symnet.spec import Network
+from symnet.derivation.model import named_yhat, unit
+from symnet.spec import Graph, Network
 
 MAX_CHARS = 10_000
 MAX_DEPTH = 100  # parentheses and nested calls; Python's own parser stops at 200
@@ -76,16 +77,17 @@ class Names:
     Each name is checked against the layer sizes when it is read: a 784-256-10 network has 203,530
     parameters, and a claim names a handful of them."""
 
-    def __init__(self, net: Network):
+    def __init__(self, net: Network | Graph):
         self.net = net
-        n, L = net.layers, net.depth
         # x1 for x, y1 for y, yhat[1] for yhat when there is one; h for the output's
         # pre-activation when there is one output (the first article's h)
         self._aliases: dict[str, str] = {}
-        if n[0] == 1:
+        if net.n_in == 1:
             self._aliases["x1"] = "x"
-        if n[L] == 1:
-            self._aliases.update({"y1": "y", "yhat[1]": "yhat", "h": f"h{L}[1]"})
+        if net.n_out == 1:
+            self._aliases.update({"y1": "y", "yhat[1]": "yhat"})
+            if isinstance(net, Network):
+                self._aliases["h"] = f"h{net.depth}[1]"
 
     def get(self, name: str) -> sp.Symbol | None:
         """The symbol a name stands for, or None when this network has no such quantity."""
@@ -97,6 +99,8 @@ class Names:
         parsed = parse_name(name)
         if parsed is None or str(parsed) != name:
             return None  # only the canonical spelling: x2, not x[2]
+        if isinstance(self.net, Graph):
+            return self._graph_symbol(parsed)
         bias = self._augmented_bias(parsed)
         if bias is not None:
             return bias
@@ -116,12 +120,22 @@ class Names:
         """The names, by family: ``x1, x2; y; W1[i,j] (i=1..2, j=1..2); b1[j] (j=1..2); …``; with
         ``claims`` also the names only a claim may use (the deltas and m)."""
         net, L = self.net, self.net.depth
-        n = net.layers
 
         def io(kind: str, count: int) -> str:
             names = [kind] if count == 1 else [str(Name(kind, None, (i,))) for i in range(1, min(count, 3) + 1)]
             return ", ".join(names) if count <= 3 else f"{names[0]}..{Name(kind, None, (count,))}"
 
+        if isinstance(net, Graph):
+            parts = [io("x", net.n_in), io("y", net.n_out)]
+            parts += [f"{p.name}[i,j] (i=1..{p.shape[0]}, j=1..{p.shape[1]})" if len(p.shape) == 2
+                      else f"{p.name}[j] (j=1..{p.shape[0]})" for p in net.params]
+            parts += [f"{n.name}[j] (j=1..{net.widths[n.name]})" for n in net.nodes[:-1]
+                      if not (n.name == net.prediction and n.number is None)]
+            parts.append(io("yhat", net.n_out))
+            if claims:
+                parts += ["delta<k>[j] = ∂E/∂h<k>[j]", "m (the number of samples)"]
+            return "; ".join(parts)
+        n = net.layers
         parts = [io("x", n[0]), io("y", n[L])]
         for k in range(1, L + 1):
             parts.append(f"W{k}[i,j] (i=1..{n[k - 1]}, j=1..{n[k]})")
@@ -145,6 +159,34 @@ class Names:
             i, j = name.index
             return i <= n[name.layer - 1] and j <= n[name.layer]
         return name.index[0] <= n[name.layer]
+
+    def _graph_symbol(self, name: Name) -> sp.Symbol | None:
+        """The model's symbol for a name of a graph's (an alias resolved: ``out[2]`` for the prediction's
+        ``yhat[2]``, ``z[1]`` for ``h1[1]``), or None when it has no such quantity."""
+        g = self.net
+        if name.kind in ("x", "y"):
+            count = g.n_in if name.kind == "x" else g.n_out
+            ok = name.index == () if count == 1 else bool(name.index) and name.index[0] <= count
+            return symbol(name) if ok else None
+        if name.kind == "delta":
+            dense = next((n for n in g.nodes if n.number == name.layer), None)
+            return symbol(name) if dense is not None and name.index[0] <= g.widths[dense.name] else None
+        if name.kind == "yhat":
+            node = g.prediction
+        else:
+            node = g.resolve(name.node)
+            if node in g.param:
+                shape = g.param[node].shape
+                fits = len(shape) == len(name.index) and all(1 <= v <= d for v, d in zip(name.index, shape))
+                return symbol(name) if fits else None
+        if node not in g.by_name or node == g.loss_node.name:
+            return None
+        count = g.widths[node]
+        if not name.index:
+            return unit(g, node, 1) if count == 1 and named_yhat(g, node) else None
+        if len(name.index) != 1 or name.index[0] > count:
+            return None
+        return unit(g, node, name.index[0])
 
     def _augmented_bias(self, name: Name) -> sp.Symbol | None:
         # the first article's W⁽ᵏ⁾_{n+1,j}: the bias as the weight of a constant input 1

@@ -17,7 +17,9 @@ import mpmath
 import sympy as sp
 
 from symnet.functions.losses import LOSSES
-from symnet.derivation.model import Model
+from symnet.derivation.model import Model, flat
+from symnet.functions.layers import kind
+from symnet.spec import Network
 from symnet.derivation.names import parse_name
 from symnet.errors import InputError
 from symnet.functions.activations import Activation
@@ -68,11 +70,15 @@ class Sampler:
         for s in m.x:
             if s in self.drawn:
                 base[s] = nonzero()
-        for k in range(1, net.depth + 1):
-            scale = min(1.0, 2 / net.layers[k - 1] ** 0.5)
-            for s in [*(w for row in m.W[k] for w in row), *m.b[k]]:
-                if s in self.drawn:
-                    base[s] = nonzero(scale)
+        g = m.graph
+        for node in g.nodes:
+            if node.number is None:
+                continue
+            scale = min(1.0, 2 / g.widths[node.inputs[0]] ** 0.5)
+            for p in kind(node.kind).parameters(node, [g.widths[i] for i in node.inputs]):
+                for s in flat(m.arrays[p.name]):
+                    if s in self.drawn:
+                        base[s] = nonzero(scale)
         if LOSSES[net.loss].one_hot:
             while True:
                 raw = [r.uniform(0.05, 1) for _ in m.y]
@@ -102,7 +108,7 @@ class Sampler:
 
     def _forward(self, s: sp.Symbol, env: Point) -> mpmath.mpf:
         name = parse_name(s.name)
-        if name.kind == "h":
+        if name.kind == "h" and isinstance(self.model.spec, Network):
             # h = Σ W a + b as one dot product: the bulk of the work in a wide layer
             k, j = name.layer, name.index[0] - 1
             m = self.model

@@ -27,7 +27,7 @@ from symnet.derivation.chains import E, Derivation, derive
 from symnet.derivation.model import Model
 from symnet.derivation.names import parse_name
 from symnet.errors import InputError
-from symnet.spec import Network
+from symnet.spec import Graph, Network, load
 from symnet.verify.diagnosis import FINGERPRINT_POINTS, Paths, chain_paths, diagnose, product_text
 from symnet.verify.evaluation import DIGITS, Point, Undefined, close, value
 from symnet.verify.grammar import M, Names, latex_to_claim, parse_claim, text
@@ -123,11 +123,13 @@ def check(
     ``time_limit`` bounds each piece of symbolic work (reading the claim, the proof, the diagnosis), in
     seconds.  A wide network is checked on the slice of it that the claim and the chain rule read.
     """
-    whole = net.net if isinstance(net, Derivation) else Network.load(net) if isinstance(net, str) else net
+    whole = net.net if isinstance(net, Derivation) else load(net) if isinstance(net, str) else net
     names = Names(whole)
     of_s = _quantity(whole, names, of, "--of")
     wrt_s = _quantity(whole, names, wrt, "--wrt")
-    if of_s != E and parse_name(of_s.name).kind not in ("h", "a", "yhat"):
+    computed = parse_name(of_s.name).kind not in ("x", "y", "W", "b") if isinstance(whole, Graph) else \
+        parse_name(of_s.name).kind in ("h", "a", "yhat")
+    if of_s != E and not computed:
         raise InputError(f"--of {of} is not a computed quantity; use E, h<k>[j], a<k>[j] or yhat")
     try:
         # SymPy evaluates as it builds: nested functions can cost it minutes before the check begins
@@ -139,7 +141,7 @@ def check(
     if batch and of_s != E:
         raise InputError("m and --batch belong to derivatives of E, the mean over the m samples")
 
-    part = slice_network(whole, of_s, wrt_s, expr)
+    part = slice_network(whole, of_s, wrt_s, expr) if isinstance(whole, Network) else whole
     # a Derivation given for a wide net is not reused: its model would make every point cost the whole net
     d = net if isinstance(net, Derivation) and part == whole else derive(part)
     if d.count_paths(of_s, wrt_s) == 0:
