@@ -69,9 +69,9 @@ class GraphMatrixForm:
     """The batch form of a graph: ``nodes`` in order (not the loss), ``deltas`` from the output down,
     ``gradients`` in the parameters' order; ``cost`` E as a 1×1 matrix."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, rules_: GraphRules | None = None):
         self.graph: Graph = spec.graph if isinstance(spec, Network) else spec
-        self.rules: GraphRules = rules(self.graph)
+        self.rules: GraphRules = rules_ or rules(self.graph)
         g, r = self.graph, self.rules
         symbols: dict[str, sp.MatrixSymbol] = {}
         self.widths = r.widths

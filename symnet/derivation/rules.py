@@ -90,8 +90,11 @@ class ParamRule:
 class GraphRules:
     """The index form of a graph: ``nodes[name]``, ``deltas[name]`` (the output's first), ``params[name]``."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, without: tuple[str, str] | None = None):
+        """``without`` = (node, consumer): the same rules with that one share of ∂E/∂node left out — the
+        mistake of a hand derivation that misses a path (a skip connection's), which check-code names."""
         self.graph: Graph = spec.graph if isinstance(spec, Network) else spec
+        self.without = without
         g = self.graph
         self.widths, self._same = _widths(g)
         self.arrays: dict[str, sp.IndexedBase] = {INPUT: sp.IndexedBase("x", real=True),
@@ -189,6 +192,14 @@ class GraphRules:
                     cuts[after[0].name] = name
         return cuts
 
+    def _consumers(self, node: str) -> list[Node]:
+        return [c for c in self.graph.consumers(node) if (node, c.name) != self.without]
+
+    def paths(self) -> list[tuple[str, str]]:
+        """(node, consumer) for every node read by two or more: each share of its ∂E/∂· a derivation can miss."""
+        return [(n.name, c.name) for n in self.graph.nodes for c in self.graph.consumers(n.name)
+                if len(self.graph.consumers(n.name)) > 1]
+
     def gradient(self, node: str, scale: sp.Expr = sp.S.One) -> sp.Expr:
         """∂E/∂node[p] for any node (or x), in the deltas of the dense layers it reaches: of one sample, or
         with ``scale`` = 1/m of a batch's mean (the share through the loss scaled, the deltas being the batch's)."""
@@ -207,7 +218,7 @@ class GraphRules:
         """Σ over the nodes that read ``node`` of their pullback, with their own ∂E/∂· put in."""
         if node not in self._grads:
             total = sp.S.Zero
-            for after in self.graph.consumers(node):
+            for after in self._consumers(node):
                 rule = self.nodes[after.name]
                 share = rule.pullbacks[node]
                 if not kind(after.kind).is_loss:
@@ -230,7 +241,7 @@ class GraphRules:
     def _delta(self, name: str) -> DeltaRule:
         delta = self.delta_array(name)
         terms = sp.S.Zero
-        for after in self.graph.consumers(name):
+        for after in self._consumers(name):
             rule = self.nodes[after.name]
             share = rule.pullbacks[name]
             above = self._upstream(after.name) if self._cuts.get(after.name) == name else self._composed(after.name)

@@ -66,7 +66,10 @@ from symnet.functions.activations import (ACTIVATION_CLASSES, IDENTITY, SOFTMAX,
                                           numpy_functions, x)
 from symnet.functions.losses import LOSSES
 from symnet.numeric.finite_differences import targets
-from symnet.spec import Network
+from symnet.derivation.graph_matrix import graph_matrix_form
+from symnet.derivation.rules import GraphRules, rules
+from symnet.functions.layers import kind as layer_kind
+from symnet.spec import Graph, Network, Spec
 from symnet.verify.grammar import text as claim_text
 
 __all__ = ["CONVENTIONS", "TOLERANCE", "CodeReport", "Diagnosis", "ParamResult", "batch_sizes", "check_code",
@@ -170,23 +173,29 @@ def check_code(path: str, net: Network, *, function: str | None = None, conventi
     return _judge(str(path), f"{chosen}()", net, layout, points, answers, f"{chosen}() in {file.name}")
 
 
-def batch_sizes(net: Network, batches: int, rng: np.random.Generator) -> tuple[int, ...]:
+def widths(net: Spec) -> tuple[int, ...]:
+    """Every width of the network: a layer list's layers, a graph's nodes'."""
+    return tuple(net.layers) if isinstance(net, Network) else tuple(sorted(set(net.widths.values())))
+
+
+def batch_sizes(net: Spec, batches: int, rng: np.random.Generator) -> tuple[int, ...]:
     """``batches`` different batch sizes m, each at least 3 and none a layer width."""
     # no m equal to a layer width, so that an (m, n) array is never mistaken for a transposed (n, m) one;
     # none below 3, so that m times the gradient is never twice it or the gradient itself
-    candidates = [m for m in range(3, 3 + 14 + len(net.layers) + batches) if m not in net.layers]
+    taken = widths(net)
+    candidates = [m for m in range(3, 3 + 14 + len(taken) + batches) if m not in taken]
     return tuple(int(m) for m in rng.permutation(candidates)[:batches])
 
 
-def random_batch(net: Network, m: int, rng: np.random.Generator) -> Point:
+def random_batch(net: Spec, m: int, rng: np.random.Generator) -> Point:
     """Random parameters, m random inputs and m valid targets, in the rows layout."""
     params: list[Array] = []
-    for n_in, n_out in zip(net.layers, net.layers[1:]):
+    for _, shape in net.param_shapes:
         # small weights (scaled by the fan-in) keep every unit off its saturated flats, where f′ ≈ 0 would
         # make a missing or wrong f′ invisible
-        params += [rng.normal(0.0, 0.8 / np.sqrt(n_in), (n_in, n_out)), rng.normal(0.0, 0.5, n_out)]
-    X = rng.normal(0.0, 1.0, (m, net.layers[0]))
-    return params, X, targets(net.loss, net.layers[-1], m, rng)
+        params.append(rng.normal(0.0, 0.8 / np.sqrt(shape[0]), shape) if len(shape) == 2 else rng.normal(0.0, 0.5, shape))
+    X = rng.normal(0.0, 1.0, (m, net.n_in))
+    return params, X, targets(net.loss, net.n_out, m, rng)
 
 
 # -- the layouts -------------------------------------------------------------------------------------------
@@ -195,7 +204,7 @@ class _Layout:
     """The user's convention: how symnet's row-layout arrays look to them, and how to name things."""
 
     convention: str
-    net: Network
+    net: Spec
 
     @property
     def columns(self) -> bool:
@@ -203,12 +212,13 @@ class _Layout:
 
     @property
     def names(self) -> list[str]:
-        return [f"{kind}{k}" for k in range(1, self.net.depth + 1) for kind in "Wb"]
+        return [name for name, _ in self.net.param_shapes]
 
     def param(self, i: int, rows: Array) -> Array:
+        """Parameter number i (of ``names``) as this layout holds it: a weight transposed, a bias a column."""
         if not self.columns:
             return rows
-        return np.ascontiguousarray(rows.T) if i % 2 == 0 else rows.reshape(-1, 1)
+        return np.ascontiguousarray(rows.T) if len(self.net.param_shapes[i][1]) == 2 else rows.reshape(-1, 1)
 
     def data(self, A: Array) -> Array:
         return np.ascontiguousarray(A.T) if self.columns else A
@@ -216,9 +226,8 @@ class _Layout:
     def convert(self, name: str, rows: Array) -> Array:
         """∂E/∂(name) from the rows layout into this one: "Wk" and "bk" as their parameters, "Hk" and "Ak"
         (m, nk) as data."""
-        kind = name[0]
-        if kind in "Wb":
-            return self.param(0 if kind == "W" else 1, rows)
+        if name in self.names:
+            return self.param(self.names.index(name), rows)
         return self.data(rows)
 
     def per_sample(self, D: Array) -> Array:
@@ -338,6 +347,8 @@ class _Mistake:
     dw_from_h: bool = False
     #: the L2 term λW of a layer's dW times this instead of once (0: left out, 2: counted twice)
     decay: dict[int, float] = field(default_factory=dict)
+    #: a graph's (node, consumer) whose share of ∂E/∂node is left out
+    path: tuple[str, str] | None = None
 
 
 @cache
@@ -388,16 +399,21 @@ def _loss_derivative(loss: str) -> Callable[[Array, Array], Array]:
     return _numpy(sp.diff(LOSSES[loss].term(p, t), p), p, t)
 
 
-def derived_gradients(net: Network, params: list[Array], X: Array, Y: Array) -> list[Array]:
+def derived_gradients(net: Spec, params: list[Array], X: Array, Y: Array) -> list[Array]:
     """∂E/∂θ for a batch in the rows layout ([W1, b1, …], X (m, n0), Y (m, nL)): what check_code compares
-    with, assembled from the registries' f, the derivation's f′ lemmas and the loss's ℓ′ as SymPy gives them."""
+    with — a graph's from its matrix form's evaluation; a layer list's assembled from the registries' f, the
+    derivation's f′ lemmas and the loss's ℓ′ as SymPy gives them (the form its known mistakes are made in)."""
+    if isinstance(net, Graph):
+        return graph_matrix_form(net).param_gradients(params, X, Y)
     return _backprop(net, params, X, Y)[0]
 
 
-def _derivatives(net: Network, layout: _Layout, point: Point, mistake: _Mistake | None = None
+def _derivatives(net: Spec, layout: _Layout, point: Point, mistake: _Mistake | None = None
                  ) -> tuple[dict[str, Array], dict[int, Array]]:
     """Every ∂E/∂(name) that can be diagnosed, in the layout's shapes — "Wk", "bk", "Hk" (Δ⁽ᵏ⁾) and "Ak"
     (k = 0..L: ∂E/∂X … ∂E/∂Ŷ) — and each layer's Δ as the layout holds it (a bias not summed over the batch)."""
+    if isinstance(net, Graph):
+        return _graph_derivatives(net, layout, point, mistake)
     grads, deltas, outputs = _backprop(net, *point, mistake, outputs=True)
     out = {}
     for k in range(1, net.depth + 1):
@@ -405,6 +421,23 @@ def _derivatives(net: Network, layout: _Layout, point: Point, mistake: _Mistake 
         out[f"H{k}"] = layout.data(deltas[k])
     out.update({f"A{k}": layout.data(G) for k, G in outputs.items()})
     return out, {k: layout.per_sample(D) for k, D in deltas.items()}
+
+
+def _graph_derivatives(graph: Graph, layout: _Layout, point: Point, mistake: _Mistake | None = None
+                       ) -> tuple[dict[str, Array], dict[int, Array]]:
+    """A graph's ∂E/∂θ for every parameter and ∂E/∂Hk (Δ⁽ᵏ⁾) from its matrix form (with a mistake: of the rules
+    that miss its path), in the layout's shapes; and each dense layer's Δ as the layout holds it."""
+    form = graph_matrix_form(graph) if mistake is None else _missing_path_form(graph, mistake.path)
+    params, X, Y = point
+    values = form.evaluate(params, X, Y)
+    out = {name: layout.param(n, np.reshape(values[f"d{name}"], shape))
+           for n, (name, shape) in enumerate(graph.param_shapes)}
+    deltas = {}
+    for node in graph.nodes:
+        if node.number is not None:
+            deltas[node.number] = layout.per_sample(values[f"D{node.number}"])
+            out[f"H{node.number}"] = layout.data(values[f"D{node.number}"])
+    return out, deltas
 
 
 def _backprop(net: Network, params: list[Array], X: Array, Y: Array, mistake: _Mistake | None = None, *,
@@ -464,6 +497,14 @@ def _decay() -> Callable[[Array, float], Array]:
 
 def _mistakes(net: Network, layout: _Layout) -> Iterator[_Mistake]:
     """Every known mistake that can change this network's gradients, from the output layer down."""
+    if isinstance(net, Graph):
+        # a share of a node's ∂E/∂· left out: the path through one of the nodes that read it missing
+        for node, consumer in rules(net).paths():
+            reader = net.by_name[consumer]
+            how = f"{consumer} = {layer_kind(reader.kind).describe(reader)}"
+            yield _Mistake(_graph_layer(net, node), f"the path from {node} through {consumer} is missing: ∂E/∂{node} "
+                           f"is the sum over every node that reads {node}, and {how} reads it too", path=(node, consumer))
+        return
     L = net.depth
     elementwise = [k for k in range(1, L + 1) if net.activations[k - 1] not in (IDENTITY, SOFTMAX)]
     for k in range(L, 0, -1):
@@ -695,7 +736,7 @@ def _judge(path: str, function: str, net: Network, layout: _Layout, points: list
     if not wrong:
         results = tuple(ParamResult(n, True, e, s, x_) for n, e, s, x_ in zip(names, errors, shapes, expected))
         return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), results, None, "")
-    first = max(i // 2 + 1 for i in wrong)
+    first = max(_layer_of(names[i]) for i in wrong)
     found = _explain(net, layout, points, batches, truths, TOLERANCE)
     per_param = [""] * len(names)
     if found is None:
@@ -710,7 +751,7 @@ def _judge(path: str, function: str, net: Network, layout: _Layout, points: list
             name, form = names[i], found.forms[names[i]]
             form_text = form.words(name, layout.axis()) if form != _Form() else ""
             if found.mistake and name in found.changed:
-                k = i // 2 + 1
+                k = _layer_of(name)
                 cause = found.mistake if k == found.layer or found.local else \
                     f"follows from layer {found.layer} ({layout.D(k)} is carried back from it)"
                 per_param[i] = cause + (f"; also {form_text}" if form_text else "")
@@ -723,6 +764,39 @@ def _judge(path: str, function: str, net: Network, layout: _Layout, points: list
     results = tuple(ParamResult(n, i not in wrong, errors[i], shapes[i], expected[i], per_param[i])
                     for i, n in enumerate(names))
     return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), results, first, diagnosis)
+
+
+def _missing_path_form(graph: Graph, path: tuple[str, str]):
+    """The matrix form of rules that leave out one share of ∂E/∂node (cached per path)."""
+    key = (graph, path)
+    if key not in _VARIANTS:
+        from symnet.derivation.graph_matrix import GraphMatrixForm
+
+        _VARIANTS[key] = GraphMatrixForm(graph, GraphRules(graph, without=path))
+    return _VARIANTS[key]
+
+
+_VARIANTS: dict = {}
+
+
+def _graph_layer(graph: Graph, node: str) -> int:
+    """The dense layer whose delta a node's ∂E/∂· flows into first (the layer a missing path is made in)."""
+    seen, todo = set(), [node]
+    while todo:
+        name = todo.pop()
+        n = graph.by_name.get(name)
+        if n is None or name in seen:
+            continue
+        seen.add(name)
+        if n.number is not None:
+            return n.number
+        todo += list(n.inputs)
+    return 1
+
+
+def _layer_of(name: str) -> int:
+    """k of a parameter named W{k} or b{k}."""
+    return int(name[1:])
 
 
 def _summary(texts: list[str], forms: list[_Form], every: bool, mistake: _Mistake | None) -> str:
@@ -764,7 +838,7 @@ def _misshaped(path: str, function: str, net: Network, layout: _Layout, batches:
         e = max(_rel_error(b.user[n], tt[n], b.floor) if b.user[n].shape == tt[n].shape else float("inf")
                 for b, (tt, _) in zip(batches, truths))
         results.append(ParamResult(n, e <= TOLERANCE, e, tuple(u.shape), tuple(t.shape)))
-    first = max(names.index(n) // 2 + 1 for n in misshaped)
+    first = max(_layer_of(n) for n in misshaped)
     return CodeReport(path, function, net, layout.convention, tuple(b.m for b in batches), tuple(results), first,
                       "; ".join(misshaped.values()))
 
