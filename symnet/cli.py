@@ -500,7 +500,7 @@ def check_command(spec: str, hidden: str | None, output_act: str | None, loss: s
     if (claim is None) == (claim_latex is None):
         raise InputError("give the claim once: --claim EXPR or --claim-latex TEX")
     net = load_network(spec, hidden, output_act, loss, bias)
-    if is_matrix_name(wrt):
+    if is_matrix_name(wrt, net):
         if of != "E" or claim_latex is not None or batch:
             raise InputError("a matrix claim is ∂E/∂(a whole matrix) over the batch, given as NumPy text with --claim "
                              "(no --of, --claim-latex or --batch)")

@@ -140,7 +140,7 @@ class GraphMatrixForm:
     def gradient(self, node: str) -> MatrixExpr:
         """∂E/∂N over the batch for any node (or X): m × width."""
         name = self.graph.resolve(node)
-        return self.t.rows(self.rules.gradient(name, 1 / M).xreplace({p: j}), j, self.widths[name])
+        return self.t.rows(self.rules.gradient(name, 1 / M, j), j, self.widths[name])
 
     @cached_property
     def cost(self) -> MatrixExpr:
@@ -150,11 +150,11 @@ class GraphMatrixForm:
         return sp.MatMul(1 / M, sp.OneMatrix(1, M), per_row)
 
     # -- numbers -----------------------------------------------------------------------------------------
-    def evaluate(self, params: list[Array] | dict[str, Array], X: Array, Y: Array, *, l2: float | None = None
-                 ) -> dict[str, Array]:
+    def evaluate(self, params: list[Array] | dict[str, Array], X: Array, Y: Array, *, l2: float | None = None,
+                 nodes: bool = True) -> dict[str, Array]:
         """Every matrix of one batch: "X", "Y", each node's (``H1``, ``A1``, ``Add1``, ``Yhat``), "Dk", "dW1",
-        "db1" (a (1, n) row), … for ``params`` in the graph's order (or by name; biases (n,) or (n, 1)), and
-        "E", the cost with its L2 term."""
+        "db1" (a (1, n) row), … for ``params`` in the graph's order (or by name; biases (n,) or (n, 1)), "E", the
+        cost with its L2 term, and (``nodes``) ∂E/∂(each node's matrix): "dA1", "dAdd1", "dX", …"""
         g = self.graph
         values = params if isinstance(params, dict) else {p.name: v for p, v in zip(g.params, params)}
         env = self._forward(values, X, l2)
@@ -164,6 +164,11 @@ class GraphMatrixForm:
         out = dict(env.values)
         for grad in self.gradients:
             out[f"d{grad.name}"] = env.eval(grad.expr)
+        if nodes:
+            for name, array in self.rules.arrays.items():
+                if name == TARGET or name == g.loss_node.name:
+                    continue
+                out[f"d{self.symbols[str(array.label)].name}"] = env.eval(self.gradient(name))
         penalty = 0.5 * out.get("lam", g.l2 if l2 is None else l2) * sum(
             float(np.sum(np.asarray(values[q.name], dtype=float) ** 2)) for q in g.params if q.decayed)
         out["E"] = float(env.eval(self.cost)[0, 0]) + penalty
@@ -194,7 +199,7 @@ class GraphMatrixForm:
 
     def param_gradients(self, params: list[Array], X: Array, Y: Array) -> list[Array]:
         """∂E/∂θ in the graph's parameter order and shapes (a bias's a vector)."""
-        out = self.evaluate(params, X, Y)
+        out = self.evaluate(params, X, Y, nodes=False)
         return [np.reshape(out[f"d{q.name}"], q.shape) for q in self.graph.params]
 
 

@@ -200,13 +200,13 @@ class GraphRules:
         return [(n.name, c.name) for n in self.graph.nodes for c in self.graph.consumers(n.name)
                 if len(self.graph.consumers(n.name)) > 1]
 
-    def gradient(self, node: str, scale: sp.Expr = sp.S.One) -> sp.Expr:
-        """∂E/∂node[p] for any node (or x), in the deltas of the dense layers it reaches: of one sample, or
+    def gradient(self, node: str, scale: sp.Expr = sp.S.One, index: sp.Symbol = p) -> sp.Expr:
+        """∂E/∂node[index] for any node (or x), in the deltas of the dense layers it reaches: of one sample, or
         with ``scale`` = 1/m of a batch's mean (the share through the loss scaled, the deltas being the batch's)."""
         node = self.graph.resolve(node)
         if node in self._cuts:
-            return self.delta_array(self._cuts[node])[p]
-        return self._upstream(node).subs(GE, scale)
+            return self.delta_array(self._cuts[node])[index]
+        return _tidy(self._upstream(node).subs(GE, scale), {p: index})
 
     def _composed(self, node: str) -> sp.Expr:
         """∂E/∂node[p] with the loss's factor g_E left in."""

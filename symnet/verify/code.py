@@ -432,6 +432,8 @@ def _graph_derivatives(graph: Graph, layout: _Layout, point: Point, mistake: _Mi
     values = form.evaluate(params, X, Y)
     out = {name: layout.param(n, np.reshape(values[f"d{name}"], shape))
            for n, (name, shape) in enumerate(graph.param_shapes)}
+    out.update({key[1:]: layout.data(v) for key, v in values.items()
+                if key.startswith("d") and key[1:] not in out and np.ndim(v) == 2})
     deltas = {}
     for node in graph.nodes:
         if node.number is not None:

@@ -53,7 +53,9 @@ from symnet.errors import InputError
 from symnet.functions.activations import Activation, inline, numpy_functions
 from symnet.functions.formula import NODE_WORDS
 from symnet.functions.losses import LOSSES
-from symnet.spec import Network
+from symnet.derivation.graph_matrix import GraphMatrixForm, graph_matrix_form
+from symnet.spec import Graph, Network
+from symnet.spec.graph import TARGET
 from symnet.verify import proof
 from symnet.verify.code import CONVENTIONS, batch_sizes, derived_gradients, diagnose, in_convention, random_batch
 from symnet.verify.grammar import DECAY_NAMES, MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, check_text, claim_functions
@@ -85,17 +87,47 @@ _COLUMNS_NOTE = "columns convention: samples are columns"
 _TARGET = re.compile(r"^d?(?:(?P<kind>[WbHZAD])(?P<k>[0-9]+)|(?P<io>X|Yhat|Y_hat))$")
 
 
-def is_matrix_name(name: str) -> bool:
-    """Whether ``--wrt NAME`` names a whole matrix (W1, b1, H1, Z1, A1, Yhat, X, dW1, …) rather than one
-    entry (W1[1,2]): the CLI's switch between matrix and scalar claims."""
+def is_matrix_name(name: str, net: Network | Graph | None = None) -> bool:
+    """Whether ``--wrt NAME`` names a whole matrix (W1, b1, H1, Z1, A1, Yhat, X, dW1, …; a graph's nodes'
+    matrices too: Add1, Code) rather than one entry (W1[1,2]): the CLI's switch between matrix and scalar
+    claims."""
     found = _TARGET.match(name.replace(" ", "")) if isinstance(name, str) else None
-    return found is not None and found["kind"] != "D"
+    if found is not None and found["kind"] != "D":
+        return True
+    if isinstance(net, Graph) and isinstance(name, str):
+        text = name.replace(" ", "")
+        return (text[1:] if text.startswith("d") else text) in _graph_targets(net)
+    return False
 
 
-def _target(net: Network, wrt: str) -> tuple[str, str]:
+def _graph_targets(graph: Graph) -> dict[str, str]:
+    """A graph's matrices a matrix claim may differentiate by, as written → their key: its parameters, every
+    node's matrix (H1, A1, Add1, Yhat; Z1 for H1 too) and X."""
+    form = graph_matrix_form(graph)
+    out = {p.name: p.name for p in graph.params}
+    for name, array in form.rules.arrays.items():
+        if name == TARGET or name in graph.by_name and name == graph.loss_node.name:
+            continue
+        key = str(form.symbols[str(array.label)].name)
+        out[key] = key
+        if key.startswith("H") and key[1:].isdigit():
+            out["Z" + key[1:]] = key
+    out["Y_hat"] = "Yhat"
+    return out
+
+
+def _target(net: Network | Graph, wrt: str) -> tuple[str, str]:
     """--wrt as (the key of the quantity: Wk, bk, Hk, Ak with A0 = X and AL = Ŷ; the name as written)."""
-    L = net.depth
     text = wrt.replace(" ", "") if isinstance(wrt, str) else ""
+    if isinstance(net, Graph):
+        targets = _graph_targets(net)
+        shown = text[1:] if text[1:] in targets and text.startswith("d") else text
+        if shown in targets:
+            return targets[shown], shown
+        raise InputError(f"--wrt {wrt!r} is not a whole matrix of the {net.compact} network; a matrix claim is "
+                         f"∂E/∂ one of {', '.join(t for t in targets if t != 'Y_hat')} (with or without the "
+                         f"course's d); for one entry write e.g. --wrt 'W1[1,1]'")
+    L = net.depth
     found = _TARGET.match(text)
     shown = text[1:] if len(text) > 1 and text[0] == "d" and text[1] in "WbHZAXY" else text
     if found and found["io"]:
@@ -113,8 +145,17 @@ class _Names:
     """The names a matrix claim may use for one network, and what each stands for (a key of the batch's
     values)."""
 
-    def __init__(self, net: Network):
+    def __init__(self, net: Network | Graph):
         self.net = net
+        if isinstance(net, Graph):
+            names = {**_graph_targets(net), "Y": "Y", "m": "m"}
+            for node in net.nodes:
+                if node.number is not None:
+                    names.update({f"D{node.number}": f"D{node.number}", f"dZ{node.number}": f"dZ{node.number}"})
+            if net.l2:
+                names.update(dict.fromkeys(DECAY_NAMES, "lam"))
+            self.names = names
+            return
         L = net.depth
         names = {"X": "X", "A0": "X", "Y": "Y", "Yhat": "Yhat", "Y_hat": "Yhat", f"A{L}": "Yhat", "m": "m"}
         for k in range(1, L + 1):
@@ -132,6 +173,9 @@ class _Names:
         raise InputError(f"unknown name {ident!r} in the claim; {self.summary()}")
 
     def summary(self) -> str:
+        if isinstance(self.net, Graph):
+            return (f"a matrix claim on {self.net.compact} may use {', '.join(n for n in self.names if n != 'Y_hat')} "
+                    f"(Dk = Δ = ∂E/∂Hk, dZk = m·Δ, the course's dZ)")
         L = self.net.depth
         hidden = f"A1..A{L - 1}, " if L > 2 else ("A1, " if L == 2 else "")
         decay = f", {' or '.join(DECAY_NAMES)} (λ)" if self.net.l2 else ""
@@ -694,7 +738,7 @@ def check_matrix(net: Network, wrt: str, claim: str, *, convention: str = "rows"
     if net.n_params > MAX_PARAMS:
         raise InputError(f"{net.compact} has {net.n_params:,} parameters; matrix claims are checked for at most "
                          f"{MAX_PARAMS:,}")
-    form = matrix_form(net)
+    form = matrix_form(net) if isinstance(net, Network) else graph_matrix_form(net)
     rng = np.random.default_rng(seed)
     sizes = batch_sizes(net, batches, rng)
     points = [random_batch(net, m, rng) for m in sizes]
@@ -732,7 +776,25 @@ def _values(form: MatrixForm, net: Network, point: tuple, convention: str) -> tu
     """The claim's names for one batch (by key, in the convention's shapes), and the rows-layout values."""
     params, X, Y = point
     rows = form.evaluate(params, X, Y, l2=net.l2)
+    if isinstance(net, Graph):
+        return _graph_values(net, convention, params, rows, float(len(X)), float(net.l2)), rows
     return _names_values(net, convention, params, rows, float(len(X)), float(net.l2)), rows
+
+
+def _graph_values(graph: Graph, convention: str, params: list[Array], rows: dict[str, Array], m: float,
+                  l2: float) -> dict[str, object]:
+    """What each name of a claim on a graph stands for, by key, from the batch's rows-layout values."""
+    values: dict[str, object] = {"m": m, "lam": l2}
+    for (name, shape), p in zip(graph.param_shapes, params):
+        values[name] = in_convention(convention, graph, name, np.reshape(p, shape))
+    for key in set(_graph_targets(graph).values()) | {"Y"}:
+        if key not in values:
+            values[key] = in_convention(convention, graph, key, rows[key])
+    for node in graph.nodes:
+        if node.number is not None:
+            values[f"D{node.number}"] = in_convention(convention, graph, "H", rows[f"D{node.number}"])
+            values[f"dZ{node.number}"] = values[f"D{node.number}"] * m
+    return values
 
 
 def _names_values(net: Network, convention: str, params: list[Array], rows: dict[str, Array], m: object,
@@ -755,6 +817,10 @@ def _names_values(net: Network, convention: str, params: list[Array], rows: dict
 def _truth(net: Network, key: str, rows: dict[str, Array], point: tuple, convention: str) -> Array:
     """∂E/∂(key) for the batch, in the convention's shape: the parameters' from the derivation's gradients,
     the rest from the matrix form."""
+    if isinstance(net, Graph):
+        if key in net.param:
+            return in_convention(convention, net, key, np.reshape(rows[f"d{key}"], net.param[key].shape))
+        return in_convention(convention, net, key, rows[f"d{key}"])
     kind, k = key[0], int(key[1:])
     if kind in "Wb":
         grads = derived_gradients(net, *point)
@@ -809,6 +875,8 @@ def _notes(net: Network, program: MatrixClaim) -> tuple[str, ...]:
 
 # -- the correct expression, as NumPy text in the convention's names ----------------------------------------
 def _correct_text(form: MatrixForm, key: str, convention: str) -> str:
+    if isinstance(form, GraphMatrixForm):
+        return _graph_correct_text(form, key, convention)
     kind, k = key[0], int(key[1:])
     columns = convention == "columns"
     if kind == "W":
@@ -839,15 +907,43 @@ def _correct_text(form: MatrixForm, key: str, convention: str) -> str:
     return main
 
 
+def _graph_correct_text(form: GraphMatrixForm, key: str, convention: str) -> str:
+    """∂E/∂(key) of a graph as NumPy text, then each delta it reads (and each one those read)."""
+    columns = convention == "columns"
+    grads = {g.name: g.expr for g in form.gradients}
+    deltas = {str(d.D.name): d.expr for d in form.deltas}
+    if key in grads:
+        expr = grads[key]
+    elif key in deltas or key.startswith("H") and f"D{key[1:]}" in deltas:
+        expr = deltas[f"D{key[1:]}"]
+    else:
+        node = next(n for n, arr in form.rules.arrays.items() if str(form.symbols[str(arr.label)].name) == key)
+        expr = form.gradient(node)
+    printer = _NumpyText(columns, form)
+    main = printer.text(expr, transposed=columns)
+    chain, seen = [], set()
+    todo = sorted(str(s.name) for s in expr.atoms(sp.MatrixSymbol) if str(s.name) in deltas)
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        chain.append(f"{name} = {printer.text(deltas[name], transposed=columns)}")
+        todo += sorted(str(s.name) for s in deltas[name].atoms(sp.MatrixSymbol) if str(s.name) in deltas)
+    return main + (", where " + ", ".join(chain) if chain else "")
+
+
 class _NumpyText:
     """A matrix expression of the matrix form as NumPy text; in the columns convention every matrix is
     printed transposed (Xᵀ is the columns' X, so (XᵀΔ)ᵀ = ΔᵀX reads D @ X.T)."""
 
     _ADD, _MUL, _UNARY, _POW, _ATOM = range(5)
 
-    def __init__(self, columns: bool, form: MatrixForm):
+    def __init__(self, columns: bool, form: MatrixForm | GraphMatrixForm):
         self.columns = columns
-        self.L = form.depth
+        # a graph's widths by their symbols: a block of a matrix prints with its numbers (W3[:32])
+        self.sizes = {w: form.graph.widths[n] for n, w in form.widths.items()
+                      if isinstance(w, sp.Symbol) and n in form.graph.widths} if isinstance(form, GraphMatrixForm) else {}
 
     def text(self, e: sp.Basic, transposed: bool = False) -> str:
         return self._p(e, transposed)[0]
@@ -894,7 +990,20 @@ class _NumpyText:
             return f"{_function_name(e.function)}({self._p(e.expr, t)[0]})", self._ATOM
         if isinstance(e, sp.MatMul):
             return self._matmul(e, t)
+        if isinstance(e, sp.MatrixSlice):
+            (r0, r1, _), (c0, c1, _) = e.rowslice, e.colslice
+            rows, cols = (f"{self._int(a)}:{self._int(b)}".replace("0:", ":", 1) if a == 0 else
+                          f"{self._int(a)}:{self._int(b)}" for a, b in ((r0, r1), (c0, c1)))
+            parent, _ = self._p(e.parent, False)
+            sliced = f"{parent}[{rows}, {cols}]".replace(", :]", "]")
+            return (f"{sliced}.T" if t != self.columns else sliced), self._ATOM
+        if isinstance(e, sp.BlockMatrix):
+            parts = [self._p(b, t)[0] for b in e.blocks[0, :]]
+            return f"np.hstack([{', '.join(parts)}])" if not t else f"np.vstack([{', '.join(parts)}])", self._ATOM
         return sp.sstr(e), self._ATOM
+
+    def _int(self, e: sp.Expr) -> str:
+        return sp.sstr(sp.sympify(e).xreplace(self.sizes))
 
     def _matmul(self, e: sp.MatMul, t: bool) -> tuple[str, int]:
         scalar = sp.Mul(*(a for a in e.args if not a.is_Matrix))
@@ -958,7 +1067,7 @@ def _prove(net: Network, form: MatrixForm, program: MatrixClaim, key: str, conve
            seconds: float) -> tuple[bool, int | None]:
     """Whether the claim equals the truth entry by entry for a batch of a few samples, all values symbols
     (the forward quantities with their definitions); (False, None) when the network is too large to try."""
-    if net.n_params > PROVE_UP_TO:
+    if net.n_params > PROVE_UP_TO or isinstance(net, Graph):
         return False, None
     m, L = _proof_size(net), net.depth
     n = net.layers
