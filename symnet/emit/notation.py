@@ -51,7 +51,27 @@ def symbol_script(name: str, bias_rows: dict[int, int] | None = None) -> Script 
         return Script("W", str(parsed.layer), tuple(str(i) for i in (bias_rows[parsed.layer], parsed.index[0])))
     if parsed.kind in LAYERED:
         return Script(parsed.kind, str(parsed.layer), tuple(str(i) for i in parsed.index))
+    if parsed.kind not in ("x", "y", "yhat", "E"):  # a graph's own node: add1[2], code[1]
+        return Script(parsed.kind, str(parsed.layer) if parsed.layer is not None else None,
+                      tuple(str(i) for i in parsed.index) or None)
     return Script(parsed.kind, None, (str(parsed.index[0]),) if parsed.index else None)
+
+
+#: a graph's node or matrix name: letters, then its number (add1, code, Add1); ``g_`` and a name is ∂E/∂ it
+NODE = re.compile(r"^(?P<grad>g_)?(?P<stem>[A-Za-z][A-Za-z_]*?)(?P<layer>[1-9][0-9]*)?$")
+
+
+def node_script(label: str) -> tuple[str, str | None, bool] | None:
+    """(stem, layer, whether it is ∂E/∂ the node) of a graph node's array label (``add1``, ``g_a1``), or None."""
+    m = NODE.match(label)
+    if not m:
+        return None
+    return m["stem"], m["layer"], bool(m["grad"])
+
+
+def upright(stem: str) -> bool:
+    """Whether a node's name prints upright (a word, ``add``, ``code``) rather than as an italic letter (``s``)."""
+    return len(stem) > 1 and stem not in ("yhat", "delta")
 
 
 def indexed_script(label: str) -> tuple[str, str] | None:

@@ -66,10 +66,9 @@ def random_values(net: Network, seed: int = 0) -> Values:
     depend on a rounding."""
     rng = np.random.default_rng(seed)
     for _ in range(100):
-        x = np.round(rng.uniform(-1, 1, net.layers[0]), 2)
-        y = np.round(targets(net.loss, net.layers[-1], 1, rng)[0], 2)
-        params = [np.round(rng.uniform(-0.5, 0.5, shape), 2)
-                  for a, b in zip(net.layers, net.layers[1:]) for shape in ((a, b), (b,))]
+        x = np.round(rng.uniform(-1, 1, net.n_in), 2)
+        y = np.round(targets(net.loss, net.n_out, 1, rng)[0], 2)
+        params = [np.round(rng.uniform(-0.5, 0.5, shape), 2) for _, shape in net.param_shapes]
         if kink_distance(kinks_of(net), params, x.reshape(1, -1)) >= 0.005:
             break
     return Values(x, y, params, learning_rate=0.5)
@@ -77,7 +76,7 @@ def random_values(net: Network, seed: int = 0) -> Values:
 
 def values_from_dict(data: dict, net: Network, source: str = "values") -> Values:
     L = net.depth
-    names = [f"{kind}{k}" for k in range(1, L + 1) for kind in ("W", "b")]
+    names = [name for name, _ in net.param_shapes]
     unknown = sorted(set(data) - set(VALUE_KEYS) - set(names))
     if unknown:
         raise InputError(f"{source}: unknown key {unknown[0]!r}; expected x, y, learning_rate, "
@@ -103,14 +102,20 @@ def values_from_dict(data: dict, net: Network, source: str = "values") -> Values
             raise InputError(f"{source}: {key} has a value that is not a finite number")
         return arr
 
-    n = net.layers
-    x = array("x", (n[0],), f"{n[0]} inputs")
-    y = array("y", (n[L],), f"{n[L]} targets")
+    x = array("x", (net.n_in,), f"{net.n_in} inputs")
+    y = array("y", (net.n_out,), f"{net.n_out} targets")
     params = []
-    for k in range(1, L + 1):
-        params.append(array(f"W{k}", (n[k - 1], n[k]),
-                            f"rows i = the {n[k - 1]} neurons of layer {k - 1}, columns j = the {n[k]} of layer {k}"))
-        params.append(array(f"b{k}", (n[k],), f"one bias per neuron of layer {k}"))
+    if isinstance(net, Network):
+        n = net.layers
+        for k in range(1, L + 1):
+            params.append(array(f"W{k}", (n[k - 1], n[k]),
+                                f"rows i = the {n[k - 1]} neurons of layer {k - 1}, columns j = the {n[k]} of layer {k}"))
+            params.append(array(f"b{k}", (n[k],), f"one bias per neuron of layer {k}"))
+    else:
+        for name, shape in net.param_shapes:
+            what = (f"rows i = the {shape[0]} units the layer reads, columns j = its {shape[1]} units" if len(shape) == 2
+                    else f"one bias per unit of layer {name[1:]}")
+            params.append(array(name, shape, what))
     rates = {}
     for key, default in (("learning_rate", 0.5), ("momentum", 0.0)):
         v = data.get(key, default)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from symnet.files import read_toml
+from symnet.files import read_toml, shell_word
 from symnet.functions import formula
 from symnet.functions.activations import SOFTMAX, unit_interval
 from symnet.functions.layers import DENSE, MAX_UNITS, Layer, LayerError, Node, Param, Tie, kind, names
@@ -226,7 +226,12 @@ class Graph:
         """A short line: ``residual (64 inputs → 10 outputs, 3 dense layers, cce)``."""
         layers = f"{self.depth} dense layer{'s' if self.depth != 1 else ''}"
         l2 = f", l2 {self.l2!r}" if self.l2 else ""
-        return f"{self.title} ({self.inputs} inputs → {self.outputs} outputs, {layers}, {self.loss}{l2})"
+        ins, outs = (f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((self.inputs, "input"), (self.outputs, "output")))
+        return f"{self.title} ({ins} → {outs}, {layers}, {self.loss}{l2})"
+
+    def arguments(self) -> str:
+        """The command-line word that gives this graph: its spec file, named after its title."""
+        return shell_word(f"{self.title}.toml")
 
     def nodes_text(self) -> str:
         """One line: the nodes as they compute (``h1 = dense(x, 8); a1 = relu(h1); …``)."""

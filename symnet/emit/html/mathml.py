@@ -22,7 +22,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symnet.emit.latex.printer import (AUGMENTED_MARK, MATRIX_NAME, NEIGHBOUR_NAME, NO_BIAS_MARK, LatexPrinter,
                                        elementwise_body, matmul_parts, print_elementwise, split_coefficient)
-from symnet.emit.notation import indexed_script, joined, layer_below, symbol_script
+from symnet.emit.notation import indexed_script, joined, layer_below, node_script, symbol_script, upright
 from symnet.functions.activations import Activation, glyph
 
 #: the letter of each kind of quantity (ŷ is an accent over y, added by the printer)
@@ -108,6 +108,8 @@ class MathMLPrinter(MathMLPresentationPrinter):
     def letter(self, kind: str):
         if kind == "yhat":
             return self.el("mover", self.el("mi", text="y"), self.mo("^"), accent="true")
+        if kind not in _LETTER:
+            return self.node_letter(kind)
         return self.el("mi", text=_LETTER.get(kind, kind))
 
     def scripted(self, head, layer, sub):
@@ -134,6 +136,10 @@ class MathMLPrinter(MathMLPresentationPrinter):
         sub = self.subscript(script.index) if script.index else None
         return self.scripted(self.letter(script.kind), layer, sub)
 
+    def node_letter(self, stem: str):
+        """A graph node's name: a letter italic, a word upright (add, code)."""
+        return self.el("mi", text=stem, **({"mathvariant": "normal"} if upright(stem) else {}))
+
     def _print_Indexed(self, expr: sp.Indexed):
         label = str(expr.base.label)
         indices = tuple(self._print(i) for i in expr.indices)
@@ -147,7 +153,17 @@ class MathMLPrinter(MathMLPresentationPrinter):
                 sub = self.row(below, self.mo("+"), self.el("mn", text="1"), self.mo(","), *indices)
                 kind = "W"
             return self.scripted(self.letter(kind), self.layer_mark(layer), sub)
-        return self.scripted(self.letter(label) if label in _LETTER else self.el("mi", text=label), None, sub)
+        if label in _LETTER:
+            return self.scripted(self.letter(label), None, sub)
+        node = node_script(label)
+        if node is not None:
+            stem, layer, grad = node
+            of = self.scripted(self.letter(stem), self.layer_mark(layer) if layer else None, sub)
+            if not grad:
+                return of
+            return self.el("mfrac", self.row(self.el("mi", text="∂"), self.el("mi", text="E")),
+                           self.row(self.el("mi", text="∂"), of))
+        return self.scripted(self.el("mi", text=label), None, sub)
 
     def _tokens(self, text: str):
         """``k-1`` as k − 1, ``k+1`` as k + 1, ``1`` as 1."""
@@ -183,7 +199,11 @@ class MathMLPrinter(MathMLPresentationPrinter):
                 if kind == "yhat":
                     head = self.el("mover", head, self.mo("^"), accent="true")
             else:
-                head = self.el("mi", text=kind if kind != name or len(name) == 1 else name)
+                node = node_script(name) if not found else None
+                if node is not None:  # a graph's node's matrix over the batch: Add1 as Add⁽¹⁾
+                    head, layer = self.node_letter(node[0]), node[1]
+                else:
+                    head = self.el("mi", text=kind if kind != name or len(name) == 1 else name)
         if extended:  # the vector extended by a constant 1 (augmented bias): x̃
             head = self.el("mover", head, self.mo("~"), accent="true")
         if barred:  # the weight matrix with its bias row 0: W̄

@@ -31,7 +31,7 @@ from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 
 from symnet.functions.activations import Activation
 from symnet.derivation.names import parse_name
-from symnet.emit.notation import LABEL, indexed_script, joined, layer_below, symbol_script
+from symnet.emit.notation import LABEL, indexed_script, joined, layer_below, node_script, symbol_script, upright
 
 _BASE_LATEX = {"W": "W", "b": "b", "h": "h", "a": "a", "delta": r"\delta"}
 _VECTOR_LATEX = {"x": r"\mathbf{x}", "y": r"\mathbf{y}", "yhat": r"\hat{\mathbf{y}}", "h": r"\mathbf{h}",
@@ -53,6 +53,12 @@ _FUNCTION_LATEX = {"ell": r"\ell"}
 _LABEL = LABEL
 #: a stand-in for "no layer": later than every real layer in the chain order
 _FAR = 100
+
+
+def node_tex(stem: str, layer: str | None = None, index: str | None = None) -> str:
+    """A graph node's name: a letter italic (s), a word upright (\\mathrm{add}); its number as a layer's."""
+    head = rf"\mathrm{{{stem}}}" if upright(stem) else stem
+    return head + (f"^{{({layer})}}" if layer else "") + (f"_{{{index}}}" if index else "")
 
 
 def paren(tex: str) -> str:
@@ -174,6 +180,8 @@ class LatexPrinter(_SympyLatexPrinter):
         script = symbol_script(expr.name, self._settings["bias_rows"])
         if script is None:
             return super()._print_Symbol(expr, style=style)
+        if script.kind not in _BASE_LATEX and script.kind not in ("yhat", "x", "y", "E"):
+            return node_tex(script.kind, script.layer, _indices(script.index) if script.index else None)
         if script.layer is not None:
             return f"{_BASE_LATEX[script.kind]}^{{({script.layer})}}_{{{_indices(script.index)}}}"
         head = {"yhat": r"\hat{y}", "x": "x", "y": "y", "E": "E"}[script.kind]
@@ -189,8 +197,15 @@ class LatexPrinter(_SympyLatexPrinter):
                 below = layer_below(layer)
                 return f"W^{{({layer})}}_{{n_{{{below}}}+1,{idx}}}"
             return f"{_BASE_LATEX[kind]}^{{({layer})}}_{{{idx}}}"
-        head = {"yhat": r"\hat{y}", "x": "x", "y": "y"}.get(label, label)
-        return f"{head}_{{{idx}}}"
+        io = {"yhat": r"\hat{y}", "x": "x", "y": "y"}
+        if label in io:
+            return f"{io[label]}_{{{idx}}}"
+        node = node_script(label)
+        if node is not None:
+            stem, layer, grad = node
+            of = node_tex(stem, layer, idx) if stem != "yhat" else rf"\hat{{y}}_{{{idx}}}"
+            return rf"\frac{{\partial E}}{{\partial {of}}}" if grad else of
+        return f"{label}_{{{idx}}}"
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol, sup: str = "") -> str:
         """Vectors bold (𝐱, 𝐡⁽¹⁾, 𝐲̂), weight matrices W⁽ᵏ⁾: the vector form of the feed-forward; a name
@@ -209,6 +224,9 @@ class LatexPrinter(_SympyLatexPrinter):
         else:
             kind, layer = (m[1], m[2]) if m else (name, None)
             head = _VECTOR_LATEX.get(kind, name)
+            node = node_script(name) if not m and kind not in _VECTOR_LATEX else None
+            if node is not None:  # a graph's node's matrix over the batch: Add1 as Add⁽¹⁾
+                head, layer = node_tex(node[0]), node[1]
         if extended:
             head = rf"\tilde{{{head}}}"
         if barred:

@@ -241,6 +241,40 @@ def render_writeup(w: WriteUp) -> str:
 
 
 
+def render_graph_document(d, values: Values | str | Path | None = None, *, command: str | None = None,
+                          optimizer: str | None = None, momentum: float | None = None,
+                          **hyperparameters: float | None) -> str:
+    """The write-up of a graph spec's derivation as a standalone LaTeX document
+    (:mod:`symnet.emit.latex.graph_writeup`)."""
+    from symnet.emit.latex.graph_writeup import graph_symbols, graph_writeup
+
+    if values is not None and not isinstance(values, Values):
+        from symnet.numeric.worked import load_values
+
+        values = load_values(str(values), d.graph)
+    w = graph_writeup(d, values, command=command, optimizer=optimizer, momentum=momentum, **hyperparameters)
+    r = Renderer(w)
+    template = latex_environment().get_template("graph.tex.j2")
+    text = template.render(w=w, g=w.graph, r=r, fig=_graph_figure_view(w, r), **graph_symbols(w))
+    return re.sub(r"\n{3,}", "\n\n", text).lstrip("\n")
+
+
+def _graph_figure_view(w, r: Renderer) -> dict:
+    """The graph's figure as TikZ geometry: columns a fixed distance apart (closer for a long graph), rows
+    below each other."""
+    f = w.figure
+    dx = round(min(2.2, 15.0 / max(1, f.columns - 1)), 3)
+    nodes = []
+    for n in f.nodes:
+        style = "loss" if n.loss else "op" if n.op else "value"
+        tex = n.op if n.op else r.tex(n.symbol)
+        nodes.append({"key": n.key, "x": round(dx * n.column, 3), "y": round(-1.6 * n.row, 3), "style": style,
+                      "tex": tex, "caption": r.text(n.caption)})
+    edges = [{"src": e.src, "dst": e.dst, "skip": e.skip, "local": r.tex(e.local) if e.local is not None else None}
+             for e in f.edges]
+    return {"nodes": nodes, "edges": edges}
+
+
 # -- compiling ---------------------------------------------------------------------------------
 #: the longest a LaTeX run may take (the 784-256-10 write-up takes about 5 s)
 LATEX_SECONDS = 180

@@ -128,6 +128,10 @@ class Layer:
     elementwise: ClassVar[bool] = False
     #: positional options (after the inputs), in order
     positional: ClassVar[tuple[str, ...]] = ()
+    #: how a figure draws it: an operation's sign (+), or None for a node drawn as its values
+    sign: ClassVar[str | None] = None
+    #: what its backward pass teaches, in words (the write-up prints the formulas from the derivation)
+    lesson: ClassVar[str] = ""
 
     def width(self, node: Node, widths: Sequence[int]) -> int:
         """The output's number of units, given the inputs' (raises LayerError when they do not fit)."""

@@ -15,6 +15,12 @@ class Add(Layer):
     arity = 2
     stem = "add"
     title = "sum"
+    sign = "+"
+    lesson = ("A sum's derivative by each of its inputs is 1, so it hands the derivative from above to both inputs "
+              "unchanged.  That is what a skip (residual) connection does to back-propagation: the input it "
+              "skips gets the derivative from above once through the layer it skips and once more directly, "
+              "a 1 added to its local derivative, so the gradient reaches the lower layers even where the "
+              "layer in between would shrink it.")
 
     def width(self, node: Node, widths: Sequence[int]) -> int:
         a, b = widths
@@ -42,6 +48,8 @@ class Concat(Layer):
     arity = None
     stem = "concat"
     title = "concatenation"
+    lesson = ("A concatenation places its inputs' units one after another, so each input receives the block of "
+              "the derivative that belongs to its own units, and nothing of the others'.")
 
     def width(self, node: Node, widths: Sequence[int]) -> int:
         return sum(widths)

@@ -24,6 +24,9 @@ class Dense(Layer):
     stem = "h"
     title = "dense layer"
     positional = ("units",)
+    lesson = ("A dense layer's unit j sums every input through its weight, so each input's derivative sums over "
+              "the layer's units, each unit's delta times the weight that joins them; a weight's own local "
+              "derivative is the input it multiplies, and a bias's is 1.")
     options = (
         Option("units", None, int, _units, "the number of units"),
         Option("bias", True, bool, help="whether it adds a bias b (bias=false: h = a·W)"),

@@ -16,6 +16,9 @@ class Elementwise(Layer):
 
     elementwise = True
     title = "activation"
+    lesson = ("An activation applies its function to each unit alone, so a unit's derivative by another unit is 0: "
+              "each input's derivative is its own unit's derivative from above times the function's derivative "
+              "there, written in the activation's own output where its lemma allows.")
 
     def __init__(self, activation: str):
         self.name = activation

@@ -18,6 +18,8 @@ class LossLayer(Layer):
     arity = 2
     is_loss = True
     title = "loss"
+    lesson = ("The loss is where the backward pass starts: its derivative by each prediction is the first upstream "
+              "factor, which every node below multiplies by its own local derivative.")
 
     def __init__(self, loss: str):
         self.name = loss

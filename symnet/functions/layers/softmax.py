@@ -24,6 +24,9 @@ class Softmax(Layer):
     name = SOFTMAX
     stem = SOFTMAX
     title = "softmax layer"
+    lesson = ("Each output of a softmax reads every one of its inputs (through their common total), so its Jacobian "
+              "is full: an input's derivative sums over every output, and the sum of the outputs being 1 is what "
+              "lets it collapse to the difference of prediction and target under cross-entropy.")
     options = (Option("T", 1.0, float, _temperature, "the temperature: e^{h/T} / Σ e^{h/T}"),)
 
     @staticmethod
