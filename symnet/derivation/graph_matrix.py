@@ -23,7 +23,7 @@ import sympy as sp
 
 from symnet.derivation.matrix_form import M, Env, MatrixExpr, Translator, scaled
 from symnet.derivation.rules import GE, GraphRules, rules
-from symnet.functions.layers import DENSE, Tie, kind
+from symnet.functions.layers import DENSE, kind
 from symnet.functions.layers.indices import i, j, p
 from symnet.functions.regularisers import lam
 from symnet.spec import Graph, Network, Spec
@@ -91,16 +91,23 @@ class GraphMatrixForm:
         self.X, self.Y = symbols["x"], symbols["y"]
 
     def _param_shapes(self) -> dict[str, tuple[sp.Expr, sp.Expr]]:
-        """Each parameter's shape in the widths' symbols: W (n_in, n_k), b (n_k, 1)."""
+        """Each parameter's shape in the widths' symbols: W (n_in, n_k), b (n_k, 1); another kind's parameter by
+        its sizes (a vector as a column)."""
         out = {}
+        by_size = {}
+        for name, w in self.widths.items():
+            if name in self.graph.widths:
+                by_size.setdefault(self.graph.widths[name], w)
         for node in self.graph.nodes:
-            if node.kind != DENSE.name:
+            owned = kind(node.kind).parameters(node, [self.graph.widths[i] for i in node.inputs])
+            if node.kind == DENSE.name:
+                n_in, n_out = self.widths[node.inputs[0]], self.widths[node.name]
+                for p in owned:
+                    out[p.name] = (n_in, n_out) if p.role == "W" else (n_out, 1)
                 continue
-            n_in, n_out = self.widths[node.inputs[0]], self.widths[node.name]
-            for role, r in self.graph.reads(node).items():
-                if isinstance(r, Tie):
-                    continue
-                out[r] = (n_in, n_out) if role == "W" else (n_out, 1)
+            for p in owned:
+                dims = tuple(by_size.get(d, sp.Integer(d)) for d in p.shape)
+                out[p.name] = dims if len(dims) == 2 else (dims[0], sp.S.One)
         return out
 
     # -- the form ---------------------------------------------------------------------------------------
@@ -173,7 +180,7 @@ class GraphMatrixForm:
             float(np.sum(np.asarray(values[q.name], dtype=float) ** 2)) for q in g.params if q.decayed)
         out["E"] = float(env.eval(self.cost)[0, 0]) + penalty
         for param in g.params:
-            if param.role == "b":
+            if len(param.shape) == 1:
                 out[param.name] = np.reshape(values[param.name], -1)
         return out
 
@@ -192,7 +199,7 @@ class GraphMatrixForm:
         env.values = {"X": np.asarray(X, dtype=float)}
         for param in g.params:
             v = np.asarray(values[param.name], dtype=float)
-            env.values[param.name] = v.reshape(-1, 1) if param.role == "b" else v
+            env.values[param.name] = v.reshape(-1, 1) if len(param.shape) == 1 else v
         for node in self.nodes:
             env.values[str(node.out.name)] = env.eval(node.forward)
         return env

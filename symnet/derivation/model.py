@@ -116,15 +116,13 @@ class Model:
     @cached_property
     def h(self) -> dict[int, list[sp.Symbol]]:
         """The dense layers' outputs h⁽ᵏ⁾."""
-        return {n.number: self.units[n.name] for n in self.graph.nodes if n.number is not None}
+        return {n.number: self.units[n.name] for n in self.graph.dense_nodes}
 
     @cached_property
     def a(self) -> dict[int, list[sp.Symbol]]:
         """a⁽⁰⁾ = x and, for a layer list, the activations a⁽ᵏ⁾ (a⁽ᴸ⁾ = ŷ)."""
         out = {0: self.x}
-        for node in self.graph.nodes:
-            if node.number is None:
-                continue
+        for node in self.graph.dense_nodes:
             after = self.graph.consumers(node.name)
             if len(after) == 1 and after[0].inputs == (node.name,) and not kind(after[0].kind).is_loss:
                 out[node.number] = self.units[after[0].name]

@@ -291,7 +291,7 @@ class GraphRules:
                 above = self._composed(node.name)
                 share = share.replace(lambda e: isinstance(e, sp.Indexed) and e.base == rule.grad,
                                       lambda e: _at(above, e.indices[0]))
-                uses.append((node.name, share))
+                uses.append((node.name, _tidy(share, {})))
             decayed = decay(self.param_array(param.name)[index]) if param.decayed and self.graph.l2 else sp.S.Zero
             out[param.name] = ParamRule(param, index, tuple(uses), sp.Add(*(u for _, u in uses)).subs(GE, 1), decayed)
         return out
@@ -313,9 +313,9 @@ def _widths(graph: Graph) -> tuple[dict[str, sp.Expr], dict[sp.Symbol, sp.Expr]]
         raw[node.name] = layer.width_expr(node, ins)
         if layer.name == ADD.name:
             equal.append((ins[0], ins[1]))
-        tie = dict(node.options).get("W") if layer.numbered else None
+        tie = dict(node.options).get("W") if layer is DENSE else None
         if isinstance(tie, Tie):
-            owner = next(n for n in graph.nodes if n.number == int(tie.param[1:]))
+            owner = graph.owner(tie.param)
             equal.append((raw[node.name], raw[owner.inputs[0]] if tie.transposed else raw[owner.name]))
     same: dict[sp.Symbol, sp.Expr] = {}
 

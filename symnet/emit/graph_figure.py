@@ -93,7 +93,7 @@ def _local(graph: Graph, rules: GraphRules, node: str, source: str) -> sp.Basic 
         if isinstance(tie, Tie):
             W = sp.MatrixSymbol(tie.param, 1, 1)
             return sp.Transpose(W) if tie.transposed else W
-        return sp.MatrixSymbol(f"W{n.number}", 1, 1)
+        return sp.MatrixSymbol(f"W{n.number}", 1, 1)  # the dense layer's own weight
     rule = rules.nodes[node]
     share = rule.pullbacks.get(source)
     if share is None or kind(n.kind).is_loss:

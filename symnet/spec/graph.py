@@ -130,6 +130,20 @@ class Graph:
             return self.prediction
         return dict(self.aliases).get(name, name)
 
+    @cached_property
+    def dense_nodes(self) -> tuple[Node, ...]:
+        """The dense layers, in order: dense layer k is ``dense_nodes[k - 1]``."""
+        return tuple(n for n in self.nodes if n.kind == DENSE.name)
+
+    def dense(self, k: int) -> Node | None:
+        """Dense layer k (the owner of W{k}, b{k} and δ⁽ᵏ⁾), or None."""
+        return self.dense_nodes[k - 1] if 1 <= k <= len(self.dense_nodes) else None
+
+    def owner(self, param: str) -> Node:
+        """The node that owns a parameter array (W1: dense layer 1)."""
+        return next(n for n in self.nodes if any(p.name == param for p in kind(n.kind).parameters(
+            n, [self.widths[i] for i in n.inputs])))
+
     def kind_of(self, node: Node | str) -> Layer:
         return kind((self.node(node) if isinstance(node, str) else node).kind)
 
@@ -195,7 +209,7 @@ class Graph:
     @property
     def depth(self) -> int:
         """The number of dense layers."""
-        return sum(1 for n in self.nodes if n.kind == DENSE.name)
+        return len(self.dense_nodes)
 
     @cached_property
     def activations(self) -> tuple[str, ...]:
@@ -271,7 +285,7 @@ class _Builder:
         self.widths: dict[str, int] = {INPUT: inputs}
         self.aliases: dict[str, str] = {}
         self.keys = keys
-        self.dense = 0
+        self.counts: dict[str, int] = {}
         self.unnamed: dict[str, int] = {}
         self.own_weights: dict[str, tuple[int, ...]] = {}
         self.key = ""
@@ -327,12 +341,11 @@ class _Builder:
         options = self._options(layer, tree, values, where)
         number = None
         if layer.numbered:
-            self.dense += 1
-            number = self.dense
+            self.counts[layer.numbered] = number = self.counts.get(layer.numbered, 0) + 1
             name = f"{layer.stem}{number}"
             if key is not None and key != name:
                 if _RESERVED.match(key) or key in self.widths:
-                    raise GraphError(f"node {key}: this dense layer is number {number}, so its output is {name}; "
+                    raise GraphError(f"node {key}: this {layer.title} is number {number}, so its output is {name}; "
                                      f"name it {name} or a name of your own")
                 self.aliases[key] = name
         elif key is not None:
@@ -418,7 +431,7 @@ class _Builder:
     def _check_tie(self, node: Node, layer: Layer) -> None:
         for p in layer.parameters(node, [self.widths[i] for i in node.inputs]):
             self.own_weights[p.name] = p.shape
-        tie = dict(node.options).get("W") if layer.numbered else None
+        tie = dict(node.options).get("W") if layer is DENSE else None
         if not isinstance(tie, Tie):
             return
         if tie.param == f"W{node.number}":

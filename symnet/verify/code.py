@@ -68,7 +68,7 @@ from symnet.functions.losses import LOSSES
 from symnet.numeric.finite_differences import targets
 from symnet.derivation.graph_matrix import graph_matrix_form
 from symnet.derivation.rules import GraphRules, rules
-from symnet.functions.layers import kind as layer_kind
+from symnet.functions.layers import DENSE, kind as layer_kind
 from symnet.spec import Graph, Network, Spec
 from symnet.verify.grammar import text as claim_text
 
@@ -435,10 +435,9 @@ def _graph_derivatives(graph: Graph, layout: _Layout, point: Point, mistake: _Mi
     out.update({key[1:]: layout.data(v) for key, v in values.items()
                 if key.startswith("d") and key[1:] not in out and np.ndim(v) == 2})
     deltas = {}
-    for node in graph.nodes:
-        if node.number is not None:
-            deltas[node.number] = layout.per_sample(values[f"D{node.number}"])
-            out[f"H{node.number}"] = layout.data(values[f"D{node.number}"])
+    for node in graph.dense_nodes:
+        deltas[node.number] = layout.per_sample(values[f"D{node.number}"])
+        out[f"H{node.number}"] = layout.data(values[f"D{node.number}"])
     return out, deltas
 
 
@@ -790,7 +789,7 @@ def _graph_layer(graph: Graph, node: str) -> int:
         if n is None or name in seen:
             continue
         seen.add(name)
-        if n.number is not None:
+        if n.kind == DENSE.name:
             return n.number
         todo += list(n.inputs)
     return 1

@@ -169,7 +169,7 @@ class Names:
             ok = name.index == () if count == 1 else bool(name.index) and name.index[0] <= count
             return symbol(name) if ok else None
         if name.kind == "delta":
-            dense = next((n for n in g.nodes if n.number == name.layer), None)
+            dense = g.dense(name.layer)
             return symbol(name) if dense is not None and name.index[0] <= g.widths[dense.name] else None
         if name.kind == "yhat":
             node = g.prediction

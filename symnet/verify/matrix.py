@@ -149,9 +149,8 @@ class _Names:
         self.net = net
         if isinstance(net, Graph):
             names = {**_graph_targets(net), "Y": "Y", "m": "m"}
-            for node in net.nodes:
-                if node.number is not None:
-                    names.update({f"D{node.number}": f"D{node.number}", f"dZ{node.number}": f"dZ{node.number}"})
+            for node in net.dense_nodes:
+                names.update({f"D{node.number}": f"D{node.number}", f"dZ{node.number}": f"dZ{node.number}"})
             if net.l2:
                 names.update(dict.fromkeys(DECAY_NAMES, "lam"))
             self.names = names
@@ -790,10 +789,9 @@ def _graph_values(graph: Graph, convention: str, params: list[Array], rows: dict
     for key in set(_graph_targets(graph).values()) | {"Y"}:
         if key not in values:
             values[key] = in_convention(convention, graph, key, rows[key])
-    for node in graph.nodes:
-        if node.number is not None:
-            values[f"D{node.number}"] = in_convention(convention, graph, "H", rows[f"D{node.number}"])
-            values[f"dZ{node.number}"] = values[f"D{node.number}"] * m
+    for node in graph.dense_nodes:
+        values[f"D{node.number}"] = in_convention(convention, graph, "H", rows[f"D{node.number}"])
+        values[f"dZ{node.number}"] = values[f"D{node.number}"] * m
     return values
 
 

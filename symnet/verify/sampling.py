@@ -72,7 +72,7 @@ class Sampler:
                 base[s] = nonzero()
         g = m.graph
         for node in g.nodes:
-            if node.number is None:
+            if not kind(node.kind).reads(node):
                 continue
             scale = min(1.0, 2 / g.widths[node.inputs[0]] ** 0.5)
             for p in kind(node.kind).parameters(node, [g.widths[i] for i in node.inputs]):

@@ -417,9 +417,15 @@ class GraphBatch:
         return out[0], out[1]
 
     def _param_extents(self, name: str) -> list[sp.Expr]:
-        node = next(n for n in self.g.nodes if n.number is not None and name[1:] == str(n.number))
-        n_in, n_out = self.width_of(node.inputs[0]), self.width_of(node.name)
-        return [n_in, n_out] if name.startswith("W") else [n_out]
+        """A parameter array's loops' extents: a dense layer's in its widths' symbols, another kind's by size."""
+        node = self.g.owner(name)
+        if node.kind == DENSE.name:
+            n_in, n_out = self.width_of(node.inputs[0]), self.width_of(node.name)
+            return [n_in, n_out] if self.g.param[name].role == "W" else [n_out]
+        by_size = {}
+        for w, v in sorted(self.sizes.items(), key=lambda item: item[0].name):
+            by_size.setdefault(v, w)
+        return [by_size[d] for d in self.g.param[name].shape]
 
     def _outer(self, e: sp.Expr) -> tuple[sp.Expr, str, str] | None:
         """(scalar, U, V): the batch's views whose product UᵀV sums e = scalar·u[i]·v[j] over the rows."""
@@ -553,9 +559,9 @@ class GraphBatch:
             codes = _shape_codes(p.shape, widths)
             if p.fan is None:
                 out.append(dict(name=p.name, shape=f"({', '.join(codes)},)" if len(codes) == 1 else f"({', '.join(codes)})",
-                                zeros=True))
+                                zeros=True, fill=repr(float(p.fill))))
                 continue
-            owner = next(n for n in self.g.nodes if n.number is not None and f"W{n.number}" == p.name)
+            owner = self.g.owner(p.name)
             after = self.g.consumers(owner.name)
             act = after[0].kind if len(after) == 1 and kind(after[0].kind).elementwise else None
             scheme = SCHEMES[init_scheme(act) if act else "glorot"]

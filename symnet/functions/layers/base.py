@@ -77,8 +77,9 @@ class Param:
     role: str
     shape: tuple[int, ...]
     decayed: bool
-    #: the scheme's fan-in and fan-out (symnet.functions.initialisation); None: initialised to zero
+    #: the scheme's fan-in and fan-out (symnet.functions.initialisation); None: every entry ``fill``
     fan: tuple[int, int] | None = None
+    fill: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,9 @@ class Layer:
     arity: ClassVar[int | None] = 1
     #: its keywords; a kind's first keyword may also be given positionally after the inputs (``dense(x, 8)``)
     options: ClassVar[tuple[Option, ...]] = ()
-    #: whether it owns parameters numbered with the layer (W{k}, b{k})
-    numbered: ClassVar[bool] = False
+    #: the family whose count numbers it, when it owns parameters named with its number (dense layers are
+    #: "layer": W{k}, b{k}; a kind of another family is counted on its own), else None
+    numbered: ClassVar[str | None] = None
     #: the stem of its output's name when the spec gives it none (``h`` for dense: h{k}), numbered per kind
     stem: ClassVar[str] = ""
     #: what it is, in prose

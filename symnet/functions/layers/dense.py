@@ -20,7 +20,7 @@ def _units(value: object) -> str | None:
 
 class Dense(Layer):
     name = "dense"
-    numbered = True
+    numbered = "layer"
     stem = "h"
     title = "dense layer"
     positional = ("units",)
