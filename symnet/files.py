@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import tempfile
 from pathlib import Path
@@ -61,7 +62,38 @@ def read_toml(path: str | Path, what: str, error: type[InputError] = InputError)
     except (OSError, UnicodeDecodeError) as e:
         raise error(f"cannot read {what} {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise error(f"{what} {path} is not valid TOML: {e}") from None
+        twice = _defined_twice(path, e)
+        raise error(f"{what} {path} is not valid TOML: {twice or e}") from None
+
+
+_KEY = re.compile(r"^\s*(?:\[(?P<table>[^\]]+)\]|(?P<key>[A-Za-z0-9_-]+|\"[^\"]*\")\s*=)")
+
+
+def _defined_twice(path: Path, error: Exception) -> str | None:
+    """TOML's "Cannot overwrite a value" said in the file's own words: which key of which table is defined twice,
+    and on which lines."""
+    if "overwrite" not in str(error):
+        return None
+    seen: dict[tuple[str, str], int] = {}
+    table = ""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        m = _KEY.match(line)
+        if not m:
+            continue
+        if m["table"]:
+            table = m["table"].strip()
+            continue
+        key = (table, m["key"].strip('"'))
+        if key in seen:
+            where = f"[{table}] " if table else ""
+            return (f"{where}{key[1]} is defined twice (lines {seen[key]} and {number}); give each its own name "
+                    f"or remove one")
+        seen[key] = number
+    return None
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -38,6 +40,13 @@ def point_away_from_kinks(d, m=4, seed=0, margin=0.05):
 def article_net():
     """The first article's network: 2-2-1, sigmoid everywhere, ½ squared error."""
     return derive(Network.parse("2-2-1", hidden="sigmoid", output="sigmoid", loss="mse"))
+
+
+@pytest.fixture(autouse=True)
+def private_kernel_cache(tmp_path_factory, monkeypatch):
+    """Kernels compile into a temporary cache, never the user's (a test may set its own)."""
+    if "SYMNET_CACHE" not in os.environ:
+        monkeypatch.setenv("SYMNET_CACHE", str(tmp_path_factory.getbasetemp() / "symnet-cache"))
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,8 @@ PENALTY_KEYS = ("l2",)
 INPUT, TARGET, ERROR = "x", "y", "E"
 #: the prediction's name in claims and matrices, whatever its node is called
 PREDICTION = "yhat"
+#: a node's name: letters (and _), then its number if it has one (h2, add1, enc) — what quantities' names parse
+NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*?([1-9][0-9]*)?$")
 #: names a node may not take: the input, the target, the error, the batch size, and the parameters', deltas'
 #: and batch matrices' families (W2, b1, delta3, D1, dW1, …)
 _RESERVED = re.compile(r"^(x|y|E|m|lam|reg|pi|[WbDHAZ][0-9]+|delta[0-9]+|d[WbAHZ][0-9]+|Yhat|X|Y|AL|ZL|dAL|dZL)$")
@@ -296,6 +298,9 @@ class _Builder:
             raise GraphError(f"{key!r} cannot name a node: a node's name is an identifier that is not x, y, E, m, a "
                              f"kind or function ({', '.join(names()[:6])}, …) or a parameter's or delta's name "
                              f"(W1, b2, delta1, D1, …)")
+        if not NODE_NAME.match(key):
+            raise GraphError(f"{key!r} cannot name a node: a node's name is letters (and _), then a number that does "
+                             f"not start with 0 if it has one (a1, add2, enc, hidden_out)")
         if self.nodes and kind(self.nodes[-1].kind).is_loss:
             raise GraphError(f"node {key} comes after the loss (node {self.nodes[-1].name}); the loss is the last node")
         if len(self.nodes) >= MAX_NODES:

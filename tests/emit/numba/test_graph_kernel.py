@@ -1,0 +1,99 @@
+"""A graph's kernel module: its gradients are the matrix form's, its epoch the update rule's, its source printed
+once from structured statements."""
+import ast
+
+import numpy as np
+import pytest
+
+import symnet
+from symnet.derivation.graph_matrix import graph_matrix_form
+from symnet.emit.numba.builder import generate
+from symnet.emit.numba.graph import generate_graph
+from symnet.errors import InputError
+from symnet.numeric.finite_differences import gradcheck, targets
+from symnet.spec import Graph
+
+from tests.derivation.test_graph_rules import KINDS
+
+
+def graph(name: str) -> Graph:
+    inputs, nodes = KINDS[name]
+    return Graph.build(inputs, nodes, title=name)
+
+
+def _batch(g: Graph, m: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    params = [rng.normal(0, 0.7, shape) for _, shape in g.param_shapes]
+    X = rng.normal(0, 1, (m, g.n_in))
+    return params, X, targets(g.loss, g.n_out, m, rng)
+
+
+def test_the_module_names_its_parameters_and_their_shapes_and_carries_its_spec():
+    src = generate_graph(graph("tied"))
+    tree = ast.parse(src)
+    assigned = {t.id: n.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    assert ast.literal_eval(assigned["PARAMS"]) == ("W1", "b1", "b2")
+    assert "GRAPH" in assigned and "SHAPES" in assigned
+    assert src == generate_graph(graph("tied"))  # same input, same bytes
+
+
+def test_sums_over_a_layer_are_blas_products_a_tie_reads_the_weight_transposed_a_concat_its_block():
+    tied, concat, residual = (generate_graph(graph(n)) for n in ("tied", "concat", "residual"))
+    assert "_dot_t(code[:B], W1, h2[:B])" in tied
+    assert "_gemm_tn(delta2[:B], code[:B], gW1, 1.0, 1.0)" in tied  # the second use adds to the first
+    assert "W3[N1:N1 + N2, :]" in concat and "W3[:N1, :]" in concat
+    assert "delta1[r, j] + delta2[r, j]" in residual  # the skip's term
+
+
+def test_a_graph_has_one_layout_and_no_gpu_kernel_yet():
+    with pytest.raises(InputError, match="one layout"):
+        generate(graph("residual"), "unrolled")
+    from symnet.emit.numba.gpu import generate_cuda
+
+    with pytest.raises(InputError, match="--target cuda takes a layer list"):
+        generate_cuda(graph("residual"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", KINDS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_kernels_gradients_and_loss_are_the_matrix_forms(name, dtype):
+    g = graph(name)
+    k = symnet.compile(g, dtype=dtype)
+    params, X, Y = _batch(g)
+    truth = graph_matrix_form(g).param_gradients(params, X, Y)
+    tol = 1e-10 if dtype == "float64" else 2e-4
+    for got, want in zip(k.gradients(params, X, Y), truth):
+        assert np.allclose(got, want, atol=tol * max(1.0, float(np.max(np.abs(want))))), name
+    assert k.loss(params, X, Y) == pytest.approx(graph_matrix_form(g).evaluate(params, X, Y)["E"], rel=tol)
+    if dtype == "float64":
+        assert gradcheck(k).max_relative_error < 1e-6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_an_epoch_is_the_update_rule_applied_to_each_batchs_gradients(optimizer):
+    from symnet.derivation import update
+
+    g = graph("tied")
+    k = symnet.compile(g, optimizer=optimizer)
+    params, X, Y = _batch(g, m=7)
+    mine = [np.ascontiguousarray(p) for p in params]
+    rule, hyper = update.resolve(optimizer if optimizer != "momentum" else None,
+                                 momentum=0.9 if optimizer == "momentum" else None)
+    state = {s.name: [np.zeros_like(p) for p in params] for s in rule.state}
+    form = graph_matrix_form(g)
+    lr, step = 0.05, 0
+    for start in range(0, 7, 3):
+        step += 1
+        grads = form.param_gradients(params, X[start:start + 3], Y[start:start + 3])
+        for n, (p, gr) in enumerate(zip(params, grads)):
+            rule.apply(p, gr, lr, {name: arrays[n] for name, arrays in state.items()}, hyper, step)
+    if optimizer == "sgd":
+        k.train_epoch(mine, X, Y, lr, 3)
+    elif optimizer == "momentum":
+        k.train_epoch(mine, X, Y, lr, 3, 0.9, [np.zeros_like(p) for p in mine])
+    else:
+        k.train_epoch(mine, X, Y, lr, 3, state=k.init_state())
+    for got, want in zip(mine, params):
+        assert np.allclose(got, want, atol=1e-12)
