@@ -14,6 +14,8 @@ import numpy as np
 LAYERS = (4, 8, 3)
 ACTIVATIONS = ('relu', 'softmax')
 LOSS = 'cce'
+#: the parameters' names, in init_params' order
+PARAMS = ('W1', 'b1', 'W2', 'b2')
 DTYPE = np.float64
 #: the update rule train_epoch applies (symnet.derivation.update); sgd: with momentum when given one
 OPTIMIZER = 'sgd'

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from symnet.functions.activations import ACTIVATION_CLASSES, IDENTITY, SOFTMAX
+from symnet.functions.layers import KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "symnet"
@@ -47,6 +48,23 @@ def test_an_activations_name_is_written_in_one_module_only():
     for template in (ROOT / "templates").rglob("*.j2"):
         text = template.read_text()
         assert [n for n in ACTIVATION_CLASSES if re.search(rf"\b{n}\b", text)] == [], template.name
+
+
+def test_a_layer_kinds_name_is_written_in_its_definition_only():
+    # softmax is also an activation (the test above); the others are the graph's own kinds
+    kinds = {name: cls for name, cls in KINDS.items() if name not in ACTIVATION_CLASSES and name != SOFTMAX}
+    assert {"dense", "add", "concat"} <= set(kinds)
+    written = {}
+    for path in _modules():
+        for name in _string_constants(ast.parse(path.read_text())) & set(kinds):
+            written.setdefault(name, set()).add(path.relative_to(PACKAGE).as_posix())
+    written["add"].discard("verify/matrix.py")  # NumPy's np.add, read in people's code, not the kind
+    assert written == {name: {cls.__module__.removeprefix("symnet.").replace(".", "/") + ".py"}
+                       for name, cls in kinds.items()}
+    for template in (ROOT / "templates").rglob("*.j2"):  # prose may say "a dense layer"; code may not name one
+        # LLVM's and CUDA's atomic adds are not the kind
+        text = re.sub(r'atomic_rmw\("add"|atomic\.add\(', "", template.read_text())
+        assert [n for n in kinds if re.search(rf"""\b{n}\(|["']{n}["']""", text)] == [], template.name
 
 
 def test_no_module_name_contains_numba_dot_cuda():

@@ -18,7 +18,9 @@ def tour_commands(readme: Path = ROOT / "README.md") -> list[tuple[str, list[str
     text = readme.read_text(encoding="utf-8")
     tour = text.split("\n## A tour\n", 1)[1].split("\n## ", 1)[0]
     commands = []
-    for block in re.findall(r"^```\n(.*?)^```$", tour, flags=re.S | re.M):
+    for tag, block in re.findall(r"^```(\w*)\n(.*?)^```$", tour, flags=re.S | re.M):
+        if tag:  # a ```toml block shows a file, not a session
+            continue
         for line in block.splitlines():
             if line.startswith("$ "):
                 commands.append((line[2:], []))

@@ -201,8 +201,12 @@ class Network:
     @property
     def param_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         """Each parameter array's name and shape, in the kernels' order: W1, b1, W2, b2, …"""
-        return [(f"{kind}{k}", shape) for k, (a, b) in enumerate(zip(self.layers, self.layers[1:]), start=1)
-                for kind, shape in (("W", (a, b)), ("b", (b,)))]
+        return self.graph.param_shapes
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """The parameters' names, in the kernels' order (the generated module's ``PARAMS``)."""
+        return tuple(name for name, _ in self.param_shapes)
 
     def describe(self) -> str:
         hidden = ",".join(self.hidden) if len(set(self.hidden)) > 1 else (self.hidden[0] if self.hidden else "")

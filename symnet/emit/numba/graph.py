@@ -84,7 +84,7 @@ def generate_graph(graph: Graph, dtype: str = "float64", *, output: str = "OUT.p
     rule = update.optimizer(optimizer)
     rule = update.SGD if rule.name in update.CLASSIC else rule  # one kernel for both, μ given per call
     kernel = GraphBatch(graph, dtype).kernel(rule)
-    names = [p.name for p in graph.params]
+    names = tuple(p.name for p in graph.params)
     state = [f"{s.name}{n}" for s in rule.state for n in names]
     updates = param_updates([(p.name, len(p.shape), kernel.extents(p.shape)) for p in graph.params], rule, dtype,
                             kernel.updated)

@@ -336,6 +336,8 @@ def test_module_has_the_contract_imports_numpy_numba_and_blas_only_and_names_its
     assert CONTRACT <= set(vars(kernel))
     assert (kernel.LAYERS, kernel.ACTIVATIONS, kernel.LOSS) == (net.layers, net.activations, net.loss)
     params = kernel.init_params(0)
+    assert kernel.PARAMS == ("W1", "b1", "W2", "b2", "W3", "b3")
+    assert [p.shape for p in params] == list(kernel.SHAPES) == [(2, 3), (3,), (3, 2), (2,), (2, 2), (2,)]
     assert kernel.forward(params, np.zeros((5, 2))).shape == (5, 2)
 
 
