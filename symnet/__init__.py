@@ -17,7 +17,7 @@ from symnet.emit.latex import notebook as _notebook  # noqa: E402
 from symnet.emit.latex.render import render_document as latex  # noqa: E402
 from symnet.emit.numba.builder import generate  # noqa: E402
 from symnet.emit.numba.cache import compile  # noqa: E402,A004
-from symnet.spec import Network, SpecError  # noqa: E402
+from symnet.spec import Graph, Network, SpecError  # noqa: E402
 from symnet.verify.verdict import Verdict, check  # noqa: E402
 
 _notebook.register()
@@ -36,5 +36,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'symnet' has no attribute {name!r}")
 
 
-__all__ = ["Chain", "Delta", "Derivation", "Factor", "Network", "Path", "SpecError", "Verdict", "check", "compile",
+__all__ = ["Chain", "Delta", "Derivation", "Factor", "Graph", "Network", "Path", "SpecError", "Verdict", "check", "compile",
            "derive", "generate", "latex", "__version__"]

@@ -188,13 +188,7 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
         if pdf:
             check_writable(out_path.with_suffix(".pdf"))
     command = derive_command(net, values=values, params=params, out=out_path, **optimizing)
-    if isinstance(net, Graph):
-        from symnet.emit.latex.render import render_graph_document
-
-        _graph_params(params)
-        tex = render_graph_document(derive_network(net), values, command=command, **optimizing)
-    else:
-        tex = render_document(derive_network(net), values=values, params=params, command=command, **optimizing)
+    tex = render_document(derive_network(net), values=values, params=params, command=command, **optimizing)
     if out_path is None:
         click.echo(tex, nl=False)
         return
@@ -209,18 +203,14 @@ def derive(spec: str, hidden: str | None, output_act: str | None, loss: str | No
         click.echo(f"wrote {out_path}: {net.describe()} (compile it with --pdf, or pdflatex)")
 
 
-def _graph_params(params: str) -> None:
-    if params != "all":
-        raise InputError("--params chooses a layer list's chains; a graph's write-up shows the chain of the first "
-                         "weight of each dense layer (drop --params)")
-
-
 def _derive_html(net, spec: str, out: str | None, values: str | None, params: str, optimizing: dict) -> None:
     """``symnet derive --html``: the write-up as one self-contained web page."""
     from pathlib import Path
 
     from symnet.derivation.chains import derive as derive_network
+    from symnet.emit.html.graph_page import render_graph_page
     from symnet.emit.html.page import render_page
+    from symnet.emit.latex.graph_writeup import of_graph
     from symnet.files import check_writable, distinct_outputs, write_atomic
 
     # named after the spec, in the current directory: 2-2-1.html, or the TOML file's stem
@@ -231,13 +221,11 @@ def _derive_html(net, spec: str, out: str | None, values: str | None, params: st
     from symnet.emit.latex.document import derive_command
 
     command = derive_command(net, values=values, params=params, out=out_path, html=True, **optimizing)
-    if isinstance(net, Graph):
-        from symnet.emit.html.graph_page import render_graph_page
-
-        _graph_params(params)
-        page = render_graph_page(derive_network(net), values, command=command, **optimizing)
+    d = derive_network(net)
+    if of_graph(d, params):
+        page = render_graph_page(d, values, command=command, **optimizing)
     else:
-        page = render_page(derive_network(net), values=values, params=params, command=command, **optimizing)
+        page = render_page(d, values=values, params=params, command=command, **optimizing)
     write_atomic(out_path, page)
     click.echo(f"wrote {out_path}: {net.describe()} (a web page: open it in a browser)")
 

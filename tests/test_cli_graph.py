@@ -76,7 +76,7 @@ def test_a_graph_refuses_the_layer_lists_options_and_layouts_in_one_line(small, 
     assert main(["derive", str(small), "--params", "W1[1,1]", "-o", str(tmp_path / "k.tex")]) == 2
     assert main(["derive", str(small), "--hidden", "relu"]) == 2
     err = capsys.readouterr().err
-    assert "one layout" in err and "takes a layer list" in err and "drop --params" in err and "spec file" in err
+    assert "one layout" in err and "takes a layer list" in err and "leave params out" in err and "spec file" in err
     assert not (tmp_path / "k.py").exists()
 
 

@@ -21,7 +21,7 @@ from math import prod
 import sympy as sp
 
 from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, Lemma, lemma
-from symnet.functions.layers import DENSE, kind
+from symnet.functions.layers import BIAS, DENSE, WEIGHT, kind
 from symnet.functions.losses import LOSSES
 from symnet.errors import UnknownName
 from symnet.derivation.model import Model, flat, graph_of, named_yhat
@@ -333,7 +333,7 @@ class Derivation:
         # sum rule: only the term of the definition that contains wrt has a nonzero derivative
         value = sp.diff(m.inputs[of][wrt], wrt)
         if wrt in m.param_symbols:
-            return Factor(of, wrt, value, value, {"W": "weight", "b": "bias"}.get(m.role[wrt], "parameter"))
+            return Factor(of, wrt, value, value, {WEIGHT: "weight", BIAS: "bias"}.get(m.role[wrt], "parameter"))
         node = self.graph.by_name[m.owner[of]]
         layer = kind(node.kind)
         if node.kind == DENSE.name:

@@ -23,7 +23,7 @@ import sympy as sp
 
 from symnet.derivation.matrix_form import M, Env, MatrixExpr, Translator, scaled
 from symnet.derivation.rules import GE, GraphRules, rules
-from symnet.functions.layers import DENSE, kind
+from symnet.functions.layers import DENSE, WEIGHT, kind
 from symnet.functions.layers.indices import i, j, p
 from symnet.functions.regularisers import lam
 from symnet.spec import Graph, Network, Spec
@@ -103,7 +103,7 @@ class GraphMatrixForm:
             if node.kind == DENSE.name:
                 n_in, n_out = self.widths[node.inputs[0]], self.widths[node.name]
                 for p in owned:
-                    out[p.name] = (n_in, n_out) if p.role == "W" else (n_out, 1)
+                    out[p.name] = (n_in, n_out) if p.role == WEIGHT else (n_out, 1)
                 continue
             for p in owned:
                 dims = tuple(by_size.get(d, sp.Integer(d)) for d in p.shape)

@@ -42,6 +42,8 @@ PENALTY_KEYS = ("l2",)
 INPUT, TARGET, ERROR = "x", "y", "E"
 #: the prediction's name in claims and matrices, whatever its node is called
 PREDICTION = "yhat"
+#: the loss node's name where symnet names it (a layer list's graph, an estimator's)
+LOSS_NODE = "loss"
 #: a node's name: letters (and _), then its number if it has one (h2, add1, enc) — what quantities' names parse
 NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*?([1-9][0-9]*)?$")
 #: names a node may not take: the input, the target, the error, the batch size, and the parameters', deltas'
@@ -88,6 +90,23 @@ class Graph:
         for key, text in entries.items():
             builder.entry(key, parse_node(text, key))
         return cls(inputs, tuple(builder.nodes), float(l2), tuple(builder.aliases.items()), title)
+
+    @classmethod
+    def headed(cls, inputs: int, hidden: object, outputs: int, output: str, loss: str, l2: float = 0.0, *,
+               title: str = "graph") -> "Graph":
+        """The ``hidden`` nodes (key → expression over x and each other), then ŷ = ``output`` of a dense layer
+        of ``outputs`` units over the last of them, then ``loss`` of ŷ and y: the graph an estimator trains,
+        whose inputs and outputs come from the data and whose output and loss from the task."""
+        if not isinstance(hidden, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in hidden.items()):
+            raise GraphError(f"the hidden nodes must be a dict of node names and expressions over x, e.g. "
+                             f"{{'a1': 'relu(dense(x, 32))'}}, got {hidden!r}")
+        taken = [key for key in hidden if key in (PREDICTION, LOSS_NODE)]
+        if taken:
+            raise GraphError(f"node {taken[0]}: the output layer ({PREDICTION}) and the loss are added after the "
+                             f"hidden nodes; name the hidden nodes otherwise (a1, a2, …)")
+        last = list(hidden)[-1] if hidden else INPUT
+        head = {PREDICTION: f"{output}({DENSE.name}({last}, {outputs}))", LOSS_NODE: f"{loss}({PREDICTION}, {TARGET})"}
+        return cls.build(inputs, {**hidden, **head}, l2, title=title)
 
     @classmethod
     def from_toml(cls, path: str | Path, data: dict | None = None) -> "Graph":

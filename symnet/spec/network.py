@@ -12,7 +12,7 @@ from symnet.functions.activations import SOFTMAX, Sigmoid, names, unit_interval
 from symnet.functions.layers import DENSE, MAX_UNITS, Node, kind
 from symnet.functions.losses import LOSSES
 from symnet.spec.errors import SpecError
-from symnet.spec.graph import GRAPH_KEYS, Graph
+from symnet.spec.graph import GRAPH_KEYS, INPUT, LOSS_NODE, PREDICTION, TARGET, Graph
 
 BIAS_NOTATIONS = ("separate", "augmented")
 TOML_KEYS = ("layers", "hidden", "output", "loss", "bias", "l2", "define")
@@ -157,13 +157,13 @@ class Network:
     def graph(self) -> Graph:
         """The network as a graph of nodes: h{k} = dense(a{k-1}, n_k), a{k} = f_k(h{k}) (yhat for the last),
         then the loss over yhat and y."""
-        nodes, below = [], "x"
+        nodes, below = [], INPUT
         for k, act in enumerate(self.activations, start=1):
             nodes.append(Node(f"h{k}", DENSE.name, (below,), (("units", self.layers[k]), ("bias", True), ("W", None)), k))
-            below = "yhat" if k == self.depth else f"a{k}"
+            below = PREDICTION if k == self.depth else f"a{k}"
             options = tuple((o.name, o.default) for o in kind(act).options)
             nodes.append(Node(below, act, (f"h{k}",), options))
-        nodes.append(Node("loss", self.loss, ("yhat", "y")))
+        nodes.append(Node(LOSS_NODE, self.loss, (PREDICTION, TARGET)))
         return Graph(self.layers[0], tuple(nodes), self.l2, title=self.compact, bias=self.bias)
 
     # -- description --------------------------------------------------------------------

@@ -38,7 +38,8 @@ from symnet.errors import InputError
 from symnet.files import check_writable, write_atomic
 from symnet.functions.activations import IDENTITY, SOFTMAX, ReLU, Sigmoid, names
 from symnet.functions.losses import LOSSES
-from symnet.spec import Network
+from symnet.functions.layers import BIAS, WEIGHT
+from symnet.spec import Graph, Network
 from symnet.train.loop import Diverged, available_cpus, non_finite
 
 #: what to install when scikit-learn is missing
@@ -79,7 +80,7 @@ class _SymnetMLP(BaseEstimator):
 
     def __init__(self, hidden_layer_sizes=(32,), activation=ReLU.name, *, learning_rate_init=0.1, momentum=0.0,
                  batch_size=32, max_iter=20, random_state=None, shuffle=True, warm_start=False, dtype="float64",
-                 optimizer="sgd", l2=0.0, n_jobs=None):
+                 optimizer="sgd", l2=0.0, n_jobs=None, graph=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate_init = learning_rate_init
@@ -93,6 +94,7 @@ class _SymnetMLP(BaseEstimator):
         self.warm_start = warm_start
         self.dtype = dtype
         self.n_jobs = n_jobs
+        self.graph = graph
 
     # -- what subclasses say --------------------------------------------------------------
     def _targets(self, y, *, first: bool, incremental: bool, classes=None) -> tuple[np.ndarray, dict]:
@@ -147,8 +149,11 @@ class _SymnetMLP(BaseEstimator):
             if not ok:
                 raise InputError(f"{name} must be {rule}, got {value!r}")
 
-    def _network(self, n_features: int, n_outputs: int, targets: dict) -> Network:
+    def _network(self, n_features: int, n_outputs: int, targets: dict) -> Network | Graph:
         output, loss = self._output(targets)
+        if self.graph is not None:
+            return Graph.headed(n_features, self.graph, n_outputs, output, loss, float(self.l2),
+                                title=type(self).__name__)
         sizes = (n_features, *self._hidden_sizes(), n_outputs)
         return Network.build(list(sizes), self.activation, output, loss, l2=float(self.l2))
 
@@ -177,7 +182,7 @@ class _SymnetMLP(BaseEstimator):
         return compile_kernel(self.network_, dtype=self.dtype, optimizer=self._rule()[0].name)
 
     def _params(self) -> list[np.ndarray]:
-        return [p for W, b in zip(self.coefs_, self.intercepts_) for p in (W, b)]
+        return list(self._theta)
 
     def _rows(self, X) -> np.ndarray:
         # a writeable C-contiguous array of the kernel's dtype: a read-only one would compile another kernel
@@ -191,8 +196,9 @@ class _SymnetMLP(BaseEstimator):
                              multi_output=self._multi_output_y, y_numeric=self._numeric_y)
         Y, targets = self._targets(y, first=first, incremental=incremental, classes=classes)
         net = self._network(X.shape[1], Y.shape[1], targets)
+        output_activation = self._output(targets)[0]
         if not first and net != self.network_:
-            raise InputError(f"cannot continue training {self.network_.compact} as {net.compact}: the parameters "
+            raise InputError(f"cannot continue training {_named(self.network_)} as {_named(net)}: the parameters "
                              f"changed since the last fit; set warm_start=False to start again")
         rule, hyper = self._rule()
         classic = rule.name in update.CLASSIC
@@ -236,13 +242,14 @@ class _SymnetMLP(BaseEstimator):
         for name, value in targets.items():
             setattr(self, name, value)
         self.network_ = net
-        self.coefs_, self.intercepts_ = params[0::2], params[1::2]
+        self._theta = params
+        self.coefs_, self.intercepts_ = _weights_and_biases(net, params)
         self._velocity, self._state, self._shuffle_rng = velocity, state, rng
         self.loss_curve_ = history
         self.loss_ = history[-1]
         self.n_iter_ = len(history)
         self.n_outputs_ = Y.shape[1]
-        self.out_activation_ = net.output
+        self.out_activation_ = output_activation
         return self
 
     def _fixes(self) -> str:
@@ -331,11 +338,18 @@ class MLPClassifier(ClassifierMixin, _SymnetMLP):
         Threads per epoch (the kernel's ``train_epoch(threads=...)``: each batch's rows, then each layer's
         neurons, split among them, BLAS on one thread each); -1 all the CPUs, -2 all but one.  None: one
         thread, BLAS with its own threads in the matrix products.
+    graph : dict or None, default None
+        symnet's addition: the hidden part of the network as a computational graph, node names and their
+        expressions over ``x`` (the input) and earlier nodes, as a graph spec's ``[nodes]`` (README.md,
+        "Graphs"), in place of ``hidden_layer_sizes`` and ``activation``: ``{"a1": "relu(dense(x, 32))",
+        "a2": "relu(dense(a1, 32) + a1)"}`` is a residual net.  The estimator adds the output layer (a dense
+        layer over the last node, with the activation and loss above) and takes the inputs from ``X``.
 
     Attributes
     ----------
-    classes_, n_features_in_, network_ (the ``symnet.Network``), coefs_, intercepts_ (W⁽ᵏ⁾ of shape
-    (n_{k-1}, n_k), b⁽ᵏ⁾), loss_curve_ (each epoch's mean batch loss), loss_, n_iter_, n_outputs_,
+    classes_, n_features_in_, network_ (the ``symnet.Network``, or with ``graph`` the ``symnet.Graph``),
+    coefs_, intercepts_ (each dense layer's W⁽ᵏ⁾ of shape (n_{k-1}, n_k) and b⁽ᵏ⁾; a tied layer has no W of its
+    own, one with ``bias=false`` no b), loss_curve_ (each epoch's mean batch loss), loss_, n_iter_, n_outputs_,
     out_activation_.
     """
 
@@ -419,10 +433,10 @@ class MLPRegressor(RegressorMixin, _SymnetMLP):
 
     def __init__(self, hidden_layer_sizes=(32,), activation=ReLU.name, *, learning_rate_init=0.1, momentum=0.0,
                  batch_size=32, max_iter=20, random_state=None, shuffle=True, warm_start=False, dtype="float64",
-                 optimizer="sgd", l2=0.0, n_jobs=None, normalize_y=True):
+                 optimizer="sgd", l2=0.0, n_jobs=None, graph=None, normalize_y=True):
         super().__init__(hidden_layer_sizes, activation, learning_rate_init=learning_rate_init, momentum=momentum,
                          batch_size=batch_size, max_iter=max_iter, random_state=random_state, shuffle=shuffle,
-                         warm_start=warm_start, dtype=dtype, optimizer=optimizer, l2=l2, n_jobs=n_jobs)
+                         warm_start=warm_start, dtype=dtype, optimizer=optimizer, l2=l2, n_jobs=n_jobs, graph=graph)
         self.normalize_y = normalize_y
 
     def _output(self, targets: dict) -> tuple[str, str]:
@@ -453,6 +467,18 @@ class MLPRegressor(RegressorMixin, _SymnetMLP):
         """ŷ for each row: shape (m,) for a 1-d ``y`` in fit, else (m, n_outputs)."""
         out = self._forward(X) * self.y_scale_ + self.y_mean_
         return out.ravel() if self._y_ndim == 1 else out
+
+
+def _named(net: Network | Graph) -> str:
+    return net.compact if isinstance(net, Network) else net.describe()
+
+
+def _weights_and_biases(net: Network | Graph, params: list[np.ndarray]) -> tuple[list, list]:
+    """coefs_ and intercepts_: each dense layer's W (a tied layer has none of its own) and b (one without bias
+    has none), in layer order."""
+    roles = [p.role for p in (net.graph if isinstance(net, Network) else net).params]
+    weights = [p for p, role in zip(params, roles) if role == WEIGHT]
+    return weights, [p for p, role in zip(params, roles) if role == BIAS]
 
 
 def _whole(value) -> bool:

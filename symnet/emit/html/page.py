@@ -294,7 +294,8 @@ def render_page(d, values: Values | str | Path | None = None, params: str | list
                 momentum: float | None = None, optimizer: str | None = None,
                 command: str | None = None, **hyperparameters: float | None) -> str:
     """The write-up of a derivation as one self-contained HTML page (same arguments as
-    :func:`symnet.emit.latex.render.render_document`)."""
+    :func:`symnet.emit.latex.render.render_document`); a graph spec's is
+    :func:`symnet.emit.html.graph_page.render_graph_page`'s."""
     return render_writeup(writeup_of(d, values, params, momentum, optimizer, command=command, html=True,
                                      **hyperparameters))
 

@@ -26,6 +26,7 @@ from symnet.derivation.names import E
 from symnet.derivation.rules import GraphRules, rules
 from symnet.emit.graph_figure import GraphFigure, graph_figure
 from symnet.emit.latex.forms import Eqn, Ordered, Shape, Terms, eqn
+from symnet.errors import InputError
 from symnet.functions.activations import Lemma
 from symnet.functions.layers import DENSE, kind
 from symnet.functions.layers.indices import i, j, p
@@ -89,6 +90,17 @@ class GraphWriteUp:
     values: Values | None = None
     bias_rows: None = None
     notes: list[str] = field(default_factory=list)
+
+
+def of_graph(d: Derivation, params: str | list[str] | None = None) -> bool:
+    """Whether ``d`` is a graph spec's derivation, written by :func:`graph_writeup`, which shows the chain of
+    each dense layer's first weight: ``params`` (a layer list's choice of chains) must be left out."""
+    if not isinstance(d.net, Graph):
+        return False
+    if params not in (None, "all"):
+        raise InputError("params (--params) chooses a layer list's chains; a graph's write-up shows the chain of "
+                         "the first weight of each dense layer (leave params out)")
+    return True
 
 
 def graph_writeup(d: Derivation, values: Values | str | None = None, *, command: str | None = None,

@@ -18,6 +18,7 @@ import sympy as sp
 from symnet.emit.templates import latex_environment
 from symnet.functions.activations import latex_name
 from symnet.errors import InputError
+from symnet.emit.latex.graph_writeup import graph_symbols, graph_writeup, of_graph
 from symnet.emit.latex.printer import LatexPrinter, function_head
 from symnet.emit.latex.layout import Break, Row, align_rows, expr_tokens, product_tokens, sum_tokens, Piece, group
 from symnet.numeric.worked import Values, fmt
@@ -227,7 +228,11 @@ def render_document(d, values: Values | str | Path | None = None, params: str | 
     ``params``: ``"all"`` (default) or names such as ``"W1[1,1],b2[1]"``; ``optimizer``
     (sgd, momentum, nesterov, rmsprop, adam; none: momentum when ``momentum`` is given) with ``momentum``
     and ``hyperparameters`` (beta1, beta2, eps): the update rule shown and, with values, stepped twice.
+    A graph spec's derivation is written by :func:`render_graph_document`.
     """
+    if of_graph(d, params):
+        return render_graph_document(d, values, command=command, optimizer=optimizer, momentum=momentum,
+                                     **hyperparameters)
     return render_writeup(writeup_of(d, values, params, momentum, optimizer, command=command, **hyperparameters))
 
 
@@ -246,8 +251,6 @@ def render_graph_document(d, values: Values | str | Path | None = None, *, comma
                           **hyperparameters: float | None) -> str:
     """The write-up of a graph spec's derivation as a standalone LaTeX document
     (:mod:`symnet.emit.latex.graph_writeup`)."""
-    from symnet.emit.latex.graph_writeup import graph_symbols, graph_writeup
-
     if values is not None and not isinstance(values, Values):
         from symnet.numeric.worked import load_values
 

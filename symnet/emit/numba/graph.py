@@ -36,7 +36,7 @@ from symnet.errors import InputError
 from symnet.files import shell_word
 from symnet.functions.activations import init_scheme
 from symnet.functions.initialisation import FAN_IN, FAN_OUT, SCHEMES
-from symnet.functions.layers import DENSE, kind
+from symnet.functions.layers import DENSE, WEIGHT, kind
 from symnet.functions.layers.indices import i, j, l, q
 from symnet.functions.regularisers import l2_penalty, lam
 from symnet.spec import Graph, GraphError
@@ -421,7 +421,7 @@ class GraphBatch:
         node = self.g.owner(name)
         if node.kind == DENSE.name:
             n_in, n_out = self.width_of(node.inputs[0]), self.width_of(node.name)
-            return [n_in, n_out] if self.g.param[name].role == "W" else [n_out]
+            return [n_in, n_out] if self.g.param[name].role == WEIGHT else [n_out]
         by_size = {}
         for w, v in sorted(self.sizes.items(), key=lambda item: item[0].name):
             by_size.setdefault(v, w)

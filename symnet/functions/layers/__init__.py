@@ -11,7 +11,7 @@ from symnet.functions.activations import ACTIVATION_CLASSES, IDENTITY
 from symnet.functions.layers.base import (KINDS, Layer, LayerError, Node, Option, Param, Segment, Tie, Transposed,
                                           register, transpose_rows, unregister)
 from symnet.functions.layers.combine import ADD, CONCAT
-from symnet.functions.layers.dense import DENSE, MAX_UNITS
+from symnet.functions.layers.dense import BIAS, DENSE, MAX_UNITS, WEIGHT
 from symnet.functions.layers.elementwise import Elementwise, elementwise
 from symnet.functions.layers.loss import LossLayer, loss_layer
 from symnet.functions.layers.softmax import SOFTMAX_KIND
@@ -34,6 +34,6 @@ def names() -> tuple[str, ...]:
     return (*KINDS, *ACTIVATION_CLASSES, IDENTITY, *LOSSES)
 
 
-__all__ = ["ADD", "CONCAT", "DENSE", "KINDS", "MAX_UNITS", "SOFTMAX_KIND", "Elementwise", "Layer", "LayerError",
+__all__ = ["ADD", "BIAS", "CONCAT", "DENSE", "KINDS", "MAX_UNITS", "SOFTMAX_KIND", "Elementwise", "Layer", "LayerError",
            "LossLayer", "Node", "Option", "Param", "Segment", "Tie", "Transposed", "kind", "names", "register",
-           "transpose_rows", "unregister"]
+           "transpose_rows", "unregister", "WEIGHT"]

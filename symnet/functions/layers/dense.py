@@ -8,6 +8,8 @@ import sympy as sp
 from symnet.functions.layers.base import Layer, LayerError, Node, Option, Param, Tie, Transposed, register
 from symnet.functions.layers.indices import i, width
 
+#: the roles of a dense layer's parameters: the weight matrix and the bias vector
+WEIGHT, BIAS = "W", "b"
 #: the widest layer a spec may have: a weight matrix between two such layers is already 8 TB
 MAX_UNITS = 1_000_000
 
@@ -38,8 +40,8 @@ class Dense(Layer):
 
     def parameters(self, node: Node, widths: Sequence[int]) -> list[Param]:
         k, units = node.number, int(node.option("units"))
-        own = [] if node.option("W") is not None else [Param(f"W{k}", "W", (widths[0], units), True, (widths[0], units))]
-        return own + ([Param(f"b{k}", "b", (units,), False)] if node.option("bias") else [])
+        own = [] if node.option("W") is not None else [Param(f"{WEIGHT}{k}", WEIGHT, (widths[0], units), True, (widths[0], units))]
+        return own + ([Param(f"{BIAS}{k}", BIAS, (units,), False)] if node.option("bias") else [])
 
     def reads(self, node: Node) -> dict[str, str | Tie]:
         tie = node.option("W")

@@ -66,3 +66,13 @@ def test_the_web_page_has_the_same_sections_as_mathml_and_an_svg_loading_nothing
 def test_every_new_kinds_write_up_compiles(name, tmp_path):
     g = graph(name)
     assert compile_pdf(render_graph_document(derive(g), random_values(g, 1)), tmp_path / "out.pdf")[:4] == b"%PDF"
+
+
+def test_the_python_api_writes_a_graphs_derivation_as_it_writes_a_layer_lists():
+    import symnet
+
+    d = symnet.derive(graph("residual"))
+    assert isinstance(d.net, symnet.Graph)
+    assert symnet.latex(d) == render_graph_document(d)
+    with pytest.raises(ValueError, match="leave params out"):
+        symnet.latex(d, params="W1[1,1]")
