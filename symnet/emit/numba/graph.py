@@ -115,6 +115,8 @@ class GraphKernel(Kernel):
     updated: set[str] = field(default_factory=set)
     #: the gradient arrays that loops sum into, set to 0 at each batch's start
     zero: list[Block] = field(default_factory=list)
+    #: each width's name and the array dimension that holds it, which the compiled functions loop to
+    read_widths: list[tuple[str, str]] = field(default_factory=list)
 
     def extents(self, shape: tuple[int, ...]) -> list[tuple[str, str]]:
         """The loops over a parameter array's entries: (i, rows), (j, columns), or (j, entries)."""
@@ -169,6 +171,8 @@ class GraphBatch:
         #: each softmax node's log-sum-exp, per row (the loss's logarithms read it)
         self.lse: dict[str, sp.Expr] = {}
         self.workspace: list[tuple[str, str]] = []
+        #: a width's name → the first workspace array that many columns wide
+        self.width_arrays: dict[str, str] = {}
         self.extra: set[str] = set()
         self.products = 0
 
@@ -208,6 +212,7 @@ class GraphBatch:
         if label not in self.extra:
             self.extra.add(label)
             self.workspace.append((label, f"(rows, {self.code(width)})"))
+            self.width_arrays.setdefault(self.code(width), label)
 
     # -- the steps -----------------------------------------------------------------------------------------
     def kernel(self, optimizer: update.Optimizer = update.SGD) -> GraphKernel:
@@ -241,7 +246,10 @@ class GraphBatch:
             init=self.init(widths), widths=widths, inputs=self.code(self.width_of(INPUT)),
             outputs=self.code(self.width_of(g.prediction)), printer=self.printer, into_update=into, zero=zero,
             updated={name for name, pr in r.params.items() if len(pr.index) == 2 and into is not None
-                     and self._products_of_uses(name) is not None})
+                     and self._products_of_uses(name) is not None},
+            read_widths=[(name, "X.shape[1]" if name == self.code(self.width_of(INPUT)) else
+                          f"{self.width_arrays[name]}.shape[1]") for name, _ in widths
+                         if name == self.code(self.width_of(INPUT)) or name in self.width_arrays])
 
     def backward(self, gradient) -> list["_Step"]:
         """The deltas from the output down, each followed by the gradients summed from it alone in a loop over its
