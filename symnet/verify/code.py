@@ -66,10 +66,11 @@ from symnet.functions.activations import (ACTIVATION_CLASSES, IDENTITY, SOFTMAX,
                                           numpy_functions, x)
 from symnet.functions.losses import LOSSES
 from symnet.numeric.finite_differences import targets
-from symnet.derivation.graph_matrix import graph_matrix_form
+from symnet.derivation.graph_matrix import graph_matrix_form, matrix_name
 from symnet.derivation.rules import GraphRules, rules
 from symnet.functions.layers import DENSE, kind as layer_kind
 from symnet.spec import Graph, Network, Spec
+from symnet.spec.graph import INPUT, PREDICTION
 from symnet.verify.grammar import text as claim_text
 
 __all__ = ["CONVENTIONS", "TOLERANCE", "CodeReport", "Diagnosis", "ParamResult", "batch_sizes", "check_code",
@@ -401,11 +402,8 @@ def _loss_derivative(loss: str) -> Callable[[Array, Array], Array]:
 
 def derived_gradients(net: Spec, params: list[Array], X: Array, Y: Array) -> list[Array]:
     """∂E/∂θ for a batch in the rows layout ([W1, b1, …], X (m, n0), Y (m, nL)): what check_code compares
-    with — a graph's from its matrix form's evaluation; a layer list's assembled from the registries' f, the
-    derivation's f′ lemmas and the loss's ℓ′ as SymPy gives them (the form its known mistakes are made in)."""
-    if isinstance(net, Graph):
-        return graph_matrix_form(net).param_gradients(params, X, Y)
-    return _backprop(net, params, X, Y)[0]
+    with, the evaluation of the graph's matrix form (a layer list's graph for a layer list)."""
+    return graph_matrix_form(net).param_gradients(params, X, Y)
 
 
 def _derivatives(net: Spec, layout: _Layout, point: Point, mistake: _Mistake | None = None
@@ -414,6 +412,11 @@ def _derivatives(net: Spec, layout: _Layout, point: Point, mistake: _Mistake | N
     (k = 0..L: ∂E/∂X … ∂E/∂Ŷ) — and each layer's Δ as the layout holds it (a bias not summed over the batch)."""
     if isinstance(net, Graph):
         return _graph_derivatives(net, layout, point, mistake)
+    if mistake is None:  # the truth: the matrix form's, in a layer list's names (∂E/∂X is A0's, ∂E/∂Ŷ AL's)
+        out, deltas = _graph_derivatives(net.graph, layout, point)
+        out["A0"], out[f"A{net.depth}"] = out.pop(matrix_name(INPUT)), out.pop(matrix_name(PREDICTION))
+        return out, deltas
+    # a known mistake is made in the layer list's own backprop, the form people write it in
     grads, deltas, outputs = _backprop(net, *point, mistake, outputs=True)
     out = {}
     for k in range(1, net.depth + 1):

@@ -532,32 +532,24 @@ class GraphBatch:
         return self.weight(str(w.base.label), rows, cols)
 
     # -- L2 decay and initialisation -----------------------------------------------------------------------
+    def _decayed(self) -> list[tuple[str, sp.Expr, sp.Expr, list[sp.Expr]]]:
+        """Each decayed weight's name, its entry, its gradient's decay term and its loops' extents (none
+        without L2)."""
+        return [(name, sp.IndexedBase(name, real=True)[pr.index], pr.decay, self._param_extents(name))
+                for name, pr in self.r.params.items() if self.g.l2 and pr.decay != 0]
+
+    def _over(self, extents: list[sp.Expr], statement, comment: str, name: str) -> Block:
+        """A block that applies ``statement`` to every entry of a weight."""
+        return Block([comment], self.printer.lines(loop(i, extents[0], loop(j, extents[1], statement))), [], name=name)
+
     def penalty(self) -> list[Block]:
-        if not self.g.l2:
-            return []
-        out = []
-        for name, pr in self.r.params.items():
-            if pr.decay == 0:
-                continue
-            W = sp.IndexedBase(name, real=True)[pr.index]
-            ext = self._param_extents(name)
-            term = l2_penalty([W])
-            out.append(Block([f"(λ/2)·Σ {name}²: {sp.sstr(term)}"], self.printer.lines(
-                loop(i, ext[0], loop(j, ext[1], AddAssign(PENALTY, term)))), [], name=f"_penalty_{name}"))
-        return out
+        return [self._over(ext, AddAssign(PENALTY, l2_penalty([W])), f"(λ/2)·Σ {name}²: {sp.sstr(l2_penalty([W]))}",
+                           f"_penalty_{name}") for name, W, _, ext in self._decayed()]
 
     def decay(self) -> list[Block]:
-        if not self.g.l2:
-            return []
-        out = []
-        for name, pr in self.r.params.items():
-            if pr.decay == 0:
-                continue
-            G = sp.IndexedBase(f"g{name}", real=True)[pr.index]
-            ext = self._param_extents(name)
-            out.append(Block([f"∂E/∂{name} gains the decay {sp.sstr(pr.decay)}"], self.printer.lines(
-                loop(i, ext[0], loop(j, ext[1], AddAssign(G, pr.decay)))), [], name=f"_decay_{name}"))
-        return out
+        return [self._over(ext, AddAssign(sp.IndexedBase(f"g{name}", real=True)[W.indices], decay),
+                           f"∂E/∂{name} gains the decay {sp.sstr(decay)}", f"_decay_{name}")
+                for name, W, decay, ext in self._decayed()]
 
     def init(self, widths: list[tuple[str, int]]) -> list[dict]:
         """Each parameter's initial values: a weight by the scheme of the activation its layer feeds (He for
