@@ -73,3 +73,13 @@ def test_no_module_name_contains_numba_dot_cuda():
     # symnet.emit.numba.cuda made `import symnet` fail wherever numba-cuda is installed
     names = [".".join(path.relative_to(ROOT).with_suffix("").parts) for path in _modules()]
     assert names and [name for name in names if "numba.cuda" in name] == []
+
+
+def test_every_package_of_the_source_tree_is_in_the_wheel():
+    # setuptools installs the packages pyproject.toml lists, no others: a new folder left out installs (pip
+    # install .) without its modules, and `import symnet` fails on a user's machine while an editable install works
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in PACKAGE.rglob("__init__.py")}
+    assert found - listed == set()

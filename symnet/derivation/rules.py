@@ -24,7 +24,7 @@ import sympy as sp
 
 from symnet.derivation.layer_form import collapse
 from symnet.derivation.names import E
-from symnet.functions.layers import ADD, DENSE, Node, Param, Segment, Tie, Transposed, kind
+from symnet.functions.layers import DENSE, Node, Param, Segment, Tie, Transposed, kind
 from symnet.functions.layers.indices import i, j, l, p, q, width
 from symnet.functions.losses import LOSSES
 from symnet.functions.regularisers import decay
@@ -298,8 +298,8 @@ class GraphRules:
 
 
 def _widths(graph: Graph) -> tuple[dict[str, sp.Expr], dict[sp.Symbol, sp.Expr]]:
-    """Every node's width in symbols, and the widths a graph makes equal: both sides of a sum of two nodes
-    (h⁽²⁾ + a⁽¹⁾: n2 is n1), a tied layer and its weight's other side (W1ᵀ: as wide as W1 is tall), each later
+    """Every node's width in symbols, and the widths a graph makes equal: those its kinds make one (both sides of
+    a sum of two nodes: h⁽²⁾ + a⁽¹⁾, n2 is n1), a tied layer and its weight's other side (W1ᵀ: as wide as W1 is tall), each later
     width named by the earlier one."""
     raw: dict[str, sp.Expr] = {INPUT: width(0)}
     equal: list[tuple[sp.Expr, sp.Expr]] = []
@@ -311,8 +311,7 @@ def _widths(graph: Graph) -> tuple[dict[str, sp.Expr], dict[sp.Symbol, sp.Expr]]
             raw[node.name] = sp.S.One
             continue
         raw[node.name] = layer.width_expr(node, ins)
-        if layer.name == ADD.name:
-            equal.append((ins[0], ins[1]))
+        equal += layer.equal_widths(node, ins)
         tie = dict(node.options).get("W") if layer is DENSE else None
         if isinstance(tie, Tie):
             owner = graph.owner(tie.param)

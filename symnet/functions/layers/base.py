@@ -165,6 +165,10 @@ class Layer:
         """The output's width in symbols (n_k), for the index form."""
         return widths[0]
 
+    def equal_widths(self, node: Node, widths: Sequence[sp.Expr]) -> list[tuple[sp.Expr, sp.Expr]]:
+        """The pairs of the inputs' widths (in symbols) that the kind makes one: none unless it needs equal ones."""
+        return []
+
     def named(self, expr: sp.Expr, node: Node, inputs: Sequence[sp.IndexedBase], out: sp.IndexedBase,
               widths: Sequence[sp.Expr]) -> sp.Expr:
         """``expr`` with the node's definition written as its output where it occurs (index form)."""

@@ -30,6 +30,9 @@ class Add(Layer):
                              f"{node.inputs[0]} with dense({node.inputs[0]}, {b}))")
         return a
 
+    def equal_widths(self, node: Node, widths: Sequence[sp.Expr]) -> list[tuple[sp.Expr, sp.Expr]]:
+        return [(widths[0], widths[1])]  # h⁽²⁾ + a⁽¹⁾: n2 is n1
+
     def scalar(self, node: Node, inputs: Sequence[Sequence[sp.Expr]], params: dict[str, list]) -> list[sp.Expr]:
         return [u + v for u, v in zip(*inputs)]
 
