@@ -166,14 +166,15 @@ class Derivation:
     def _cuts(self) -> dict[sp.Symbol, sp.Symbol]:
         """The units whose ∂E/∂· is a delta of its own (the dense layers' outputs h⁽ᵏ⁾ⱼ, each its δ⁽ᵏ⁾ⱼ), and the
         units that share one: a unit that is the one consumer of such an h with ∂/∂h = 1 (the sum of a skip
-        connection h + a) has the same ∂E/∂·, so it is written with that δ."""
+        connection h + a) has the same ∂E/∂·, so it is written with that δ — the last such layer's when two
+        feed one sum, as in :meth:`symnet.derivation.rules.GraphRules._cuts`: its δ comes first going back."""
         m, cuts = self.model, {}
         for node in self.graph.nodes:
             if node.kind != DENSE.name:
                 continue
             for j, h in enumerate(m.units[node.name], start=1):
                 cuts[h] = symbol(Name("delta", node.number, (j,)))
-        for h, delta in list(cuts.items()):
+        for h, delta in reversed(list(cuts.items())):
             (after, *more) = self._up.get(h, [None])
             if not more and after is not None and after != E and after not in cuts and self.local(after, h).compact == 1:
                 cuts[after] = delta

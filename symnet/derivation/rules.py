@@ -182,9 +182,10 @@ class GraphRules:
     @cached_property
     def _cuts(self) -> dict[str, str]:
         """The nodes whose ∂E/∂· is a delta: each dense layer its own, and the node that is a dense layer's
-        one consumer with ∂/∂h = 1 (the sum of a skip connection) the dense layer's."""
+        one consumer with ∂/∂h = 1 (the sum of a skip connection) the dense layer's — the last such layer's,
+        when two feed one sum: its delta comes first going back, so the other's can read it."""
         cuts = {n.name: n.name for n in self.graph.nodes if n.kind == DENSE.name}
-        for name in list(cuts):
+        for name in reversed(list(cuts)):
             after = self.graph.consumers(name)
             if len(after) == 1 and not kind(after[0].kind).is_loss and after[0].name not in cuts:
                 share = self.nodes[after[0].name].pullbacks[name]

@@ -62,6 +62,18 @@ def test_a_skip_adds_the_delta_of_the_layer_it_skips_to_the_one_below():
     assert r.deltas["h3"].assumption is not None
 
 
+def test_two_dense_layers_summed_share_the_delta_of_the_one_computed_first_going_back():
+    g = Graph.build(2, {"a1": "tanh(dense(x, 2) + dense(x, 2))", "yhat": "dense(a1, 1)", "loss": "mse(yhat, y)"})
+    r = rules(g)
+    assert list(r.deltas) == ["h3", "h2", "h1"]
+    assert r.deltas["h1"].rule.rhs == sp.IndexedBase("delta2", real=True)[j]  # δ⁽²⁾ is known by then
+    computed = set()
+    for name, rule in r.deltas.items():  # each delta reads only the deltas before it
+        assert {str(a.label) for a in rule.rule.rhs.atoms(sp.IndexedBase) if str(a.label).startswith("delta")} <= computed
+        computed.add(str(rule.delta.label))
+    _agree(g)
+
+
 def test_a_tied_weights_gradient_is_the_sum_of_its_two_uses():
     g = Graph.build(*KINDS["tied"])
     pr = rules(g).params["W1"]
@@ -98,20 +110,22 @@ ACTIVATIONS = ("tanh", "sigmoid", "softplus", "identity", "silu")
 
 @st.composite
 def graphs(draw):
-    """A small random graph of the new kinds: blocks of dense layers, skips, concatenations, a softmax inside,
-    a layer without bias; then an output and its loss."""
+    """A small random graph of the new kinds: blocks of dense layers, skips, sums of two dense layers,
+    concatenations, a softmax inside, a layer without bias; then an output and its loss."""
     n0 = draw(st.integers(1, 3))
     nodes, last, width, used = {}, "x", n0, 0
     for b in range(draw(st.integers(1, 3))):
         act = draw(st.sampled_from(ACTIVATIONS))
         w = draw(st.integers(1, 3))
-        block = draw(st.sampled_from(("dense", "residual", "concat", "softmax", "no_bias")))
+        block = draw(st.sampled_from(("dense", "residual", "concat", "softmax", "no_bias", "two_dense")))
         name = f"n{b + 1}"
         if block == "residual" and last != "x":
             nodes[name] = f"{act}(dense({last}, {width}) + {last})"
         elif block == "concat":
             nodes[name] = f"concat({act}(dense({last}, {w})), dense({last}, 1))"
             w += 1
+        elif block == "two_dense":
+            nodes[name] = f"{act}(dense({last}, {w}) + dense({last}, {w}))"
         elif block == "softmax" and w >= 2:
             nodes[name] = f"softmax(dense({last}, {w}), T={draw(st.sampled_from((1.0, 2.0)))})"
         else:
