@@ -25,6 +25,9 @@ SPEC is the network, either
                 e.g.  symnet {command} 2-8-2 --hidden tanh --output softmax --loss cce{extra}
   FILE.toml     a file with the keys layers, hidden, output, loss, bias, l2 and [define]
                 e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"
+                or a graph: inputs and [nodes], each node an expression over x and earlier nodes
+                e.g.  inputs = 4   [nodes] a1 = "relu(dense(x, 8))"   a2 = "relu(dense(a1, 8) + a1)"
+                      yhat = "softmax(dense(a2, 3))"   loss = "cce(yhat, y)"
 A spec file holds the whole network: --hidden, --output, --loss, --bias and --l2 go in it, not beside it."""
 
 #: the rest of each command's SPEC example, where the command needs more than SPEC
@@ -133,6 +136,9 @@ def cli() -> None:
                     e.g.  symnet derive 2-2-1 --hidden tanh --loss mse -o net.tex
       FILE.toml     a file with the keys layers, hidden, output, loss, bias, l2 and [define]
                     e.g.  layers = [2, 2, 1]   hidden = "tanh"   loss = "mse"
+                    or a graph: inputs and [nodes] (README.md, "Graphs")
+                    e.g.  inputs = 4   [nodes] a1 = "relu(dense(x, 8))"   a2 = "relu(dense(a1, 8) + a1)"
+                          yhat = "softmax(dense(a2, 3))"   loss = "cce(yhat, y)"
 
     Bad input ends with one line on standard error and exit status 2; a negative verdict (an incorrect claim,
     a failed gradient check, a diverged run) with exit status 1. 'symnet COMMAND --help' describes each

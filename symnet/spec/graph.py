@@ -20,6 +20,8 @@ graph with today's names (:meth:`symnet.spec.network.Network.graph`).
 """
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -49,6 +51,15 @@ NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z_]*?([1-9][0-9]*)?$")
 #: names a node may not take: the input, the target, the error, the batch size, and the parameters', deltas'
 #: and batch matrices' families (W2, b1, delta3, D1, dW1, …)
 _RESERVED = re.compile(r"^(x|y|E|m|lam|reg|pi|[WbDHAZ][0-9]+|delta[0-9]+|d[WbAHZ][0-9]+|Yhat|X|Y|AL|ZL|dAL|dZL)$")
+#: names the generated kernel module holds for its own — a node of such a name would shadow one there: Python's
+#: words and built-ins, the modules it imports, its constants (in capitals), loop indices and a batch's scalars
+#: (the loss node may be called loss: it has no array there)
+_CODE_NAMES = frozenset({*keyword.kwlist, *keyword.softkwlist, *dir(builtins), "np", "numba", "os", "sys", "ctypes",
+                         "importlib", "llvmlite", "cgutils", "intrinsic", "i", "j", "l", "p", "q", "r", "B",
+                         "start", "stop", "total", "batches", "batch_size", "lr", "momentum", "inv_m", "penalty",
+                         "use_velocity", "steps_before", "step", "beta1", "beta2", "eps", "mhat", "shat",
+                         "forward", "gradients", "init_params", "init_state", "train_epoch"})
+_CODE_PATTERN = re.compile(r"^([A-Z][A-Z0-9_]*|acc[0-9]+|prod[0-9]+|(S|hmax|lse)_\w+)$")
 
 
 @dataclass(frozen=True)
@@ -320,6 +331,10 @@ class _Builder:
         if not NODE_NAME.match(key):
             raise GraphError(f"{key!r} cannot name a node: a node's name is letters (and _), then a number that does "
                              f"not start with 0 if it has one (a1, add2, enc, hidden_out)")
+        if key in _CODE_NAMES or _CODE_PATTERN.match(key):
+            raise GraphError(f"{key!r} cannot name a node: the generated kernel uses it for its own (Python's words "
+                             f"and built-ins, np, loop indices, a batch's sums, constants in capitals); call the node "
+                             f"e.g. a1, enc or hidden")
         if self.nodes and kind(self.nodes[-1].kind).is_loss:
             raise GraphError(f"node {key} comes after the loss (node {self.nodes[-1].name}); the loss is the last node")
         if len(self.nodes) >= MAX_NODES:
@@ -381,6 +396,10 @@ class _Builder:
                 raise GraphError(f"node {name}: {name} is the name symnet gives to the unnamed {layer.title} number "
                                  f"{self.unnamed[layer.stem]}; give your node another name")
         if name in self.widths or name in self.aliases:
+            taken = next((n for n in self.nodes if n.name == name and n.number is not None), None)
+            if taken is not None and key is not None:
+                raise GraphError(f"node {key}: {name} is the name symnet gives to the output of "
+                                 f"{kind(taken.kind).title} {taken.number}; name this node otherwise (e.g. a{taken.number})")
             raise GraphError(f"node {name} is defined twice; give each node its own name")
         node = Node(name, tree.kind, tuple(inputs), options, number)
         if layer.is_loss:
@@ -498,6 +517,14 @@ def _validate(graph: Graph) -> None:
     unused = [n.name for n in graph.nodes[:-1] if n.name not in read]
     if INPUT not in read:
         raise GraphError("no node reads the input x; the first layer is e.g. dense(x, 8)")
+    states = {f"{prefix}{p.name}": p.name for p in graph.params for prefix in "gvms"}
+    for name in [n.name for n in graph.nodes] + [key for key, _ in graph.aliases]:
+        if name in states:
+            raise GraphError(f"{name!r} cannot name a node: the generated kernel calls {states[name]}'s gradient or "
+                             f"optimiser state so; call the node e.g. a1, enc or hidden")
+    if not graph.params:
+        raise GraphError("the graph has no parameters to learn; give it a dense layer, e.g. "
+                         "yhat = \"softmax(dense(x, 3))\"")
     if unused:
         own = {v: k for k, v in graph.aliases}
         name = own.get(unused[0], unused[0])

@@ -112,7 +112,10 @@ def _graph_targets(graph: Graph) -> dict[str, str]:
         out[key] = key
         if key.startswith("H") and key[1:].isdigit():
             out["Z" + key[1:]] = key
-    out["Y_hat"] = "Yhat"
+    # the prediction is Yhat whatever its node is (H2 for a bare dense output)
+    prediction = str(form.symbols[str(form.rules.arrays[graph.prediction].label)].name)
+    out.setdefault("Yhat", prediction)
+    out["Y_hat"] = prediction
     return out
 
 

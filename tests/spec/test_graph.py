@@ -90,6 +90,12 @@ def test_to_toml_gives_the_same_graph_back(tmp_path):
     ({"a": "relu(dense(x, 2))", "loss": "mse(a, a)"}, "a loss compares the prediction with the target"),
     ({"a": "relu(dense(x, 2))", "add1": "relu(a)", "b": "dense(a + add1, 2)", "loss": "mse(b, y)"},
      "add1 is the name symnet gives"),
+    ({"h1": "relu(dense(x, 2))", "loss": "mse(h1, y)"}, "h1 is the name symnet gives to the output of dense layer 1"),
+    ({"np": "relu(dense(x, 2))", "loss": "mse(np, y)"}, "'np' cannot name a node: the generated kernel uses it"),
+    ({"lambda": "relu(dense(x, 2))", "loss": "mse(lambda, y)"}, "'lambda' cannot name a node"),
+    ({"ENC": "relu(dense(x, 2))", "loss": "mse(ENC, y)"}, "constants in capitals"),
+    ({"gW1": "relu(dense(x, 2))", "loss": "mse(gW1, y)"}, "calls W1's gradient or optimiser state so"),
+    ({"a": "softmax(x)", "loss": "cce(a, y)"}, "the graph has no parameters to learn"),
 ])
 def test_a_graph_it_cannot_build_is_one_line_naming_the_node_and_the_fix(nodes, says):
     with pytest.raises(GraphError) as e:

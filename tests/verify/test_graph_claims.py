@@ -48,3 +48,10 @@ def test_matrix_claims_name_every_node_and_the_missing_path():
 def test_a_concatenations_blocks_are_named_in_the_correct_expression():
     verdict = check_matrix(graph("concat"), "W2", "X.T @ (D3 @ W3.T)")
     assert not verdict.ok and "W3[3:" in verdict.correct
+
+
+def test_a_bare_dense_output_is_yhat_in_matrix_claims():
+    g = Graph.build(3, {"a1": "tanh(dense(x, 4))", "yhat": "dense(a1, 2)", "loss": "mse(yhat, y)"}, title="linear")
+    assert check_matrix(g, "dW1", "X.T @ D1").ok
+    assert check_matrix(g, "Yhat", "(Yhat - Y)/m").ok
+    assert not check_matrix(g, "dW2", "A1.T @ Yhat").ok

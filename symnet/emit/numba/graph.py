@@ -233,9 +233,9 @@ class GraphBatch:
             # the epoch writes each weight's products straight into its update (no gradient array in between)
             into = fused(self.backward(lambda name: self.gradient(name, [], into_update=True)), self.printer)
         pred = r.nodes[g.prediction].out
-        self.printer.arrays["out"] = lambda idx: f"out[start + r, {idx[0]}]"
-        store = fused([_Step(["ŷ of the batch into out"], rows=(self.width_of(g.prediction), [
-            Assign(sp.IndexedBase("out", real=True)[j], pred[j])]))], self.printer)
+        self.printer.arrays["Yhat"] = lambda idx: f"Yhat[start + r, {idx[0]}]"
+        store = fused([_Step(["ŷ of the batch into Yhat"], rows=(self.width_of(g.prediction), [
+            Assign(sp.IndexedBase("Yhat", real=True)[j], pred[j])]))], self.printer)
         used, math = helpers(self.printer.helpers, True, self.dtype)
         widths = sorted({(f"N{w.name[1:]}", v) for w, v in self.sizes.items()}, key=lambda t: int(t[0][1:]))
         return GraphKernel(

@@ -104,3 +104,43 @@ def test_an_epoch_is_the_update_rule_applied_to_each_batchs_gradients(optimizer)
         k.train_epoch(mine, X, Y, lr, 3, state=k.init_state())
     for got, want in zip(mine, params):
         assert np.allclose(got, want, atol=1e-12)
+
+
+def _kernels_own_names(g: Graph, optimizer: str) -> set[str]:
+    """The names a graph's kernel module holds for its own where a node's array could meet them: at module level
+    and in every function that takes a node's array."""
+    tree = ast.parse(generate_graph(g, optimizer=optimizer))
+    own = {n.name for n in g.nodes} | {key for key, _ in g.aliases}
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            names |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+            args = {a.arg for a in node.args.args}
+            if args & own:
+                names |= args | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names - own
+
+
+@pytest.mark.parametrize("name", ["residual", "concat", "hidden_softmax"])
+def test_no_node_may_take_a_name_the_kernel_holds_for_its_own(name):
+    from symnet.spec.errors import GraphError
+    from symnet.spec.graph import NODE_NAME
+
+    inputs, nodes = GRAPHS[name]
+    g = graph(name)
+    taken = set().union(*(_kernels_own_names(g, o) for o in ("sgd", "adam", "rmsprop", "nesterov")),
+                        _kernels_own_names(Graph.build(inputs, nodes, 0.01, title=name), "sgd"))
+    assert {"np", "start", "B", "N1", "gW1", "range"} <= taken
+    accepted = []
+    for word in sorted(w for w in taken if NODE_NAME.match(w) and w not in g.param):
+        try:  # a probe with as many layers as any of the graphs, so that gW3, sb4, … are its parameters' too
+            Graph.build(2, {word: "tanh(dense(x, 3))", "a2": f"tanh(dense({word}, 3))", "a3": "tanh(dense(a2, 3))",
+                            "yhat": "sigmoid(dense(a3, 1))", "loss": "bce(yhat, y)"})
+        except GraphError:
+            continue
+        accepted.append(word)
+    assert accepted == []
