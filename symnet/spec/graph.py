@@ -337,6 +337,10 @@ class _Builder:
                              f"e.g. a1, enc or hidden")
         if self.nodes and kind(self.nodes[-1].kind).is_loss:
             raise GraphError(f"node {key} comes after the loss (node {self.nodes[-1].name}); the loss is the last node")
+        if isinstance(tree, Apply) and kind(tree.kind) is not None and kind(tree.kind).is_loss and key != self.keys[-1]:
+            later = self.keys[self.keys.index(key) + 1:]
+            raise GraphError(f"node {key} is a loss, and {', '.join(later)} {'comes' if len(later) == 1 else 'come'} "
+                             f"after the loss; the loss is the last node (move it to the end)")
         if len(self.nodes) >= MAX_NODES:
             raise GraphError(f"the graph has more than {MAX_NODES} nodes (every call counts); symnet takes at most "
                              f"{MAX_NODES}")
@@ -346,11 +350,13 @@ class _Builder:
         self.key = key
         self.build(tree, key)
 
-    def resolve(self, ref: Ref, where: str, target_allowed: bool) -> str:
+    def resolve(self, ref: Ref, where: str, reader: Layer, position: int) -> str:
         name = self.aliases.get(ref.name, ref.name)
         if name == TARGET:
-            if not target_allowed:
-                raise GraphError(f"{where}: y is the target, which only a loss reads (loss = \"mse(yhat, y)\")")
+            if not (reader.is_loss and position == 1):
+                raise GraphError(f"{where}: a loss reads the prediction first, then the target y (loss = \"mse(yhat, "
+                                 f"y)\")" if reader.is_loss else
+                                 f"{where}: y is the target, which only a loss reads (loss = \"mse(yhat, y)\")")
             return name
         if name in self.widths:
             return name
@@ -374,7 +380,7 @@ class _Builder:
         first_value = next((k for k, a in enumerate(tree.args) if not isinstance(a, (Ref, Apply))), len(tree.args))
         if any(isinstance(a, (Ref, Apply)) for a in tree.args[first_value:]):
             raise GraphError(f"{where}: {tree.kind}'s inputs come first, then its options")
-        inputs = [self.resolve(a, where, layer.is_loss and k == 1) if isinstance(a, Ref) else self.build(a, None)
+        inputs = [self.resolve(a, where, layer, k) if isinstance(a, Ref) else self.build(a, None)
                   for k, a in enumerate(nodes)]
         self._check_arity(layer, tree, inputs, where)
         options = self._options(layer, tree, values, where)

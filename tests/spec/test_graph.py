@@ -96,6 +96,8 @@ def test_to_toml_gives_the_same_graph_back(tmp_path):
     ({"ENC": "relu(dense(x, 2))", "loss": "mse(ENC, y)"}, "constants in capitals"),
     ({"gW1": "relu(dense(x, 2))", "loss": "mse(gW1, y)"}, "calls W1's gradient or optimiser state so"),
     ({"a": "softmax(x)", "loss": "cce(a, y)"}, "the graph has no parameters to learn"),
+    ({"a": "sigmoid(dense(x, 2))", "loss": "bce(y, a)"}, "a loss reads the prediction first, then the target y"),
+    ({"a": "relu(dense(x, 2))", "loss": "mse(a, y)", "b": "relu(dense(a, 2))"}, "node loss is a loss, and b comes after the loss"),
 ])
 def test_a_graph_it_cannot_build_is_one_line_naming_the_node_and_the_fix(nodes, says):
     with pytest.raises(GraphError) as e:
