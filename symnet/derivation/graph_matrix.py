@@ -24,10 +24,10 @@ import sympy as sp
 from symnet.derivation.matrix_form import M, Env, MatrixExpr, Translator, scaled
 from symnet.derivation.rules import GE, GraphRules, rules
 from symnet.functions.layers import DENSE, WEIGHT, kind
-from symnet.functions.layers.indices import i, j, p
+from symnet.functions.layers.indices import i, j
 from symnet.functions.regularisers import lam
 from symnet.spec import Graph, Network, Spec
-from symnet.spec.graph import INPUT, TARGET
+from symnet.spec.graph import TARGET
 
 Array = np.ndarray
 

@@ -13,7 +13,7 @@ from functools import cache
 import sympy as sp
 from sympy.concrete.delta import deltasummation
 
-from symnet.functions.activations import ACTIVATION_CLASSES, SOFTMAX, apply
+from symnet.functions.layers import Layer, Node, kind
 from symnet.functions.losses import LOSSES
 from symnet.functions.regularisers import decay
 from symnet.functions.simplest import factored
@@ -81,9 +81,9 @@ def layer_rule(net: Network, k: int) -> LayerRule:
     W, b, h = base("W", k, L), base("b", k, L), base("h", k, L)
     a_prev, a = base("a", k - 1, L), base("a", k, L)
     n_prev, n_k = width(k - 1), width(k)
-    act = net.activations[k - 1]
+    f = _activation(net, k)
     h_def = sp.Sum(W[i, j] * a_prev[i], (i, 1, n_prev)) + b[j]
-    a_def = _activation(act, h, j, n_k)
+    a_def = _defined(f, h, j, n_k)
     dh_dW = collapse(sp.diff(h_def, W[_p, j])).xreplace({_p: i})
     dh_db = collapse(sp.diff(h_def, b[j]))
     delta_sym = base("delta", k, L)
@@ -94,12 +94,12 @@ def layer_rule(net: Network, k: int) -> LayerRule:
         # ∂E/∂hⱼ with ŷ written in h: differentiate, collapse, then name ŷ again
         dE_dyhat = collapse(sp.diff(loss, a[j]))
         # ∂ŷ_q/∂h_j: the softmax couples every output; an elementwise f only its own (q = j)
-        out_idx = q if act == SOFTMAX else j
-        dyhat_dh = _name_outputs(collapse(sp.diff(_activation(act, h, out_idx, n_k).rhs, h[j])), act, h, a, n_k)
-        if act == SOFTMAX:
+        out_idx = j if f[0].elementwise else q
+        dyhat_dh = _name_outputs(collapse(sp.diff(_defined(f, h, out_idx, n_k).rhs, h[j])), f, h, a, n_k)
+        if not f[0].elementwise:
             # every output depends on hⱼ: Σ_q ∂E/∂ŷ_q ∂ŷ_q/∂hⱼ, differentiated with ŷ written in h
-            terms = sp.diff(loss.xreplace({a[q]: _activation(act, h, q, n_k).rhs}), h[j])
-            rule = _name_outputs(collapse(terms), act, h, a, n_k)
+            terms = sp.diff(loss.xreplace({a[q]: _defined(f, h, q, n_k).rhs}), h[j])
+            rule = _name_outputs(collapse(terms), f, h, a, n_k)
         else:
             terms = sp.Derivative(E, a[j]) * sp.Derivative(a[j], h[j])
             rule = dE_dyhat * dyhat_dh
@@ -113,7 +113,7 @@ def layer_rule(net: Network, k: int) -> LayerRule:
         n_next = width(k + 1)
         h_next_def = sp.Sum(W_next[i, l] * a[i], (i, 1, n_k)) + base("b", k + 1, L)[l]
         dhnext_da = collapse(sp.diff(h_next_def, a[j]))
-        f_prime = _name_outputs(sp.diff(a_def.rhs, h[j]), act, h, a, n_k)
+        f_prime = _name_outputs(sp.diff(a_def.rhs, h[j]), f, h, a, n_k)
         delta_next = base("delta", k + 1, L)
         terms = sp.Sum(delta_next[l] * sp.Derivative(h_next[l], a[j]) * sp.Derivative(a[j], h[j]), (l, 1, n_next))
         rule = sp.Sum(dhnext_da * delta_next[l], (l, 1, n_next)) * f_prime
@@ -126,32 +126,21 @@ def layer_rule(net: Network, k: int) -> LayerRule:
     )
 
 
-def _activation(act: str, h: sp.IndexedBase, idx: sp.Symbol, n: sp.Symbol) -> sp.Eq:
-    if act == SOFTMAX:
-        return sp.Eq(sp.Symbol("a"), sp.exp(h[idx]) / sp.Sum(sp.exp(h[l]), (l, 1, n)))
-    return sp.Eq(sp.Symbol("a"), apply(act, h[idx]))
+def _activation(net: Network, k: int) -> tuple[Layer, Node]:
+    """Layer k's activation node and its kind, whose definition and naming every rule below is read from."""
+    graph = net.graph
+    node = graph.consumers(graph.dense(k).name)[0]
+    return kind(node.kind), node
 
 
-def _name_outputs(expr: sp.Expr, act: str, h: sp.IndexedBase, a: sp.IndexedBase, n: sp.Symbol) -> sp.Expr:
+def _defined(f: tuple[Layer, Node], h: sp.IndexedBase, idx: sp.Symbol, n: sp.Symbol) -> sp.Eq:
+    """a = f(h) at unit ``idx`` (softmax: e^{h_idx}/Σₗ e^{hₗ}), as the kind defines it."""
+    layer, node = f
+    return sp.Eq(sp.Symbol("a"), layer.indexed(node, [h], {}, [n], idx))
+
+
+def _name_outputs(expr: sp.Expr, f: tuple[Layer, Node], h: sp.IndexedBase, a: sp.IndexedBase, n: sp.Symbol) -> sp.Expr:
     """Write f(hⱼ) as aⱼ (and e^{hⱼ}/Σ e^{hₗ} as ŷⱼ) so the rule reads in the forward quantities."""
-    if act == SOFTMAX:
-        S = sp.Dummy("S", positive=True)
-        expr = expr.subs(sp.Sum(sp.exp(h[l]), (l, 1, n)), S)
-        def is_exp_h(e: sp.Expr) -> bool:
-            if not isinstance(e, sp.exp):
-                return False
-            _, arg = e.args[0].as_coeff_Mul()
-            return isinstance(arg, sp.Indexed) and arg.base == h
-
-        def as_yhat(e: sp.exp) -> sp.Expr:
-            c, arg = e.args[0].as_coeff_Mul()
-            return (a[arg.indices[0]] * S) ** c
-
-        expr = expr.replace(is_exp_h, as_yhat)
-        return sp.expand(sp.simplify(expr))
-    if act in ACTIVATION_CLASSES:
-        cls = ACTIVATION_CLASSES[act]
-        expr = expr.replace(lambda e: isinstance(e, cls) and isinstance(e.args[0], sp.Indexed)
-                            and e.args[0].base == h, lambda e: a[e.args[0].indices[0]])
-    return expr
+    layer, node = f
+    return layer.named(expr, node, [h], a, [n])
 

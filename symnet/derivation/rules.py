@@ -25,7 +25,7 @@ import sympy as sp
 from symnet.derivation.layer_form import collapse
 from symnet.derivation.names import E
 from symnet.functions.layers import DENSE, Node, Param, Segment, Tie, Transposed, kind
-from symnet.functions.layers.indices import i, j, l, p, q, width
+from symnet.functions.layers.indices import i, j, p, q, width
 from symnet.functions.losses import LOSSES
 from symnet.functions.regularisers import decay
 from symnet.functions.simplest import factored

@@ -47,6 +47,52 @@ def _agree(g: Graph, seed: int = 0) -> None:
     assert form.evaluate(params, X, Y)["E"] == pytest.approx(ev.loss(params, X, Y), rel=1e-12)
 
 
+# -- each kind's forward pass against NumPy written out by hand: the independent truth the derived forms rest on
+def _softmax(H, T=1.0):
+    Z = np.exp((H - H.max(axis=1, keepdims=True)) / T)
+    return Z / Z.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(H):
+    return 1 / (1 + np.exp(-H))
+
+
+def _mse(P, Y):
+    return np.mean(0.5 * np.sum((P - Y) ** 2, axis=1))
+
+
+def _bce(P, Y):
+    return np.mean(-np.sum(Y * np.log(P) + (1 - Y) * np.log(1 - P), axis=1))
+
+
+def _cce(P, Y):
+    return np.mean(-np.sum(Y * np.log(P), axis=1))
+
+
+def _elu(H):
+    return np.where(H > 0, H, np.exp(H) - 1)
+
+
+NUMPY_LOSSES = {
+    "residual": lambda W1, b1, W2, b2, W3, b3, X, Y: _cce(
+        _softmax((lambda A1: np.tanh(A1 @ W2 + b2 + A1))(np.tanh(X @ W1 + b1)) @ W3 + b3), Y),
+    "tied": lambda W1, b1, b2, X, Y: _bce(_sigmoid(np.tanh(X @ W1 + b1) @ W1.T + b2), Y),
+    "no_bias": lambda W1, W2, X, Y: _mse(_elu(X @ W1) @ W2, Y),
+    "concat": lambda W1, b1, W2, b2, W3, b3, X, Y: _mse(
+        _sigmoid(np.hstack([np.maximum(X @ W1 + b1, 0), np.tanh(X @ W2 + b2)]) @ W3 + b3), Y),
+    "hidden_softmax": lambda W1, b1, W2, b2, X, Y: _bce(_sigmoid(_softmax(X @ W1 + b1, T=2.0) @ W2 + b2), Y),
+}
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_each_new_kinds_loss_is_numpys(name):
+    g = Graph.build(*KINDS[name], title=name)
+    params, X, Y = _point(g, 3, m=5)
+    want = NUMPY_LOSSES[name](*params, X, Y)
+    assert Evaluator(derive(g)).loss(params, X, Y) == pytest.approx(want, rel=1e-12)
+    assert graph_matrix_form(g).evaluate(params, X, Y)["E"] == pytest.approx(want, rel=1e-12)
+
+
 @pytest.mark.parametrize("name", KINDS)
 def test_each_new_kind_scalar_matrix_and_finite_differences_agree(name):
     inputs, nodes = KINDS[name]

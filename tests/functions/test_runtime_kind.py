@@ -82,4 +82,9 @@ def test_the_kinds_derivative_is_derived_from_its_definition(scale, tmp_path):
     r = rules(load(str(spec)))
     c1, tanh1 = sp.IndexedBase("c1", real=True), sp.IndexedBase("tanh1", real=True)
     j = sp.Symbol("j", integer=True, positive=True)
-    assert r.params["c1"].uses[0][1].has(tanh1[j]) and r.nodes["s1"].pullbacks["tanh1"].has(c1[sp.Symbol("p", integer=True, positive=True)])
+    p, l = sp.Symbol("p", integer=True, positive=True), sp.Symbol("l", integer=True, positive=True)
+    W2, delta2 = sp.IndexedBase("W2", real=True), sp.IndexedBase("delta2", real=True)
+    n2 = sp.Symbol("n2", integer=True, positive=True)
+    # ∂s/∂c = tanh, ∂s/∂tanh = c: both derived from c·h alone
+    assert r.nodes["s1"].pullbacks["tanh1"] == c1[p] * r.nodes["s1"].grad[p]
+    assert r.params["c1"].uses[0][1] == tanh1[j] * sp.Sum(W2[j, l] * delta2[l], (l, 1, n2))

@@ -2,6 +2,7 @@
 judged against the derivation, a missed path named."""
 import pytest
 
+from symnet.errors import InputError
 from symnet.spec import Graph
 from symnet.verify.matrix import check_matrix, is_matrix_name
 from symnet.verify.verdict import check
@@ -31,7 +32,7 @@ def test_a_tied_weights_claim_is_right_only_with_both_uses():
 def test_a_graphs_names_resolve_its_aliases_and_refuse_what_it_lacks():
     g = graph("tied")
     assert check(g, wrt="out[1]", of="E", claim="(yhat[1] - y1)/(yhat[1]*(1 - yhat[1]))").correct
-    with pytest.raises(Exception, match="not a quantity"):
+    with pytest.raises(InputError, match="not a quantity"):
         check(g, wrt="W2[1,1]", claim="1")
 
 

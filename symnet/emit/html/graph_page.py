@@ -9,7 +9,7 @@ from pathlib import Path
 from symnet.emit.html.page import HtmlRenderer, numbered
 from symnet.emit.latex.graph_writeup import GraphWriteUp, graph_symbols, graph_writeup
 from symnet.emit.templates import html_environment
-from symnet.numeric.worked import Values, load_values
+from symnet.numeric.worked import Values
 
 #: the figure's grid in px: the distance between columns (closer for a long graph) and rows, the node radius
 _DX, _DY, _R, _LEFT, _TOP = 110, 90, 20, 40, 80
@@ -19,8 +19,6 @@ def render_graph_page(d, values: Values | str | Path | None = None, *, command: 
                       optimizer: str | None = None, momentum: float | None = None,
                       **hyperparameters: float | None) -> str:
     """The write-up of a graph's derivation as one self-contained HTML page."""
-    if values is not None and not isinstance(values, Values):
-        values = load_values(str(values), d.graph)
     w = graph_writeup(d, values, command=command, optimizer=optimizer, momentum=momentum, **hyperparameters)
     r = HtmlRenderer(w)
     template = html_environment().get_template("graph.html.j2")

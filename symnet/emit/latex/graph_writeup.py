@@ -16,6 +16,7 @@ derivation (:mod:`symnet.derivation.rules`, :mod:`symnet.derivation.graph_matrix
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sympy as sp
 
@@ -103,15 +104,15 @@ def of_graph(d: Derivation, params: str | list[str] | None = None) -> bool:
     return True
 
 
-def graph_writeup(d: Derivation, values: Values | str | None = None, *, command: str | None = None,
+def graph_writeup(d: Derivation, values: Values | str | Path | None = None, *, command: str | None = None,
                   optimizer: str | None = None, momentum: float | None = None,
                   **hyperparameters: float | None) -> GraphWriteUp:
     """The write-up of a graph's derivation ``d`` (a :class:`Derivation` of a :class:`Graph`)."""
     g: Graph = d.graph
     r, form = rules(g), graph_matrix_form(g)
     rule, hyper = update.resolve(optimizer, momentum=momentum, **hyperparameters)
-    if isinstance(values, str):
-        values = load_values(values, g)
+    if values is not None and not isinstance(values, Values):  # a VALUES.toml path
+        values = load_values(str(values), g)
     worked = WorkedExample(d, values) if values is not None else None
     return GraphWriteUp(
         g, d, r, form, graph_figure(g, r), command, _nodes(g, r), _loss(g, r), _lessons(g), _lemmas(d),

@@ -251,10 +251,6 @@ def render_graph_document(d, values: Values | str | Path | None = None, *, comma
                           **hyperparameters: float | None) -> str:
     """The write-up of a graph spec's derivation as a standalone LaTeX document
     (:mod:`symnet.emit.latex.graph_writeup`)."""
-    if values is not None and not isinstance(values, Values):
-        from symnet.numeric.worked import load_values
-
-        values = load_values(str(values), d.graph)
     w = graph_writeup(d, values, command=command, optimizer=optimizer, momentum=momentum, **hyperparameters)
     r = Renderer(w)
     template = latex_environment().get_template("graph.tex.j2")

@@ -37,8 +37,8 @@ from symnet.functions.regularisers import l2_penalty, lam
 from symnet.derivation.names import parse_name
 from symnet.spec import Graph, Network, SpecError
 from symnet.emit.numba.stable import (complement_log, in_complements, loss_from_logits, loss_in_complements,
-                                      shifted_log_sum_exp, shifted_softmax, softmax_from_lse, softmax_rule_in_complements, softmax_total,
-                                      vector_exp)
+                                      shifted_log_sum_exp, shifted_softmax, softmax_from_lse, softmax_rule_in_complements,
+                                      softmax_total)
 from symnet.emit.templates import python_environment, tidy_python
 
 MODES = ("auto", "unrolled", "indexed")

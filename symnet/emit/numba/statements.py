@@ -1,7 +1,7 @@
 """Kernel code as structured nodes, printed once: SymPy's ``sympy.codegen.ast`` statements for Numba.
 
 A graph's kernel (:mod:`symnet.emit.numba.graph`) builds every step as ``Assignment``,
-``AddAugmentedAssignment``, ``For`` over a ``Range`` and ``FunctionCall`` nodes around the derivation's
+``AddAugmentedAssignment``, ``For`` over a ``Range`` and :class:`Call` nodes around the derivation's
 expressions, and :class:`StatementPrinter` prints them in one pass; no later pass reads printed code
 again.  A ``Sum`` inside an expression becomes an accumulation loop ahead of the statement that reads it
 (:func:`hoisted`), its loop taken from the Sum's own limits.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from itertools import count
 
 import sympy as sp
-from sympy.codegen.ast import AddAugmentedAssignment, Assignment, CodeBlock, For, FunctionCall
+from sympy.codegen.ast import AddAugmentedAssignment, Assignment, CodeBlock, For
 
 from symnet.emit.numba.printer import KernelPrinter
 

@@ -1,6 +1,7 @@
 """A graph's kernel module: its gradients are the matrix form's, its epoch the update rule's, its source printed
 once from structured statements."""
 import ast
+import tomllib
 
 import numpy as np
 import pytest
@@ -38,7 +39,10 @@ def test_the_module_names_its_parameters_and_their_shapes_and_carries_its_spec()
     tree = ast.parse(src)
     assigned = {t.id: n.value for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
     assert ast.literal_eval(assigned["PARAMS"]) == ("W1", "b1", "b2")
-    assert "GRAPH" in assigned and "SHAPES" in assigned
+    assert ast.literal_eval(src.split("SHAPES = ")[1].split("\n")[0].replace("N0", "3").replace("N1", "2")) == (
+        (3, 2), (2,), (3,))  # W1 (3, 2) read transposed by the decoder; b2 as wide as the input
+    spec = ast.literal_eval(assigned["GRAPH"])  # the spec it carries builds the same graph again
+    assert Graph.from_toml("tied.toml", tomllib.loads(spec)).nodes == graph("tied").nodes
     assert src == generate_graph(graph("tied"))  # same input, same bytes
 
 
@@ -85,7 +89,7 @@ def test_an_epoch_is_the_update_rule_applied_to_each_batchs_gradients(optimizer)
     g = graph("tied")
     k = symnet.compile(g, optimizer=optimizer)
     params, X, Y = _batch(g, m=7)
-    mine = [np.ascontiguousarray(p) for p in params]
+    mine = [p.copy() for p in params]  # the kernel's own copy: the reference below moves params in place
     rule, hyper = update.resolve(optimizer if optimizer != "momentum" else None,
                                  momentum=0.9 if optimizer == "momentum" else None)
     state = {s.name: [np.zeros_like(p) for p in params] for s in rule.state}
@@ -102,7 +106,9 @@ def test_an_epoch_is_the_update_rule_applied_to_each_batchs_gradients(optimizer)
         k.train_epoch(mine, X, Y, lr, 3, 0.9, [np.zeros_like(p) for p in mine])
     else:
         k.train_epoch(mine, X, Y, lr, 3, state=k.init_state())
-    for got, want in zip(mine, params):
+    start = _batch(g, m=7)[0]
+    for got, want, before in zip(mine, params, start):
+        assert np.max(np.abs(want - before)) > 1e-4  # the epoch moved every array
         assert np.allclose(got, want, atol=1e-12)
 
 
