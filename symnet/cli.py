@@ -456,8 +456,8 @@ def train(spec: str, hidden: str | None, output_act: str | None, loss: str | Non
 def predict(saved: str, data_source: str, label: str | None, out: str | None) -> None:
     """Predict with parameters saved by 'symnet train --save'.
 
-    Prints one CSV row per data row (the class and its probabilities, or the outputs); when the file has
-    labels, also the accuracy, on standard error."""
+    Prints one CSV row per data row (the class and its probabilities, or a hinge's scores, or the outputs);
+    when the file has labels, also the accuracy, on standard error."""
     from symnet.files import check_writable, distinct_outputs, write_atomic
     from symnet.train.predict import predict_file
 

@@ -57,6 +57,9 @@ def test_example_prints_a_graphs_numbers(small, capsys):
     ('a = "relu(dense(x, 2))"\nloss = "mse(a, y)"\nb = "relu(a)"', "comes after the loss"),
     ('a = "relu(dense(x, 2))"\na = "relu(dense(x, 3))"\nloss = "mse(a, y)"', "a is defined twice"),
     ('a = "tanh(dense(x, 3))"\nb = "dense(a, 3, W=W1)"\nloss = "mse(b, y)"', "W=W1 is 2×3"),
+    ('a = "softmax(dense(x, 3))"\nloss = "cce(a, y, smoothing=1.5)"', "smoothing=1.5 must be at least 0 and below 1"),
+    ('a = "dense(x, 3)"\nloss = "hinge(a, y, margin=-1)"', "margin=-1.0 must be a number above 0"),
+    ('scores = "dense(x, 1)"\nloss = "hinge(scores, y)"', "hinge needs at least two outputs, one per class (scores has 1)"),
 ])
 @pytest.mark.parametrize("command", [["codegen", "-o", "OUT"], ["gradcheck"], ["derive"], ["check", "--wrt", "W1[1,1]",
                                                                                           "--claim", "0"]])

@@ -306,6 +306,11 @@ class Translator:
             else:
                 fn = sp.Lambda(_X, e.xreplace({atom: _X}))
             return ElementwiseApplyFunction(fn, self.rows(atom, j, n))
+        if isinstance(e, sp.Function) and sum(a.has(sp.Indexed) for a in e.args) == 1:
+            # f(u) of one entry-wise argument that itself sums (a hinge's step at sⱼ − Σₗ yₗsₗ + Δ): f over u's matrix
+            (u,) = (a for a in e.args if a.has(sp.Indexed))
+            fn = sp.Lambda(_X, e.func(*(_X if a is u else a for a in e.args)))
+            return ElementwiseApplyFunction(fn, self.rows(u, j, n))
         raise NotImplementedError(f"no matrix form for {e}")
 
     def _sum(self, e: sp.Sum, j: sp.Symbol, n: sp.Expr) -> MatrixExpr:
@@ -383,7 +388,7 @@ class Env:
         return int(dim.xreplace(self.sizes))
 
     def scalar(self, e: sp.Expr) -> object:
-        v = e.xreplace(self.scalars)
+        v = e.xreplace({**self.sizes, **self.scalars})  # a width may be a number too (smoothing's ε/n)
         if self.symbolic:
             return v
         return float(v)

@@ -323,7 +323,7 @@ def _register(d: Definition) -> Definition:
         raise FormulaError(f"{d.name} is already defined as {old.source}; a different definition needs another name")
     if d.is_loss:
         expr = d.expr
-        losses.register(losses.Loss(d.name, lambda p, t: expr.xreplace({YHAT: p, Y: t}), f"the loss {d.name}"))
+        losses.register(losses.Loss(d.name, lambda p, t, at: expr.xreplace({YHAT: p, Y: t}), f"the loss {d.name}"))
     else:
         activations.register(_activation_class(d))
     DEFINED[d.name] = d

@@ -2,23 +2,40 @@
 
 The error of a sample is the sum of its terms over the outputs, the cost of a batch their mean over the
 samples (DESIGN.md): E = (1/m) Σₛ Σⱼ ℓ(ŷⱼ, yⱼ).  The model (scalar form) and the layer form (Σⱼ over a
-symbolic width) are both built from the term, so they cannot disagree.
+symbolic width) are both built from the term, so they cannot disagree.  A term may also read what the
+whole sample gives it (:class:`Sample`): the number of outputs (label smoothing spreads ε over them), the
+prediction at the target class (the multiclass hinge compares every score with it), and the loss's
+options (a graph spec's ``focal(yhat, y, gamma=3)``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import sympy as sp
 
-from symnet.functions.activations import SOFTMAX
+from symnet.functions.activations import SOFTMAX, ReLU
+from symnet.functions.options import Option
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What one output's term may read of its sample: ``n`` outputs, ``picked`` = Σₖ yₖŷₖ (the prediction at a
+    one-hot target's class), and the loss's options by name, as exact SymPy numbers."""
+
+    n: sp.Expr
+    picked: sp.Expr
+    options: Mapping[str, sp.Expr]
+
+    def __getitem__(self, name: str) -> sp.Expr:
+        return self.options[name]
 
 
 @dataclass(frozen=True)
 class Loss:
     name: str
-    #: ℓ(ŷⱼ, yⱼ), one output's share of one sample's error
-    term: Callable[[sp.Expr, sp.Expr], sp.Expr]
+    #: ℓ(ŷⱼ, yⱼ), one output's share of one sample's error, given what the sample gives it
+    definition: Callable[[sp.Expr, sp.Expr, Sample], sp.Expr]
     #: what it is called in prose
     title: str
     #: the output activation it needs, if one only (cross-entropy over classes needs the softmax)
@@ -27,19 +44,41 @@ class Loss:
     unit_interval: bool = False
     #: whether its targets are one-hot, Σⱼ yⱼ = 1 (the softmax + cross-entropy delta uses it)
     one_hot: bool = False
+    #: its keywords in a graph spec (``gamma=2``), each with its default
+    options: tuple[Option, ...] = ()
+    #: what it teaches and which course or library writes it so (the write-up's prose)
+    note: str = ""
 
     @property
     def real_targets(self) -> bool:
         """Whether any real number is a valid target (a regression loss)."""
         return not (self.one_hot or self.unit_interval)
 
-    def per_sample(self, yhat: list[sp.Expr], y: list[sp.Expr]) -> sp.Expr:
-        """The error of one sample: Σⱼ ℓ(ŷⱼ, yⱼ) over the outputs."""
-        return sp.Add(*(self.term(p, t) for p, t in zip(yhat, y)))
+    def term(self, p: sp.Expr, t: sp.Expr, at: Sample | None = None) -> sp.Expr:
+        """ℓ(p, t) of one output; without ``at``, in a sample of n outputs whose target class's prediction is
+        s_y, with the default options."""
+        return self.definition(p, t, at or self.sample(sp.Symbol("n", integer=True, positive=True),
+                                                       sp.Symbol("s_y", real=True), {}))
 
-    def indexed(self, yhat: sp.IndexedBase, y: sp.IndexedBase, idx: sp.Symbol, n: sp.Expr) -> sp.Expr:
-        """The same sum over a symbolic number of outputs n (the layer form)."""
-        term = self.term(yhat[idx], y[idx])
+    def defaults(self) -> dict[str, object]:
+        return {o.name: o.default for o in self.options}
+
+    def sample(self, n: sp.Expr, picked: sp.Expr, options: Mapping[str, object]) -> Sample:
+        """What each term reads of a sample of ``n`` outputs, the options filled in with their defaults."""
+        values = {**self.defaults(), **options}
+        return Sample(n, picked, {k: sp.Rational(repr(float(v))) for k, v in values.items()})
+
+    def per_sample(self, yhat: list[sp.Expr], y: list[sp.Expr], **options: object) -> sp.Expr:
+        """The error of one sample: Σⱼ ℓ(ŷⱼ, yⱼ) over the outputs."""
+        at = self.sample(sp.Integer(len(yhat)), sp.Add(*(t * p for p, t in zip(yhat, y))), options)
+        return sp.Add(*(self.term(p, t, at) for p, t in zip(yhat, y)))
+
+    def indexed(self, yhat: sp.IndexedBase, y: sp.IndexedBase, idx: sp.Symbol, n: sp.Expr,
+                inner: sp.Symbol = sp.Symbol("l", integer=True, positive=True), **options: object) -> sp.Expr:
+        """The same sum over a symbolic number of outputs n (the layer form); ``inner`` indexes the sum in
+        the prediction at the target (l, the index form's own for a sum beside q's)."""
+        at = self.sample(n, sp.Sum(y[inner] * yhat[inner], (inner, 1, n)), options)
+        term = self.term(yhat[idx], y[idx], at)
         # −Σ y log ŷ, as the articles write a negative sum, not Σ (−y log ŷ)
         return -sp.Sum(-term, (idx, 1, n)) if term.could_extract_minus_sign() else sp.Sum(term, (idx, 1, n))
 
@@ -55,7 +94,39 @@ def register(loss: Loss) -> Loss:
     return loss
 
 
-register(Loss("mse", lambda p, t: sp.Rational(1, 2) * (p - t) ** 2, "half the squared error"))
-register(Loss("bce", lambda p, t: -(t * sp.log(p) + (1 - t) * sp.log(1 - p)), "binary cross-entropy",
+def _unit(value: object) -> str | None:
+    return None if 0 <= value < 1 else "must be at least 0 and below 1 (the share ε spread over the classes)"
+
+
+def _non_negative(value: object) -> str | None:
+    return None if 0 <= value <= 100 else "must be a number from 0 to 100"
+
+
+def _positive(value: object) -> str | None:
+    return None if 0 < value <= 1e3 else "must be a number above 0 (at most 1000)"
+
+
+register(Loss("mse", lambda p, t, at: sp.Rational(1, 2) * (p - t) ** 2, "half the squared error"))
+register(Loss("bce", lambda p, t, at: -(t * sp.log(p) + (1 - t) * sp.log(1 - p)), "binary cross-entropy",
               unit_interval=True))
-register(Loss("cce", lambda p, t: -t * sp.log(p), "cross-entropy", output=SOFTMAX, one_hot=True))
+register(Loss("cce", lambda p, t, at: -((1 - at["smoothing"]) * t + at["smoothing"] / at.n) * sp.log(p),
+              "cross-entropy", output=SOFTMAX, one_hot=True,
+              options=(Option("smoothing", 0.0, float, _unit, "label smoothing ε: the target (1 − ε)y + ε/n"),),
+              note="With smoothing the target moves a share of its weight evenly onto every class (Szegedy et al.'s "
+                   "label smoothing, PyTorch's label_smoothing); the smoothed target still sums to one, so the "
+                   "softmax's delta is still the prediction minus the target."))
+register(Loss("focal", lambda p, t, at: -t * (1 - p) ** at["gamma"] * sp.log(p), "focal loss",
+              output=SOFTMAX, one_hot=True,
+              options=(Option("gamma", 2.0, float, _non_negative, "the focusing power γ: −y(1 − ŷ)^γ log ŷ"),),
+              note="The focal loss (Lin et al., RetinaNet) weighs each class's cross-entropy by a power of one "
+                   "minus its prediction, so the examples the net already gets right count less; a power of zero "
+                   "is the cross-entropy."))
+# Σ over every class, less the true class's own term (its score against itself pays exactly Δ): the sum over
+# the wrong classes of CS231n for a one-hot target, whose delta SymPy then leaves in two terms, not four
+register(Loss("hinge", lambda p, t, at: ReLU(p - at.picked + at["margin"]) - at["margin"] * t, "multiclass hinge loss",
+              one_hot=True,
+              options=(Option("margin", 1.0, float, _positive, "the margin Δ: Σ_{j≠y} max(0, ŷⱼ − ŷ_y + Δ)"),),
+              note="The multiclass SVM loss of CS231n: every wrong class whose score comes within the margin of the "
+                   "true class's pays the gap, so its derivative is a step: one for each such class, and minus their "
+                   "count for the true class. It is written here as the sum over every class less the true class's own "
+                   "term, which is exactly the margin. The scores are the last dense layer's outputs, with no softmax."))

@@ -269,11 +269,14 @@ class Graph:
         return [(p.name, p.shape) for p in self.params]
 
     def describe(self) -> str:
-        """A short line: ``residual (64 inputs → 10 outputs, 3 dense layers, cce)``."""
+        """A short line: ``residual (64 inputs → 10 outputs, 3 dense layers, cce)``, a loss's options after it
+        (``cce smoothing=0.1``)."""
         layers = f"{self.depth} dense layer{'s' if self.depth != 1 else ''}"
         l2 = f", l2 {self.l2!r}" if self.l2 else ""
         ins, outs = (f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((self.inputs, "input"), (self.outputs, "output")))
-        return f"{self.title} ({ins} → {outs}, {layers}, {self.loss}{l2})"
+        defaults = LOSSES[self.loss].defaults()
+        options = "".join(f" {k}={v!r}" for k, v in self.loss_node.options if defaults.get(k) != v)
+        return f"{self.title} ({ins} → {outs}, {layers}, {self.loss}{options}{l2})"
 
     def arguments(self) -> str:
         """The command-line word that gives this graph: its spec file, named after its title."""
@@ -493,12 +496,19 @@ class _Builder:
         except LayerError as e:
             raise GraphError(str(e)) from None
 
+    def _spelled(self, name: str) -> str:
+        """A node's name as the spec wrote it (``scores`` for the h2 it names)."""
+        return next((alias for alias, target in self.aliases.items() if target == name), name)
+
     def _check_loss(self, node: Node, where: str) -> None:
         loss = LOSSES[node.kind]
         prediction = next(n for n in self.nodes if n.name == node.inputs[0])
         if loss.output is not None and prediction.kind != loss.output:
             raise GraphError(f"{where}: {node.kind} needs a {loss.output} prediction ({node.inputs[0]} is "
                              f"{prediction.kind}); write {node.inputs[0]} = \"{loss.output}(...)\"")
+        if loss.one_hot and self.widths[prediction.name] < 2:
+            raise GraphError(f"{where}: {node.kind} needs at least two outputs, one per class ({self._spelled(node.inputs[0])} has "
+                             f"{self.widths[prediction.name]}); for one output use bce")
         if loss.unit_interval and not unit_interval(prediction.kind):
             raise GraphError(f"{where}: {node.kind} needs predictions in (0, 1) (a sigmoid or softmax node); "
                              f"{node.inputs[0]} is {prediction.kind}")

@@ -148,6 +148,8 @@ class Network:
                 return None
             layers.append(graph.widths[dense.name])
             activations.append(act.kind)
+        if dict(nodes[-1].options) != LOSSES[nodes[-1].kind].defaults():
+            return None  # a layer list's loss takes no options
         try:
             return cls.build(layers, activations[:-1], activations[-1], nodes[-1].kind, l2=graph.l2)
         except SpecError:
@@ -163,7 +165,7 @@ class Network:
             below = PREDICTION if k == self.depth else f"a{k}"
             options = tuple((o.name, o.default) for o in kind(act).options)
             nodes.append(Node(below, act, (f"h{k}",), options))
-        nodes.append(Node(LOSS_NODE, self.loss, (PREDICTION, TARGET)))
+        nodes.append(Node(LOSS_NODE, self.loss, (PREDICTION, TARGET), tuple(LOSSES[self.loss].defaults().items())))
         return Graph(self.layers[0], tuple(nodes), self.l2, title=self.compact, bias=self.bias)
 
     # -- description --------------------------------------------------------------------
@@ -297,6 +299,9 @@ def _validate(net: Network) -> None:
         raise SpecError(
             f"loss {loss.name} needs an output in (0, 1), i.e. --output {' or '.join(in_unit_interval)}; got {net.output!r}"
         )
+    if loss.one_hot and net.layers[-1] < 2:
+        raise SpecError(f"loss {loss.name} needs at least two outputs, one per class (one-hot targets of one class "
+                        f"make it constant); for one output use --loss {' or '.join(binary)}")
     if isinstance(net.l2, bool) or not (isinstance(net.l2, (int, float)) and 0 <= net.l2 < MAX_L2):
         raise SpecError(f"l2 (the weight decay λ) must be a number in [0, {MAX_L2:g}), got {net.l2!r}; "
                         f"typical values are 1e-4 to 1e-2")

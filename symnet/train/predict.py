@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 
+from symnet.functions.activations import unit_interval
 from symnet.train import data as datasets
 from symnet.errors import InputError
 from symnet.train.loop import accuracy, load_saved
@@ -40,7 +41,8 @@ def predict_file(saved: str, source: str, label: str | None = None) -> tuple[str
             predicted = [model.classes[int(v > 0.5)] for v in outputs[:, 0]]
         else:
             predicted = [model.classes[k] for k in np.argmax(outputs, axis=1)]
-        writer.writerow(["prediction"] + [f"p_{c}" for c in (model.classes if K > 1 else model.classes[1:])])
+        column = "p" if unit_interval(net.output) else "score"  # a hinge's outputs are scores, not probabilities
+        writer.writerow(["prediction"] + [f"{column}_{c}" for c in (model.classes if K > 1 else model.classes[1:])])
         for p, row in zip(predicted, outputs):
             writer.writerow([p] + [f"{v:.9g}" for v in row])
     else:

@@ -396,8 +396,16 @@ def _in_outputs(name: str) -> sp.Expr | None:
 
 @cache
 def _loss_derivative(loss: str) -> Callable[[Array, Array], Array]:
-    p, t = sp.symbols("p t", real=True)
-    return _numpy(sp.diff(LOSSES[loss].term(p, t), p), p, t)
+    """∂E/∂Ŷ of each row, from the loss's term: its own ŷⱼ's share, and (a hinge) each term's share through
+    the prediction at the target, Σₖ yₖŷₖ, whose derivative by ŷⱼ is yⱼ."""
+    p, t, picked = sp.symbols("p t s_y", real=True)
+    term = LOSSES[loss].term(p, t, LOSSES[loss].sample(sp.Symbol("n"), picked, {}))
+    own, through = (_numpy(sp.diff(term, v), p, t, picked) for v in (p, picked))
+
+    def derivative(P: Array, Y: Array) -> Array:
+        at = np.sum(Y * P, axis=1, keepdims=True)
+        return own(P, Y, at) + Y * np.sum(through(P, Y, at), axis=1, keepdims=True)
+    return derivative
 
 
 def derived_gradients(net: Spec, params: list[Array], X: Array, Y: Array) -> list[Array]:

@@ -1037,8 +1037,8 @@ def _function_name(fn: sp.Lambda) -> str:
     body = fn(_X)
     if isinstance(body, Activation) and body.args == (_X,):
         return type(body).name
-    if isinstance(body, sp.exp) and body.args == (_X,):
-        return "exp"
+    if isinstance(body, (sp.exp, sp.log)) and body.args == (_X,):
+        return type(body).__name__  # exp, log: names a claim may call too
     if isinstance(body, sp.Heaviside) and body.args[0] == _X:
         return "step"
     return f"(lambda x: {sp.sstr(body)})"

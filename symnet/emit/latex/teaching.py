@@ -217,7 +217,10 @@ def graph(net: Network, layer_rule) -> Graph:
         else:
             nodes.append(GraphNode("loss", "loss", fcol + 1, row, E))
             nodes.append(GraphNode("y", "param", fcol + 1, row, sp.MatrixSymbol("y", net.layers[L], 1)))
-            edges.append(GraphEdge(f"f{k}", "loss", r.local["dE/dyhat"], base("a", L, L)[j]))
+            dE, yhat = r.local["dE/dyhat"], base("a", L, L)[j]
+            # a loss that reads every output (a hinge's Σ yₗŷₗ) is too wide for an arrow: the arrow names it
+            local = sp.Derivative(E, yhat, evaluate=False) if dE.has(sp.Sum) else dE
+            edges.append(GraphEdge(f"f{k}", "loss", local, yhat))
             edges.append(GraphEdge("y", "loss", None))
     # one backward step through an activation: upstream gradient times the local derivative
     k = L - 1 if L > 1 else L

@@ -200,19 +200,20 @@ class Emitter:
         return lines + [f"{target} {op} {self.printer.doprint(scalar)}"]
 
     def _hoist(self, expr: sp.Expr) -> tuple[list[str], sp.Expr]:
-        sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
-        if not sums:
-            return [], expr
-        outer = [s for s in sums if not any(s != o and o.has(s) for o in sums)]
         lines: list[str] = []
-        replacements = {}
-        for s in sorted(set(outer), key=sp.default_sort_key):
-            acc = sp.Symbol(f"acc{self._count}")
-            self._count += 1
-            self.printer.names[acc] = acc.name
-            lines += self._loop(acc.name, s)
-            replacements[s] = acc
-        return lines, expr.xreplace(replacements)
+        # a sum inside another may also stand on its own (a hinge's Σₗ yₗŷₗ, in its step and in Σ_q of the
+        # steps): the outer ones first, then again for what is left
+        while sums := [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]:
+            outer = [s for s in sums if not any(s != o and o.has(s) for o in sums)]
+            replacements = {}
+            for s in sorted(set(outer), key=sp.default_sort_key):
+                acc = sp.Symbol(f"acc{self._count}")
+                self._count += 1
+                self.printer.names[acc] = acc.name
+                lines += self._loop(acc.name, s)
+                replacements[s] = acc
+            expr = expr.xreplace(replacements)
+        return lines, expr
 
     def _loop(self, acc: str, s: sp.Sum) -> list[str]:
         if len(s.limits) != 1:

@@ -109,19 +109,21 @@ def loop(index: sp.Symbol, extent: sp.Expr, *body: sp.Basic, start: int = 0) -> 
 def hoisted(expr: sp.Expr, accumulators: "count[int]") -> tuple[list[sp.Basic], sp.Expr]:
     """The statements that compute ``expr``'s sums (an accumulator each, set to 0 and added to in a loop over
     the sum's index; nested sums inside), and ``expr`` with each sum replaced by its accumulator."""
-    sums = [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]
-    outer = [s for s in dict.fromkeys(sums) if not any(s != o and o.has(s) for o in sums)]
     statements: list[sp.Basic] = []
-    replaced = {}
-    for s in sorted(outer, key=sp.default_sort_key):
-        (var, lo, hi), = s.limits
-        if lo != 1:
-            raise ValueError(f"sums run from 1 in the index form, got {s}")
-        acc = _Code(f"acc{next(accumulators)}")
-        inner, body = hoisted(s.function, accumulators)
-        statements += [Assign(acc, sp.Float(0.0)), loop(var, hi, *inner, AddAssign(acc, body))]
-        replaced[s] = acc
-    return statements, expr.xreplace(replaced)
+    # a sum inside another may also stand on its own: the outer ones first, then again for what is left
+    while sums := [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]:
+        outer = [s for s in dict.fromkeys(sums) if not any(s != o and o.has(s) for o in sums)]
+        replaced = {}
+        for s in sorted(outer, key=sp.default_sort_key):
+            (var, lo, hi), = s.limits
+            if lo != 1:
+                raise ValueError(f"sums run from 1 in the index form, got {s}")
+            acc = _Code(f"acc{next(accumulators)}")
+            inner, body = hoisted(s.function, accumulators)
+            statements += [Assign(acc, sp.Float(0.0)), loop(var, hi, *inner, AddAssign(acc, body))]
+            replaced[s] = acc
+        expr = expr.xreplace(replaced)
+    return statements, expr
 
 
 __all__ = ["AddAssign", "Assign", "Branch", "Call", "StatementPrinter", "hoisted", "loop"]

@@ -18,27 +18,16 @@ forward definition by :mod:`symnet.derivation` (the seam of autograd's ``defvjp`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
 import sympy as sp
 
 from symnet.errors import InputError
+from symnet.functions.options import Option
 
 
 class LayerError(InputError):
     """A node that its kind cannot build: a bad option, width or number of inputs."""
-
-
-@dataclass(frozen=True)
-class Option:
-    """One keyword a kind takes: its name, default, the Python type of its values, and a rule."""
-
-    name: str
-    default: object
-    kind: type
-    #: None when ``value`` is acceptable, else what is wrong with it (one phrase)
-    check: Callable[[object], str | None] = lambda value: None
-    help: str = ""
 
 
 @dataclass(frozen=True)

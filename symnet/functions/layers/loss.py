@@ -24,6 +24,9 @@ class LossLayer(Layer):
     def __init__(self, loss: str):
         self.name = loss
         self.stem = "E"
+        self.options = LOSSES[loss].options
+        if LOSSES[loss].note:
+            self.lesson = f"{self.lesson} {LOSSES[loss].note}"
 
     @property
     def loss(self):
@@ -34,12 +37,12 @@ class LossLayer(Layer):
 
     def scalar(self, node: Node, inputs: Sequence[Sequence[sp.Expr]], params: dict[str, list]) -> list[sp.Expr]:
         yhat, y = inputs
-        return [self.loss.per_sample(list(yhat), list(y))]
+        return [self.loss.per_sample(list(yhat), list(y), **dict(node.options))]
 
     def indexed(self, node: Node, inputs: Sequence[sp.IndexedBase], params: dict[str, object],
                 widths: Sequence[sp.Expr], j: sp.Symbol) -> sp.Expr:
         yhat, y = inputs
-        return self.loss.indexed(yhat, y, q, widths[0])
+        return self.loss.indexed(yhat, y, q, widths[0], **dict(node.options))
 
     def width_expr(self, node: Node, widths: Sequence[sp.Expr]) -> sp.Expr:
         return sp.S.One

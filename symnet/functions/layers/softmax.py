@@ -49,8 +49,14 @@ class Softmax(Layer):
         numerators = [sp.fraction(d)[0] for d in definitions.values()]
         total = sp.fraction(next(iter(definitions.values())))[1]
         S = sp.Symbol("S", positive=True)
-        raw = expr.subs(total, S).subs({e: y * S for e, y in zip(numerators, outputs)})
-        return sp.factor(sp.simplify(raw))
+        raw = sp.simplify(expr.subs(total, S).subs({e: y * S for e, y in zip(numerators, outputs)}))
+        if raw.has(S):  # log ŷ was split into h − log S: write each h as log(ŷ S)·T too
+            logs = {}
+            for e, y in zip(numerators, outputs):
+                (h,) = e.args[0].free_symbols  # e = exp(h/T), so h = T·log(ŷ S)
+                logs[h] = sp.log(y * S) * h / e.args[0]
+            raw = _without_total(sp.simplify(sp.expand_log(raw.xreplace(logs), force=True)), S)
+        return sp.factor(raw)
 
     def named(self, expr: sp.Expr, node: Node, inputs: Sequence[sp.IndexedBase], out: sp.IndexedBase,
               widths: Sequence[sp.Expr]) -> sp.Expr:
@@ -69,8 +75,19 @@ class Softmax(Layer):
             c, arg = e.args[0].as_coeff_Mul()
             return (out[arg.indices[0]] * S) ** (c * T)
 
-        expr = expr.replace(is_exp_h, as_output)
-        return sp.expand(sp.simplify(expr))
+        expr = sp.simplify(expr.replace(is_exp_h, as_output))
+        if expr.has(S):  # log ŷⱼ was split into hⱼ/T − log S: write each hⱼ as T·log(ŷⱼ S) too
+            expr = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base == h,
+                                lambda e: T * sp.log(out[e.indices[0]] * S))
+            expr = _without_total(sp.simplify(sp.expand_log(expr, force=True)), S)
+        return sp.expand(expr)
+
+
+def _without_total(expr: sp.Expr, S: sp.Symbol) -> sp.Expr:
+    """``expr``, written in the outputs and the total S alone, with S gone where simplify left it (a focal
+    loss's log ŷ times (1 − ŷ)^γ): what reads a softmax reads only its outputs, which adding a constant to every
+    input leaves alone, so such a derivative is the same for every S (S·e^c is every input plus c·T): S = 1."""
+    return expr.subs(S, 1) if expr.has(S) else expr
 
 
 def _is_total(s: sp.Sum, h: sp.IndexedBase) -> bool:

@@ -19,6 +19,7 @@ import symnet
 from symnet import Network, derive
 from symnet.emit.numba.builder import choose_layout, generate
 from symnet.errors import InputError
+from symnet.functions.losses import LOSSES
 from symnet.numeric.evaluate import Evaluator
 from symnet.numeric.finite_differences import Comparison, finite_differences, gradcheck
 
@@ -97,7 +98,7 @@ def test_gradients_equal_the_derivation_and_finite_differences(n, layout):
 @pytest.mark.slow
 def test_random_architectures_up_to_three_hidden_layers(widths, hidden, pair, layout):
     out, loss = pair
-    outputs = 2 if out == "softmax" else 1
+    outputs = 2 if out == "softmax" or LOSSES[loss].one_hot else 1
     net = Network.build([2, *widths, outputs], hidden[: len(widths)], out, loss)
     check_against_derivation(net, layout, seed=3)
 

@@ -1,0 +1,68 @@
+"""Published gradients of the losses people write, checked as they wrote them: CS231n's SVM (a claim and its
+NumPy code), label smoothing's target, the focal loss's weight."""
+import pytest
+
+from symnet.spec import Graph
+from symnet.verify.code import check_code
+from symnet.verify.matrix import check_matrix
+
+from tests.derivation.test_loss_rules import LOSS_GRAPHS
+
+
+def graph(name: str) -> Graph:
+    return Graph.build(*LOSS_GRAPHS[name], title=name)
+
+
+#: CS231n's svm_loss_vectorized's dscores, for the scores H2 of the last dense layer
+DSCORES = ("(((H2 - np.sum(Y * H2, axis=1, keepdims=True) + 1) * (1 - Y) > 0)"
+           " - Y * np.sum((H2 - np.sum(Y * H2, axis=1, keepdims=True) + 1) * (1 - Y) > 0, axis=1, keepdims=True)) / m")
+
+
+def test_cs231ns_svm_gradient_is_right_and_without_the_true_classs_count_wrong():
+    g = graph("hinge")
+    assert check_matrix(g, "W2", f"A1.T @ ({DSCORES})").ok
+    without = DSCORES.replace(" - Y * np.sum((H2 - np.sum(Y * H2, axis=1, keepdims=True) + 1) * (1 - Y) > 0, axis=1, "
+                              "keepdims=True)", "")
+    assert not check_matrix(g, "W2", f"A1.T @ ({without})").ok
+
+
+def test_smoothing_changes_the_target_the_prediction_is_compared_with():
+    g = graph("smoothed")
+    assert check_matrix(g, "W2", "A1.T @ (Yhat - (0.9*Y + 0.1/3)) / m").ok
+    wrong = check_matrix(g, "W2", "A1.T @ (Yhat - Y) / m")
+    assert not wrong.ok and "9/10" in wrong.correct
+
+
+def test_the_focal_loss_is_not_the_cross_entropys_difference():
+    assert not check_matrix(graph("focal"), "W2", "A1.T @ (Yhat - Y) / m").ok
+
+
+SVM_CODE = """
+import numpy as np
+
+def backprop(params, X, Y):
+    W1, b1, W2, b2 = params
+    N = X.shape[0]
+    A1 = np.tanh(X @ W1 + b1)
+    scores = A1 @ W2 + b2
+    y = Y.argmax(axis=1)
+    correct = scores[np.arange(N), y][:, None]
+    margins = np.maximum(0, scores - correct + 1)
+    margins[np.arange(N), y] = 0
+    dscores = (margins > 0).astype(float)
+    dscores[np.arange(N), y] -= COUNT
+    dscores /= N
+    dA1 = dscores @ W2.T
+    dH1 = dA1 * (1 - A1**2)
+    return [X.T @ dH1, dH1.sum(axis=0), A1.T @ dscores, dscores.sum(axis=0)]
+"""
+
+
+@pytest.mark.parametrize("count, ok", [("dscores.sum(axis=1)", True), ("0", False)])
+def test_cs231ns_svm_backprop_in_numpy_is_checked(tmp_path, count, ok):
+    path = tmp_path / "svm.py"
+    path.write_text(SVM_CODE.replace("COUNT", count))
+    report = check_code(str(path), graph("hinge"))
+    assert report.ok is ok
+    if not ok:
+        assert {p.name for p in report.params if not p.ok} == {"W1", "b1", "W2", "b2"}
