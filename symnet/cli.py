@@ -14,7 +14,7 @@ import click
 from symnet.version import __version__
 from symnet.errors import InputError, VerdictError
 from symnet.functions.activations import names as activation_names
-from symnet.functions.losses import LOSSES
+from symnet.functions.losses import LOSSES, REDUCTIONS
 from symnet.spec import BIAS_NOTATIONS, DEFAULTS, Graph, Network, load
 
 
@@ -57,10 +57,15 @@ def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
     # checks the name and lists the allowed ones)
     f = click.option("--loss", metavar="|".join(LOSSES) + "|NAME", default=None, show_default=DEFAULTS["loss"],
                      help="The loss E: mse (½ squared error), bce (binary cross-entropy), cce (cross-entropy), "
-                          "or one you --define.")(f)
+                          "focal (Lin et al.'s, γ = 2), hinge (CS231n's multiclass SVM, over raw scores: --output "
+                          "identity), or one you --define.")(f)
     f = click.option("--l2", type=float, default=None, metavar="LAMBDA", expose_value=False, callback=_remember,
                      help="L2 weight decay: the cost gains (λ/2)·Σ W² over every weight (biases are not decayed), "
                           "so every ∂E/∂W gains λ·W.")(f)
+    f = click.option("--reduction", type=click.Choice(REDUCTIONS), default=None, expose_value=False,
+                     callback=_remember, show_default="mean",
+                     help="How a batch's cost gathers its samples' errors: their mean (PyTorch's default) or their "
+                          "sum (Welch's summed loss, PyTorch's reduction='sum'; no 1/m in any gradient).")(f)
     f = click.option("--output", "output_act", metavar="ACT", default=None, show_default=DEFAULTS["output"],
                      help=f"Output activation: {', '.join(activation_names())}.")(f)
     f = click.option("--hidden", metavar="ACT[,ACT...]", default=None, show_default=DEFAULTS["hidden"],
@@ -121,8 +126,9 @@ def _remember(ctx: click.Context, param: click.Parameter, value: object) -> None
 def load_network(spec: str, hidden: str | None, output_act: str | None, loss: str | None,
                  bias: str | None = None) -> Network | Graph:
     """SPEC as a layer list, or a graph spec's file as its graph."""
-    l2 = click.get_current_context().meta.get("symnet.l2")
-    return load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias, l2=l2)
+    meta = click.get_current_context().meta
+    return load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias, l2=meta.get("symnet.l2"),
+                reduction=meta.get("symnet.reduction"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

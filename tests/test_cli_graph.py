@@ -102,3 +102,14 @@ def test_codegen_gradcheck_train_and_predict_a_residual_network(tmp_path, capsys
     np.savez(tmp_path / "x.npz", X=d.data[:10])
     assert main(["predict", str(tmp_path / "m.npz"), "--data", str(tmp_path / "x.npz")]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 11
+
+
+def test_reduction_sum_makes_a_layer_list_a_graph_whose_claims_carry_no_1_over_m(small, capsys):
+    assert main(["check", "2-2-1", "--reduction", "sum", "--wrt", "b2[1]", "--claim", "(yhat-y)*yhat*(1-yhat)"]) == 0
+    assert capsys.readouterr().out.startswith("correct: ∂E/∂b2[1]")
+    summed = "np.sum((Yhat - Y) * Yhat * (1 - Yhat), axis=0)"  # no 1/m
+    assert main(["check", "2-2-1", "--reduction", "sum", "--wrt", "b2", "--claim", summed]) == 0
+    assert main(["check", "2-2-1", "--reduction", "sum", "--wrt", "b2[1]", "--claim", "(yhat-y)*yhat*(1-yhat)/m"]) == 2
+    assert "this loss sums them (reduction='sum')" in capsys.readouterr().err
+    assert main(["gradcheck", str(small), "--reduction", "sum"]) == 2
+    assert "cannot be combined with a spec file" in capsys.readouterr().err

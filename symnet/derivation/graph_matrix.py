@@ -5,7 +5,7 @@ Each expression is *translated* from the graph's index form (:mod:`symnet.deriva
 of the batch's matrix (one row per sample), Σᵢ aᵢWᵢⱼ a product A·W (Wᵀ for a tied decoder's W1[j, i]), a
 product of entries a Hadamard product ⊙, the entries offset + j of a concatenation a block of its columns,
 and a parameter's per-sample gradient aᵢδⱼ the batch's sum AᵀΔ.  E is the mean over the batch, so the loss's
-factor is 1/m and every Δ inherits it::
+factor is 1/m and every Δ inherits it (1 where the loss sums the batch, ``reduction='sum'``)::
 
     H⁽²⁾ = A⁽¹⁾W⁽²⁾ + 1b⁽²⁾ᵀ,   S = H⁽²⁾ + A⁽¹⁾,   A⁽²⁾ = f(S)
     Δ⁽¹⁾ = (Δ⁽²⁾W⁽²⁾ᵀ + Δ⁽²⁾) ⊙ f′(H⁽¹⁾)        (the skip's 1 adds Δ⁽²⁾ itself)
@@ -126,7 +126,7 @@ class GraphMatrixForm:
         out = []
         for name, d in self.rules.deltas.items():
             out.append(MatrixDelta(name, self.symbols[str(d.delta.label)],
-                                   self.t.rows(d.scaled.subs(GE, 1 / M), j, self.widths[name])))
+                                   self.t.rows(d.scaled.subs(GE, self.scale), j, self.widths[name])))
         return tuple(out)
 
     @cached_property
@@ -135,9 +135,9 @@ class GraphMatrixForm:
         for name, pr in self.rules.params.items():
             P = self.symbols[name]
             if len(pr.index) == 2:
-                uses = tuple(self.t.batch_sum(u.subs(GE, 1 / M), (i, P.shape[0]), (j, P.shape[1])) for _, u in pr.uses)
+                uses = tuple(self.t.batch_sum(u.subs(GE, self.scale), (i, P.shape[0]), (j, P.shape[1])) for _, u in pr.uses)
             else:
-                uses = tuple(self.t.batch_sum(u.subs(GE, 1 / M), None, (j, P.shape[0])) for _, u in pr.uses)
+                uses = tuple(self.t.batch_sum(u.subs(GE, self.scale), None, (j, P.shape[0])) for _, u in pr.uses)
             total = uses[0] if len(uses) == 1 else sp.MatAdd(*uses)
             if pr.decay != 0:
                 total = sp.MatAdd(total, self.t.parameter(pr.decay, i, j))
@@ -147,14 +147,19 @@ class GraphMatrixForm:
     def gradient(self, node: str) -> MatrixExpr:
         """∂E/∂N over the batch for any node (or X): m × width."""
         name = self.graph.resolve(node)
-        return self.t.rows(self.rules.gradient(name, 1 / M, j), j, self.widths[name])
+        return self.t.rows(self.rules.gradient(name, self.scale, j), j, self.widths[name])
 
     @cached_property
     def cost(self) -> MatrixExpr:
-        """E, the mean over the batch's rows of the per-sample loss (without the L2 term), as a 1×1 matrix."""
+        """E, the mean (or the sum) over the batch's rows of the per-sample loss (without the L2 term), 1×1."""
         rule = self.rules.nodes[self.graph.loss_node.name]
         per_row = self.t.rows(rule.forward[0].value, j, sp.S.One)
-        return sp.MatMul(1 / M, sp.OneMatrix(1, M), per_row)
+        return sp.MatMul(*[self.scale] * (self.scale != 1), sp.OneMatrix(1, M), per_row)
+
+    @property
+    def scale(self) -> sp.Expr:
+        """The share of each sample's error in the cost: 1/m of a mean, 1 of a sum (``reduction='sum'``)."""
+        return batch_scale(self.graph)
 
     # -- numbers -----------------------------------------------------------------------------------------
     def evaluate(self, params: list[Array] | dict[str, Array], X: Array, Y: Array, *, l2: float | None = None,
@@ -210,6 +215,11 @@ class GraphMatrixForm:
         return [np.reshape(out[f"d{q.name}"], q.shape) for q in self.graph.params]
 
 
+def batch_scale(graph: Graph) -> sp.Expr:
+    """1/m when the cost is the mean of the samples' errors, 1 when it is their sum."""
+    return 1 / M if graph.reduction == "mean" else sp.S.One
+
+
 _FORMS: dict[Graph, GraphMatrixForm] = {}
 
 
@@ -223,5 +233,5 @@ def graph_matrix_form(spec: Spec) -> GraphMatrixForm:
     return _FORMS[graph]
 
 
-__all__ = ["GraphMatrixForm", "MatrixDelta", "MatrixGradient", "MatrixNode", "graph_matrix_form", "matrix_name",
+__all__ = ["GraphMatrixForm", "batch_scale", "MatrixDelta", "MatrixGradient", "MatrixNode", "graph_matrix_form", "matrix_name",
            "scaled"]

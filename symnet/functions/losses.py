@@ -21,14 +21,20 @@ from symnet.functions.options import Option
 @dataclass(frozen=True)
 class Sample:
     """What one output's term may read of its sample: ``n`` outputs, ``picked`` = Σₖ yₖŷₖ (the prediction at a
-    one-hot target's class), and the loss's options by name, as exact SymPy numbers."""
+    one-hot target's class), and the loss's options by name (a number as an exact SymPy number, a flag as
+    Python's bool, a word as itself)."""
 
     n: sp.Expr
     picked: sp.Expr
-    options: Mapping[str, sp.Expr]
+    options: Mapping[str, object]
 
-    def __getitem__(self, name: str) -> sp.Expr:
+    def __getitem__(self, name: str) -> object:
         return self.options[name]
+
+
+def _exact(value: object) -> object:
+    """0.1 as 1/10, so that a write-up prints the number the spec gave; a flag or a word as it is."""
+    return value if isinstance(value, (bool, str)) else sp.Rational(repr(float(value)))
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,13 @@ class Loss:
                                                        sp.Symbol("s_y", real=True), {}))
 
     def defaults(self) -> dict[str, object]:
+        """The term's options at their defaults (not the batch's ``reduction``)."""
         return {o.name: o.default for o in self.options}
 
     def sample(self, n: sp.Expr, picked: sp.Expr, options: Mapping[str, object]) -> Sample:
         """What each term reads of a sample of ``n`` outputs, the options filled in with their defaults."""
-        values = {**self.defaults(), **options}
-        return Sample(n, picked, {k: sp.Rational(repr(float(v))) for k, v in values.items()})
+        values = {**self.defaults(), **{k: v for k, v in options.items() if k in self.defaults()}}
+        return Sample(n, picked, {k: _exact(v) for k, v in values.items()})
 
     def per_sample(self, yhat: list[sp.Expr], y: list[sp.Expr], **options: object) -> sp.Expr:
         """The error of one sample: Σⱼ ℓ(ŷⱼ, yⱼ) over the outputs."""
@@ -82,6 +89,13 @@ class Loss:
         # −Σ y log ŷ, as the articles write a negative sum, not Σ (−y log ŷ)
         return -sp.Sum(-term, (idx, 1, n)) if term.could_extract_minus_sign() else sp.Sum(term, (idx, 1, n))
 
+
+#: how a batch's cost gathers its samples' errors: their mean (E = (1/m) Σₛ Eₛ, the default, as PyTorch's
+#: reduction="mean", Nielsen's C = (1/n) Σₓ Cₓ) or their sum (E = Σₛ Eₛ, Welch's; PyTorch's reduction="sum")
+REDUCTIONS = ("mean", "sum")
+REDUCTION = Option("reduction", "mean", str,
+                   lambda v: None if v in REDUCTIONS else f"is not one of {', '.join(map(repr, REDUCTIONS))}",
+                   "how the batch's cost gathers the samples' errors: their mean or their sum")
 
 #: every loss by name
 LOSSES: dict[str, Loss] = {}
@@ -106,7 +120,14 @@ def _positive(value: object) -> str | None:
     return None if 0 < value <= 1e3 else "must be a number above 0 (at most 1000)"
 
 
-register(Loss("mse", lambda p, t, at: sp.Rational(1, 2) * (p - t) ** 2, "half the squared error"))
+register(Loss("mse", lambda p, t, at: (sp.Rational(1, 2) if at["half"] else 1) * (p - t) ** 2
+              / (at.n if at["outputs"] == "mean" else 1), "half the squared error",
+              options=(Option("half", True, bool, help="the ½ in front: ½(ŷ − y)² (the articles'), or (ŷ − y)²"),
+                       Option("outputs", "sum", str,
+                              lambda v: None if v in ("sum", "mean") else "is not one of 'sum', 'mean'",
+                              "over a sample's outputs: their sum, or their mean (Keras's and PyTorch's MSE)")),
+              note="Without the half and averaged over the outputs, with the batch's mean, it is PyTorch's "
+                   "MSELoss and Keras's mean_squared_error; the articles keep the half and sum the outputs."))
 register(Loss("bce", lambda p, t, at: -(t * sp.log(p) + (1 - t) * sp.log(1 - p)), "binary cross-entropy",
               unit_interval=True))
 register(Loss("cce", lambda p, t, at: -((1 - at["smoothing"]) * t + at["smoothing"] / at.n) * sp.log(p),

@@ -86,16 +86,28 @@ class Evaluator:
         env = self.point(params, X, Y)
         for sym, definition in self.d.model.definitions.items():
             env[sym] = self.value(definition, env)
-        return float(np.mean(self.value(self.d.model.loss, env))) + float(self.value(self.d.penalty, env))
+        return float(self._reduce(self.value(self.d.model.loss, env))) + float(self.value(self.d.penalty, env))
+
+    def _reduce(self, per_sample: np.ndarray) -> float:
+        """The batch's cost from its samples' values: their mean, or their sum under ``reduction='sum'``."""
+        summed = getattr(self.d.net, "reduction", "mean") == "sum"
+        return float(np.sum(per_sample) if summed else np.mean(per_sample))
 
     def gradients(self, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
-        """∂E/∂θ (mean over samples) in the kernel's layout [W1, b1, W2, b2, …]."""
+        """∂E/∂θ (the mean over the samples, or their sum) in the kernel's layout [W1, b1, W2, b2, …]."""
         values = self.evaluate(params, X, Y)
         out = [np.zeros(np.shape(p), dtype=float) for p in params]
         for arr_no, arr in enumerate(self.d.model.param_arrays()):
             entries = out[arr_no].reshape(-1)
             for n, s in enumerate(flat(arr)):
-                entries[n] = np.mean(self.value(self.d.chain(s).via_delta, values.env))
+                chain = self.d.chain(s)
+                per_sample = self.value(chain.via_delta, values.env)
+                if getattr(self.d.net, "reduction", "mean") == "sum":
+                    # the L2 term is the cost's once: the samples' other terms summed, then λθ
+                    decay = float(self.value(chain.decay, values.env)) if chain.decay != 0 else 0.0
+                    entries[n] = float(np.sum(per_sample - decay)) + decay
+                else:
+                    entries[n] = np.mean(per_sample)
         return out
 
 

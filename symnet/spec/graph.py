@@ -188,6 +188,11 @@ class Graph:
         """The loss's name (as a layer list's ``loss``)."""
         return self.nodes[-1].kind
 
+    @property
+    def reduction(self) -> str:
+        """How the batch's cost gathers the samples' errors: "mean" or "sum" (the loss's ``reduction=``)."""
+        return dict(self.loss_node.options).get("reduction", "mean")
+
     @cached_property
     def prediction(self) -> str:
         """The node the loss reads: ŷ."""
@@ -274,7 +279,7 @@ class Graph:
         layers = f"{self.depth} dense layer{'s' if self.depth != 1 else ''}"
         l2 = f", l2 {self.l2!r}" if self.l2 else ""
         ins, outs = (f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((self.inputs, "input"), (self.outputs, "output")))
-        defaults = LOSSES[self.loss].defaults()
+        defaults = {o.name: o.default for o in kind(self.loss).options}
         options = "".join(f" {k}={v!r}" for k, v in self.loss_node.options if defaults.get(k) != v)
         return f"{self.title} ({ins} → {outs}, {layers}, {self.loss}{options}{l2})"
 
@@ -477,7 +482,10 @@ class _Builder:
             return float(value)
         if kind_ is Tie and isinstance(value, Tie):
             return value
-        word = {bool: "true or false", int: "a whole number", float: "a number", Tie: "a weight such as W1.T"}[kind_]
+        if kind_ is str and isinstance(value, str):
+            return value
+        word = {bool: "true or false", int: "a whole number", float: "a number", Tie: "a weight such as W1.T",
+                str: "a word in quotes"}[kind_]
         raise GraphError(f"{where}: {kind_name}'s {name} is {word}, not {value!r}")
 
     def _check_tie(self, node: Node, layer: Layer) -> None:

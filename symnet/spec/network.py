@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -148,7 +148,7 @@ class Network:
                 return None
             layers.append(graph.widths[dense.name])
             activations.append(act.kind)
-        if dict(nodes[-1].options) != LOSSES[nodes[-1].kind].defaults():
+        if dict(nodes[-1].options) != _defaults(nodes[-1].kind):
             return None  # a layer list's loss takes no options
         try:
             return cls.build(layers, activations[:-1], activations[-1], nodes[-1].kind, l2=graph.l2)
@@ -165,8 +165,14 @@ class Network:
             below = PREDICTION if k == self.depth else f"a{k}"
             options = tuple((o.name, o.default) for o in kind(act).options)
             nodes.append(Node(below, act, (f"h{k}",), options))
-        nodes.append(Node(LOSS_NODE, self.loss, (PREDICTION, TARGET), tuple(LOSSES[self.loss].defaults().items())))
+        nodes.append(Node(LOSS_NODE, self.loss, (PREDICTION, TARGET), tuple(_defaults(self.loss).items())))
         return Graph(self.layers[0], tuple(nodes), self.l2, title=self.compact, bias=self.bias)
+
+    def with_loss(self, **options: object) -> Graph:
+        """The network as a graph whose loss takes ``options`` (``reduction="sum"``): no longer a layer list."""
+        g = self.graph
+        loss = replace(g.loss_node, options=tuple({**dict(g.loss_node.options), **options}.items()))
+        return replace(g, nodes=(*g.nodes[:-1], loss))
 
     # -- description --------------------------------------------------------------------
     @property
@@ -251,7 +257,14 @@ def load(spec: str, **options: object) -> "Network | Graph":
             graph = Graph.from_toml(spec, data)
             return Network.from_graph(graph) or graph
         return Network.from_toml(spec, data)
-    return Network.parse(spec, **opts)  # type: ignore[arg-type]
+    reduction = opts.pop("reduction", "mean")
+    net = Network.parse(spec, **opts)  # type: ignore[arg-type]
+    return net if reduction == "mean" else net.with_loss(reduction=reduction)
+
+
+def _defaults(kind_name: str) -> dict[str, object]:
+    """A kind's options at their defaults (a loss's with the batch's reduction)."""
+    return {o.name: o.default for o in kind(kind_name).options}
 
 
 def _toml_string(text: str) -> str:

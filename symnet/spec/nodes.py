@@ -107,13 +107,18 @@ class _Reader:
         return self.node(tree, depth)
 
     def value(self, tree: ast.AST, name: str) -> object:
-        """An option's value: a number, true or false, or a weight (``W1``, ``W1.T``)."""
+        """An option's value: a number, true or false, a word (``'sum'``), or a weight (``W1``, ``W1.T``)."""
         negative = isinstance(tree, ast.UnaryOp) and isinstance(tree.op, ast.USub)
         inner = tree.operand if negative else tree
+        if isinstance(inner, ast.Constant) and isinstance(inner.value, str) and not negative:
+            if not inner.value.isidentifier() or len(inner.value) > 30:
+                raise self.fail(f"{name}={_clip(repr(inner.value))}: a word option's value is a short word, "
+                                f"such as reduction='sum'")
+            return inner.value
         if isinstance(inner, ast.Constant):
             v = inner.value
             if isinstance(v, bool) or not isinstance(v, (int, float)) or negative and isinstance(v, bool):
-                raise self.fail(f"{name}={v!r}: an option's value is a number, true, false or a weight such as W1.T")
+                raise self.fail(f"{name}={v!r}: an option's value is a number, true, false, a word in quotes or a weight such as W1.T")
             if isinstance(v, int) and len(str(v)) > 30:
                 raise self.fail(f"{name}: the number has more than 30 digits")
             return -v if negative else v

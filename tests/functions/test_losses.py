@@ -52,12 +52,24 @@ def test_the_hinge_is_cs231ns_svm_loss_over_the_wrong_classes(margin):
     assert _value("hinge", S, Y, margin=margin) == pytest.approx(want, rel=1e-14)
 
 
+def test_pytorchs_mse_is_the_squared_error_without_the_half_averaged_over_the_outputs():
+    P, Y = rng.normal(size=5), rng.normal(size=5)
+    assert _value("mse", P, Y, half=False, outputs="mean") == pytest.approx(np.mean((P - Y) ** 2), rel=1e-14)
+    assert _value("mse", P, Y, half=False) == pytest.approx(np.sum((P - Y) ** 2), rel=1e-14)
+    assert _value("mse", P, Y) == pytest.approx(0.5 * np.sum((P - Y) ** 2), rel=1e-14)
+
+
 @pytest.mark.parametrize("loss, message", [
     ("cce(yhat, y, smoothing=1)", "smoothing=1.0 must be at least 0 and below 1"),
     ("cce(yhat, y, smoothing=-0.1)", "smoothing=-0.1 must be at least 0 and below 1"),
     ("focal(yhat, y, gamma=-1)", "gamma=-1.0 must be a number from 0 to 100"),
     ("cce(yhat, y, gamma=2)", "cce has no option 'gamma'; it takes smoothing"),
-    ("mse(yhat, y, smoothing=0.1)", "mse has no option 'smoothing'; it takes no options"),
+    ("mse(yhat, y, smoothing=0.1)", "mse has no option 'smoothing'; it takes half, outputs, reduction"),
+    ("cce(yhat, y, reduction='total')", "reduction='total' is not one of 'mean', 'sum'"),
+    ("cce(yhat, y, reduction=1)", "cce's reduction is a word in quotes, not 1"),
+    ("mse(yhat, y, outputs='max')", "outputs='max' is not one of 'sum', 'mean'"),
+    ("mse(yhat, y, half=0.5)", "mse's half is true or false, not 0.5"),
+    ("cce(yhat, y, reduction='two words')", "a word option's value is a short word"),
     ("focal(yhat, y, gamma=true)", "focal's gamma is a number, not True"),
 ])
 def test_a_bad_loss_option_is_named_with_what_it_may_be(loss, message):
@@ -77,4 +89,13 @@ def test_a_loss_with_options_is_a_graph_and_one_at_its_defaults_the_layer_list()
     assert Network.from_graph(smoothed) is None
     assert 'loss = "focal(yhat, y, gamma=3.0)"' in smoothed.to_toml()
     assert smoothed.describe() == "graph (2 inputs → 3 outputs, 2 dense layers, focal gamma=3.0)"
-    assert Network.build([2, 4, 3], ["tanh"], "softmax", "cce").graph.loss_node.options == (("smoothing", 0.0),)
+    assert Network.build([2, 4, 3], ["tanh"], "softmax", "cce").graph.loss_node.options == (
+        ("smoothing", 0.0), ("reduction", "mean"))
+
+
+def test_a_summed_loss_is_a_graph_whose_spec_round_trips():
+    nodes = {"yhat": "softmax(dense(x, 3))", "loss": "cce(yhat, y, reduction='sum')"}
+    g = Graph.build(2, nodes)
+    assert g.reduction == "sum" and Network.from_graph(g) is None
+    assert '"cce(yhat, y, reduction=\'sum\')"' in g.to_toml()
+    assert Graph.build(2, {**nodes, "loss": "cce(yhat, y)"}).reduction == "mean"

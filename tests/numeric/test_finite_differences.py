@@ -4,6 +4,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symnet import Network, derive
+from symnet.functions.losses import LOSSES
 from symnet.numeric.finite_differences import compare
 
 from tests.conftest import HIDDEN, OUTPUT_LOSSES, point_away_from_kinks
@@ -47,7 +48,7 @@ def test_single_output_no_hidden_layer():
 def networks(draw):
     layers = draw(st.lists(st.integers(1, 3), min_size=2, max_size=4))
     output, loss = draw(st.sampled_from(OUTPUT_LOSSES))
-    if output == "softmax" and layers[-1] < 2:
+    if (output == "softmax" or LOSSES[loss].one_hot) and layers[-1] < 2:
         layers[-1] = 2
     hidden = [draw(st.sampled_from(HIDDEN)) for _ in layers[1:-1]]
     return Network.build(layers, hidden or "sigmoid", output, loss)

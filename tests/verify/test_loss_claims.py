@@ -2,9 +2,11 @@
 NumPy code), label smoothing's target, the focal loss's weight."""
 import pytest
 
+from symnet.errors import InputError
 from symnet.spec import Graph
 from symnet.verify.code import check_code
 from symnet.verify.matrix import check_matrix
+from symnet.verify.verdict import check
 
 from tests.derivation.test_loss_rules import LOSS_GRAPHS
 
@@ -66,3 +68,12 @@ def test_cs231ns_svm_backprop_in_numpy_is_checked(tmp_path, count, ok):
     assert report.ok is ok
     if not ok:
         assert {p.name for p in report.params if not p.ok} == {"W1", "b1", "W2", "b2"}
+
+
+def test_a_summed_costs_gradient_has_no_1_over_m_and_a_claim_with_m_is_refused():
+    g = graph("summed")
+    assert check_matrix(g, "b2", "np.sum(Yhat - Y, axis=0)").ok
+    assert not check_matrix(g, "b2", "np.sum(Yhat - Y, axis=0) / m").ok
+    assert check(g, wrt="b2[1]", claim="yhat[1] - y1").correct  # one sample's term is its own derivative
+    with pytest.raises(InputError, match="this loss sums them"):
+        check(g, wrt="b2[1]", claim="(yhat[1] - y1)/m")

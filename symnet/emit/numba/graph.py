@@ -117,6 +117,8 @@ class GraphKernel(Kernel):
     zero: list[Block] = field(default_factory=list)
     #: each width's name and the array dimension that holds it, which the compiled functions loop to
     read_widths: list[tuple[str, str]] = field(default_factory=list)
+    #: the cost is the batch's sum of the samples' errors (``reduction='sum'``), not their mean; L2 once
+    summed: bool = False
 
     def extents(self, shape: tuple[int, ...]) -> list[tuple[str, str]]:
         """The loops over a parameter array's entries: (i, rows), (j, columns), or (j, entries)."""
@@ -241,7 +243,7 @@ class GraphBatch:
         return GraphKernel(
             g, "graph", self.dtype, False, self.workspace, forward, loss, backward, store, accumulated, used,
             vector=vector_math_pieces(self.dtype), vector_math=math | self.printer.vector_math,
-            penalty=self.penalty(), decay=self.decay(),
+            penalty=self.penalty(), decay=self.decay(), summed=g.reduction == "sum",
             shapes=[f"({', '.join(_shape_codes(p.shape, widths))}{',' if len(p.shape) == 1 else ''})" for p in g.params],
             init=self.init(widths), widths=widths, inputs=self.code(self.width_of(INPUT)),
             outputs=self.code(self.width_of(g.prediction)), printer=self.printer, into_update=into, zero=zero,
@@ -349,8 +351,10 @@ class GraphBatch:
         expr = d.scaled.subs(GE, INV_M)
         target = d.delta
         comment = [f"δ of {name} = ∂E/∂{name}: {sp.sstr(d.rule.lhs)} = {sp.sstr(d.rule.rhs)}"]
-        if d.reaches_loss:
+        if d.reaches_loss and self.g.reduction == "mean":
             comment.append("  times 1/m: E is the mean over the m samples of the batch, so every ∂E/∂θ below is too")
+        elif d.reaches_loss:
+            comment.append("  times inv_m = 1: E is the sum over the m samples of the batch (reduction='sum')")
         calls, expr = self.products_of(expr, str(target.label), self.width_of(name), sp.S.Zero, first=True)
         rows = None
         if expr != target[j]:

@@ -178,7 +178,7 @@ class Layer:
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 #: the kinds that are neither an activation nor a loss, by name

@@ -76,3 +76,13 @@ def test_the_python_api_writes_a_graphs_derivation_as_it_writes_a_layer_lists():
     assert symnet.latex(d) == render_graph_document(d)
     with pytest.raises(ValueError, match="leave params out"):
         symnet.latex(d, params="W1[1,1]")
+
+
+def test_a_summed_cost_is_said_to_be_a_sum_and_its_deltas_carry_no_1_over_m():
+    g = Graph.build(3, {"a1": "tanh(dense(x, 4))", "yhat": "softmax(dense(a1, 3))",
+                        "loss": "cce(yhat, y, reduction='sum')"}, title="summed")
+    tex = render_graph_document(derive(g))
+    assert "the cost of a batch is the sum of its samples' errors" in tex
+    assert r"\frac{1}{m}" not in tex and "mean" not in tex
+    page = render_graph_page(derive(g))
+    assert "is the sum of the samples' errors" in page and "1/<var>m</var> that every delta" not in page
