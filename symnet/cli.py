@@ -66,6 +66,10 @@ def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
                      callback=_remember, show_default="mean",
                      help="How a batch's cost gathers its samples' errors: their mean (PyTorch's default) or their "
                           "sum (Welch's summed loss, PyTorch's reduction='sum'; no 1/m in any gradient).")(f)
+    f = click.option("--labels", type=click.Choice(["onehot", "int"]), default=None, expose_value=False,
+                     callback=_remember, show_default="onehot",
+                     help="A one-hot loss's targets as people's code reads them (check-code): one-hot rows, or "
+                          "each sample's class 0 … n-1 (CS231n's y).")(f)
     f = click.option("--output", "output_act", metavar="ACT", default=None, show_default=DEFAULTS["output"],
                      help=f"Output activation: {', '.join(activation_names())}.")(f)
     f = click.option("--hidden", metavar="ACT[,ACT...]", default=None, show_default=DEFAULTS["hidden"],
@@ -128,7 +132,7 @@ def load_network(spec: str, hidden: str | None, output_act: str | None, loss: st
     """SPEC as a layer list, or a graph spec's file as its graph."""
     meta = click.get_current_context().meta
     return load(spec, hidden=hidden, output=output_act, loss=loss, bias=bias, l2=meta.get("symnet.l2"),
-                reduction=meta.get("symnet.reduction"))
+                reduction=meta.get("symnet.reduction"), labels=meta.get("symnet.labels"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

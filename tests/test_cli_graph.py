@@ -113,3 +113,11 @@ def test_reduction_sum_makes_a_layer_list_a_graph_whose_claims_carry_no_1_over_m
     assert "this loss sums them (reduction='sum')" in capsys.readouterr().err
     assert main(["gradcheck", str(small), "--reduction", "sum"]) == 2
     assert "cannot be combined with a spec file" in capsys.readouterr().err
+
+
+def test_labels_int_is_for_a_loss_over_classes(capsys):
+    assert main(["check", "2-2-1", "--labels", "int", "--wrt", "b2[1]", "--claim", "0"]) == 2
+    assert "--labels is for a loss over classes (cce, focal, hinge), not mse" in capsys.readouterr().err
+    assert main(["check", "2-2-2", "--output", "softmax", "--loss", "cce", "--labels", "int", "--wrt", "b2[1]",
+                 "--claim", "yhat[1] - y1"]) == 0  # a scalar claim reads y1, y2 whatever the code reads
+    assert capsys.readouterr().out.startswith("correct: ∂E/∂b2[1] = yhat[1] - y1")

@@ -97,6 +97,12 @@ REDUCTION = Option("reduction", "mean", str,
                    lambda v: None if v in REDUCTIONS else f"is not one of {', '.join(map(repr, REDUCTIONS))}",
                    "how the batch's cost gathers the samples' errors: their mean or their sum")
 
+#: how the targets of a one-hot loss are written where people's code reads them (``check-code``): one-hot
+#: rows, or each sample's class as an integer 0 … n − 1 (CS231n's ``y``, scikit-learn's; the derivation is the same)
+LABELS = Option("labels", "onehot", str,
+                lambda v: None if v in ("onehot", "int") else "is not one of 'onehot', 'int'",
+                "the targets as one-hot rows, or as each sample's class index 0 … n − 1")
+
 #: every loss by name
 LOSSES: dict[str, Loss] = {}
 

@@ -193,6 +193,11 @@ class Graph:
         """How the batch's cost gathers the samples' errors: "mean" or "sum" (the loss's ``reduction=``)."""
         return dict(self.loss_node.options).get("reduction", "mean")
 
+    @property
+    def labels(self) -> str:
+        """How people's code reads a one-hot loss's targets: "onehot" rows, or "int" class indices."""
+        return dict(self.loss_node.options).get("labels", "onehot")
+
     @cached_property
     def prediction(self) -> str:
         """The node the loss reads: ŷ."""

@@ -257,9 +257,13 @@ def load(spec: str, **options: object) -> "Network | Graph":
             graph = Graph.from_toml(spec, data)
             return Network.from_graph(graph) or graph
         return Network.from_toml(spec, data)
-    reduction = opts.pop("reduction", "mean")
+    # a layer list's loss takes no options: given one that is not its default, the network is a graph
+    loss_options = {k: opts.pop(k) for k in ("reduction", "labels") if k in opts}
     net = Network.parse(spec, **opts)  # type: ignore[arg-type]
-    return net if reduction == "mean" else net.with_loss(reduction=reduction)
+    changed = {k: v for k, v in loss_options.items() if v != _defaults(net.loss).get(k, v)}
+    if "labels" in loss_options and "labels" not in _defaults(net.loss):
+        raise SpecError(f"--labels is for a loss over classes (cce, focal, hinge), not {net.loss}")
+    return net.with_loss(**changed) if changed else net
 
 
 def _defaults(kind_name: str) -> dict[str, object]:

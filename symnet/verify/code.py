@@ -27,8 +27,9 @@ The layout, ``--convention rows`` (symnet's, the default; samples are rows)::
 In both, params is a list of NumPy float64 arrays in that order (biases separate, whatever ``--bias`` says),
 and the function may instead return a dict {"W1": dW1, "b1": db1, ...} (keys "dW1", "db1", ... too).  A
 gradient with a length-1 axis dropped or added is accepted ((nk,) for (nk, 1) and the reverse).  Y holds
-valid targets: one-hot rows (columns) for cce, values in [0, 1] for bce.  The batches have different sizes
-m, at least 3 and none equal to a layer width.
+valid targets: one-hot rows (columns) for cce, values in [0, 1] for bce; a graph whose loss says
+``labels='int'`` (``cce(yhat, y, labels='int')``) gets each sample's class instead, an int64 array (m,) of
+0 … n − 1, as CS231n's ``y``.  The batches have different sizes m, at least 3 and none equal to a layer width.
 
 Your file is your code: it runs, at your request, in a separate Python process (like pytest running your
 tests), with a time limit (``timeout`` seconds for the import and every call together) and on Linux a
@@ -224,6 +225,12 @@ class _Layout:
     def data(self, A: Array) -> Array:
         return np.ascontiguousarray(A.T) if self.columns else A
 
+    def targets(self, Y: Array) -> Array:
+        """The batch's targets as the code reads them: as data, or (``labels='int'``) each sample's class, (m,)."""
+        if getattr(self.net, "labels", "onehot") == "int":
+            return np.argmax(Y, axis=1).astype(np.int64)
+        return self.data(Y)
+
     def convert(self, name: str, rows: Array) -> Array:
         """∂E/∂(name) from the rows layout into this one: "Wk" and "bk" as their parameters, "Hk" and "Ak"
         (m, nk) as data."""
@@ -263,7 +270,7 @@ def _run(file: Path, function: str | None, layout: _Layout, points: list[Point],
         work = Path(tmp)
         arrays: dict[str, Array] = {}
         for b, (params, X, Y) in enumerate(points):
-            arrays[f"X{b}"], arrays[f"Y{b}"] = layout.data(X), layout.data(Y)
+            arrays[f"X{b}"], arrays[f"Y{b}"] = layout.data(X), layout.targets(Y)
             arrays.update({f"P{b}_{i}": layout.param(i, p) for i, p in enumerate(params)})
         np.savez(work / "input.npz", **arrays)
         request = {"file": str(file.resolve()), "function": function, "names": names, "sizes": [len(X) for _, X, _ in points],
@@ -288,7 +295,11 @@ def _run(file: Path, function: str | None, layout: _Layout, points: list[Point],
         _kill(proc)  # whatever it started and left behind
         err = _tail(work / "stderr.txt")
         if (work / "error.json").is_file():
-            raise InputError(json.loads((work / "error.json").read_text())["error"])
+            error = json.loads((work / "error.json").read_text())["error"]
+            if ("used as indices must be of integer" in error and LOSSES[layout.net.loss].one_hot
+                    and getattr(layout.net, "labels", "onehot") == "onehot"):
+                error += "; if it reads each sample's class as an integer, say so: --labels int (in a graph's loss, labels='int')"
+            raise InputError(error)
         if proc.returncode != 0 or not (work / "output.npz").is_file():
             raise InputError(f"{label} stopped without an answer ({_status(proc.returncode)})"
                              f"{_last_line(err)}")

@@ -68,6 +68,8 @@ def test_pytorchs_mse_is_the_squared_error_without_the_half_averaged_over_the_ou
     ("cce(yhat, y, reduction='total')", "reduction='total' is not one of 'mean', 'sum'"),
     ("cce(yhat, y, reduction=1)", "cce's reduction is a word in quotes, not 1"),
     ("mse(yhat, y, outputs='max')", "outputs='max' is not one of 'sum', 'mean'"),
+    ("cce(yhat, y, labels='ints')", "labels='ints' is not one of 'onehot', 'int'"),
+    ("mse(yhat, y, labels='int')", "mse has no option 'labels'"),
     ("mse(yhat, y, half=0.5)", "mse's half is true or false, not 0.5"),
     ("cce(yhat, y, reduction='two words')", "a word option's value is a short word"),
     ("focal(yhat, y, gamma=true)", "focal's gamma is a number, not True"),
@@ -90,7 +92,7 @@ def test_a_loss_with_options_is_a_graph_and_one_at_its_defaults_the_layer_list()
     assert 'loss = "focal(yhat, y, gamma=3.0)"' in smoothed.to_toml()
     assert smoothed.describe() == "graph (2 inputs → 3 outputs, 2 dense layers, focal gamma=3.0)"
     assert Network.build([2, 4, 3], ["tanh"], "softmax", "cce").graph.loss_node.options == (
-        ("smoothing", 0.0), ("reduction", "mean"))
+        ("smoothing", 0.0), ("reduction", "mean"), ("labels", "onehot"))
 
 
 def test_a_summed_loss_is_a_graph_whose_spec_round_trips():

@@ -77,3 +77,41 @@ def test_a_summed_costs_gradient_has_no_1_over_m_and_a_claim_with_m_is_refused()
     assert check(g, wrt="b2[1]", claim="yhat[1] - y1").correct  # one sample's term is its own derivative
     with pytest.raises(InputError, match="this loss sums them"):
         check(g, wrt="b2[1]", claim="(yhat[1] - y1)/m")
+
+
+#: CS231n's softmax_loss_vectorized behind a tanh layer: y holds each sample's class, and dscores[range(N), y] -= 1
+SOFTMAX_CODE = """
+import numpy as np
+
+def backprop(params, X, y):
+    W1, b1, W2, b2 = params
+    N = X.shape[0]
+    A1 = np.tanh(X @ W1 + b1)
+    scores = A1 @ W2 + b2
+    scores -= scores.max(axis=1, keepdims=True)
+    probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    dscores = probs.copy()
+    dscores[range(N), y] -= 1
+    dscores /= DIVISOR
+    dH1 = (dscores @ W2.T) * (1 - A1 ** 2)
+    return [X.T @ dH1, dH1.sum(axis=0), A1.T @ dscores, dscores.sum(axis=0)]
+"""
+INT_LABELS = (3, {"a1": "tanh(dense(x, 4))", "yhat": "softmax(dense(a1, 3))", "loss": "cce(yhat, y, labels='int')"})
+
+
+@pytest.mark.parametrize("divisor, ok", [("N", True), ("1", False)])
+def test_cs231ns_integer_labels_reach_the_code_as_class_indices(tmp_path, divisor, ok):
+    path = tmp_path / "softmax.py"
+    path.write_text(SOFTMAX_CODE.replace("DIVISOR", divisor))
+    report = check_code(str(path), Graph.build(*INT_LABELS))
+    assert report.ok is ok
+    if not ok:
+        assert "summed over the batch where E averages" in report.diagnosis
+
+
+def test_code_that_indexes_with_one_hot_targets_is_told_to_say_labels_int(tmp_path):
+    path = tmp_path / "softmax.py"
+    path.write_text(SOFTMAX_CODE.replace("DIVISOR", "N"))
+    one_hot = Graph.build(INT_LABELS[0], {**INT_LABELS[1], "loss": "cce(yhat, y)"})
+    with pytest.raises(InputError, match=r"raised IndexError at line 12 .*say so: --labels int"):
+        check_code(str(path), one_hot)

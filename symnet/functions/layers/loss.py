@@ -9,7 +9,7 @@ import sympy as sp
 
 from symnet.functions.layers.base import Layer, Node
 from symnet.functions.layers.indices import q
-from symnet.functions.losses import LOSSES, REDUCTION
+from symnet.functions.losses import LABELS, LOSSES, REDUCTION
 
 
 class LossLayer(Layer):
@@ -24,7 +24,7 @@ class LossLayer(Layer):
     def __init__(self, loss: str):
         self.name = loss
         self.stem = "E"
-        self.options = (*LOSSES[loss].options, REDUCTION)
+        self.options = (*LOSSES[loss].options, REDUCTION, *([LABELS] if LOSSES[loss].one_hot else []))
         if LOSSES[loss].note:
             self.lesson = f"{self.lesson} {LOSSES[loss].note}"
 
