@@ -115,3 +115,11 @@ def test_code_that_indexes_with_one_hot_targets_is_told_to_say_labels_int(tmp_pa
     one_hot = Graph.build(INT_LABELS[0], {**INT_LABELS[1], "loss": "cce(yhat, y)"})
     with pytest.raises(InputError, match=r"raised IndexError at line 12 .*say so: --labels int"):
         check_code(str(path), one_hot)
+
+
+def test_hintons_distillation_gradient_is_the_difference_over_the_temperature():
+    # Hinton, Vinyals & Dean (2015): ∂C/∂zᵢ = (qᵢ − pᵢ)/T for soft targets p and q = softmax(z/T)
+    g = Graph.build(3, {"a1": "tanh(dense(x, 4))", "soft": "softmax(dense(a1, 3), T=2.0)", "loss": "cce(soft, y)"})
+    assert check(g, wrt="h2[1]", claim="(soft[1] - y1)/2").correct
+    wrong = check(g, wrt="h2[1]", claim="soft[1] - y1")
+    assert not wrong.correct and any("constant factor 2" in d for d in wrong.diagnosis)
