@@ -121,3 +121,11 @@ def test_labels_int_is_for_a_loss_over_classes(capsys):
     assert main(["check", "2-2-2", "--output", "softmax", "--loss", "cce", "--labels", "int", "--wrt", "b2[1]",
                  "--claim", "yhat[1] - y1"]) == 0  # a scalar claim reads y1, y2 whatever the code reads
     assert capsys.readouterr().out.startswith("correct: ∂E/∂b2[1] = yhat[1] - y1")
+
+
+def test_a_loss_option_on_a_layer_list_keeps_its_command_and_refuses_augmented_biases(tmp_path, capsys):
+    out = tmp_path / "k.py"
+    assert main(["codegen", "3-4-3", "--output", "softmax", "--loss", "cce", "--reduction", "sum", "-o", str(out)]) == 0
+    assert "symnet codegen 3-4-3 --hidden sigmoid --output softmax --loss cce --reduction sum -o" in out.read_text()
+    assert main(["check", "3-4-1", "--reduction", "sum", "--bias", "augmented", "--wrt", "W2[5,1]", "--claim", "0"]) == 2
+    assert "--bias augmented names a layer list's biases" in capsys.readouterr().err

@@ -50,6 +50,8 @@ class Loss:
     unit_interval: bool = False
     #: whether its targets are one-hot, Σⱼ yⱼ = 1 (the softmax + cross-entropy delta uses it)
     one_hot: bool = False
+    #: whether its value is the negative log-likelihood of the true class (cross-entropy over classes)
+    likelihood: bool = False
     #: its keywords in a graph spec (``gamma=2``), each with its default
     options: tuple[Option, ...] = ()
     #: what it teaches and which course or library writes it so (the write-up's prose)
@@ -118,8 +120,10 @@ def _unit(value: object) -> str | None:
     return None if 0 <= value < 1 else "must be at least 0 and below 1 (the share ε spread over the classes)"
 
 
-def _non_negative(value: object) -> str | None:
-    return None if 0 <= value <= 100 else "must be a number from 0 to 100"
+def _focusing(value: object) -> str | None:
+    # Lin et al. try γ from 0 to 5; a whole γ is multiplied out in the derivative, whose terms then cancel in
+    # floating point as γ grows (γ = 30 fails gradcheck in float32)
+    return None if 0 <= value <= 5 else "must be a number from 0 to 5 (Lin et al. use 2)"
 
 
 def _positive(value: object) -> str | None:
@@ -137,14 +141,14 @@ register(Loss("mse", lambda p, t, at: (sp.Rational(1, 2) if at["half"] else 1) *
 register(Loss("bce", lambda p, t, at: -(t * sp.log(p) + (1 - t) * sp.log(1 - p)), "binary cross-entropy",
               unit_interval=True))
 register(Loss("cce", lambda p, t, at: -((1 - at["smoothing"]) * t + at["smoothing"] / at.n) * sp.log(p),
-              "cross-entropy", output=SOFTMAX, one_hot=True,
+              "cross-entropy", output=SOFTMAX, one_hot=True, likelihood=True,
               options=(Option("smoothing", 0.0, float, _unit, "label smoothing ε: the target (1 − ε)y + ε/n"),),
               note="With smoothing the target moves a share of its weight evenly onto every class (Szegedy et al.'s "
                    "label smoothing, PyTorch's label_smoothing); the smoothed target still sums to one, so the "
                    "softmax's delta is still the prediction minus the target."))
 register(Loss("focal", lambda p, t, at: -t * (1 - p) ** at["gamma"] * sp.log(p), "focal loss",
               output=SOFTMAX, one_hot=True,
-              options=(Option("gamma", 2.0, float, _non_negative, "the focusing power γ: −y(1 − ŷ)^γ log ŷ"),),
+              options=(Option("gamma", 2.0, float, _focusing, "the focusing power γ: −y(1 − ŷ)^γ log ŷ"),),
               note="The focal loss (Lin et al., RetinaNet) weighs each class's cross-entropy by a power of one "
                    "minus its prediction, so the examples the net already gets right count less; a power of zero "
                    "is the cross-entropy."))

@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import sympy as sp
 
 from symnet.derivation.chains import Derivation
 from symnet.derivation.graph_matrix import graph_matrix_form
 from symnet.functions.layers import kind
 from symnet.spec import Graph, Network
-from symnet.functions.activations import ACTIVATION_CLASSES, is_kinked
+from symnet.functions.activations import ACTIVATION_CLASSES, Activation, is_kinked
 from symnet.functions.losses import LOSSES
 from symnet.numeric.evaluate import Evaluator
 
@@ -115,12 +116,17 @@ def gradcheck(module, *, m: int = 4, seed: int = 0, max_entries: int = 200,
             p[...] = rng.normal(0.0, 0.5, p.shape)
         X = rng.normal(0.0, 1.0, (m, module.LAYERS[0]))
         Y = targets(module.LOSS, module.LAYERS[-1], m, rng)
-        if kink_distance(kinks, params, X) > margin:
+        in_loss = _loss_kinks(module, kinks, params, X, Y)
+        if kink_distance(kinks, params, X) > margin and all(np.min(np.abs(a)) > margin for a in in_loss if a.size):
             break
+
+    def pattern(values: list[np.ndarray]) -> list[np.ndarray]:
+        return _kink_pattern(kinks, values, X) + [a > 0 for a in _loss_kinks(module, kinks, values, X, Y)]
+
     entries = _entries(shapes, max_entries, rng)
     # near a kink, keep the entries whose difference stencil crosses none (wide ReLU nets always have
     # some pre-activation near 0, but each parameter moves only a few of them)
-    entries = [idx[[_smooth_across(kinks, params, X, a, n, step) for n in idx]] if idx.size else idx
+    entries = [idx[[_smooth_across(pattern, params, a, n, step) for n in idx]] if idx.size else idx
                for a, idx in enumerate(entries)]
     analytic = [g.reshape(-1)[idx] for g, idx in zip(module.gradients(params, X, Y), entries)]
 
@@ -187,9 +193,24 @@ def _kink_pattern(activations: Kinks, params: list[np.ndarray], X: np.ndarray) -
     return [h > 0 for h in kink_arguments(activations, params, X)]
 
 
-def _smooth_across(activations: Kinks, params: list[np.ndarray], X: np.ndarray, array: int, entry: int,
-                   step: float) -> bool:
-    """Whether moving one parameter over its widest difference stencil crosses no kink."""
+def _loss_kinks(module, kinks: Kinks, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
+    """The arguments of the loss's own kinks (a hinge's sⱼ − s_y + Δ), from its term and the kernel's prediction."""
+    loss = LOSSES[module.LOSS]
+    p, t, picked = sp.symbols("p t s_y", real=True)
+    options = dict(kinks.loss_node.options) if isinstance(kinks, Graph) else {}
+    term = loss.term(p, t, loss.sample(sp.Integer(module.LAYERS[-1]), picked, options))
+    arguments = [a.args[0] for a in term.atoms(Activation) if is_kinked(type(a).name)]
+    if not arguments:
+        return []
+    P = np.asarray(module.forward(params, X), dtype=float)
+    at = np.sum(Y * P, axis=1, keepdims=True)
+    return [np.broadcast_to(sp.lambdify((p, t, picked), a, "numpy")(P, Y, at), P.shape) for a in arguments]
+
+
+def _smooth_across(pattern: Callable[[list[np.ndarray]], list[np.ndarray]], params: list[np.ndarray], array: int,
+                   entry: int, step: float) -> bool:
+    """Whether moving one parameter over its widest difference stencil crosses no kink (``pattern``: the side
+    of its kink every kinked argument lies on)."""
     moved = [p.copy() for p in params]
     flat = moved[array].reshape(-1)
     theta = flat[entry]
@@ -197,7 +218,7 @@ def _smooth_across(activations: Kinks, params: list[np.ndarray], X: np.ndarray, 
     patterns = []
     for value in (theta - h, theta, theta + h):
         flat[entry] = value
-        patterns.append(_kink_pattern(activations, moved, X))
+        patterns.append(pattern(moved))
     return all(np.array_equal(p, q) for ps in patterns[1:] for p, q in zip(patterns[0], ps))
 
 

@@ -77,6 +77,8 @@ class Graph:
     bias: str = "separate"
     #: the spec's [define] formulas it uses, as the file gave them
     defines: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    #: the command-line words that give it where no spec file does (``3-4-3 … --reduction sum``)
+    words: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -289,8 +291,9 @@ class Graph:
         return f"{self.title} ({ins} → {outs}, {layers}, {self.loss}{options}{l2})"
 
     def arguments(self) -> str:
-        """The command-line word that gives this graph: its spec file, named after its title."""
-        return shell_word(f"{self.title}.toml")
+        """The command-line words that give this graph: its spec file, named after its title (or the layer list's
+        words and options it came from)."""
+        return self.words or shell_word(f"{self.title}.toml")
 
     def nodes_text(self) -> str:
         """One line: the nodes as they compute (``h1 = dense(x, 8); a1 = relu(h1); …``)."""
@@ -491,7 +494,7 @@ class _Builder:
             return value
         word = {bool: "true or false", int: "a whole number", float: "a number", Tie: "a weight such as W1.T",
                 str: "a word in quotes"}[kind_]
-        raise GraphError(f"{where}: {kind_name}'s {name} is {word}, not {value!r}")
+        raise GraphError(f"{where}: {kind_name}'s {name} is {word}, not {value if isinstance(value, Tie) else repr(value)}")
 
     def _check_tie(self, node: Node, layer: Layer) -> None:
         for p in layer.parameters(node, [self.widths[i] for i in node.inputs]):

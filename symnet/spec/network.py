@@ -172,7 +172,8 @@ class Network:
         """The network as a graph whose loss takes ``options`` (``reduction="sum"``): no longer a layer list."""
         g = self.graph
         loss = replace(g.loss_node, options=tuple({**dict(g.loss_node.options), **options}.items()))
-        return replace(g, nodes=(*g.nodes[:-1], loss))
+        words = self.arguments() + "".join(f" --{k} {v}" for k, v in options.items())
+        return replace(g, nodes=(*g.nodes[:-1], loss), words=words)
 
     # -- description --------------------------------------------------------------------
     @property
@@ -263,6 +264,9 @@ def load(spec: str, **options: object) -> "Network | Graph":
     changed = {k: v for k, v in loss_options.items() if v != _defaults(net.loss).get(k, v)}
     if "labels" in loss_options and "labels" not in _defaults(net.loss):
         raise SpecError(f"--labels is for a loss over classes (cce, focal, hinge), not {net.loss}")
+    if changed and net.bias != "separate":
+        raise SpecError(f"--bias {net.bias} names a layer list's biases, and with --{' --'.join(changed)} the network "
+                        f"is a graph, whose biases are b<k>; leave --bias out")
     return net.with_loss(**changed) if changed else net
 
 

@@ -54,6 +54,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -172,7 +173,16 @@ def check_code(path: str, net: Network, *, function: str | None = None, conventi
     layout = _Layout(convention, net)
     label = f"{function}() in {file.name}" if function else f"your backprop in {file.name}"
     chosen, answers = _run(file, function, layout, points, timeout, label)
-    return _judge(str(path), f"{chosen}()", net, layout, points, answers, f"{chosen}() in {file.name}")
+    token = _SUMMED.set(getattr(net, "reduction", "mean") == "sum")
+    try:
+        return _judge(str(path), f"{chosen}()", net, layout, points, answers, f"{chosen}() in {file.name}")
+    finally:
+        _SUMMED.reset(token)
+
+
+#: whether the cost being judged sums its batch (``reduction='sum'``): how a gradient m times too large or too
+#: small is explained (the same forms, the other way round)
+_SUMMED: ContextVar[bool] = ContextVar("summed", default=False)
 
 
 def widths(net: Spec) -> tuple[int, ...]:
@@ -639,6 +649,10 @@ class _Form:
                  "1/m": f"1/m times ∂E/∂{name}: divided by m twice",
                  "2": f"twice ∂E/∂{name}: the derivative of Σ(ŷ − y)², but symnet's mse is ½Σ(ŷ − y)²",
                  "2m": f"2m times ∂E/∂{name}: summed over the batch where E averages, and without mse's ½"}
+        if _SUMMED.get():
+            scale.update({"m": f"m times ∂E/∂{name}: a summed cost's gradient summed over the batch once more",
+                          "1/m": f"1/m times ∂E/∂{name}: averaged over the batch where E sums it "
+                                 f"(reduction='sum'; do not divide by m)"})
         if self.scale in scale and not (self.per_sample and self.scale == "m"):
             parts.append(scale[self.scale])
         if self.sign < 0:

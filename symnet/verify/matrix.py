@@ -52,6 +52,7 @@ from symnet.derivation.matrix_form import M, MatrixForm, matrix_form
 from symnet.errors import InputError
 from symnet.functions.activations import Activation, inline, numpy_functions
 from symnet.functions.formula import NODE_WORDS
+from symnet.functions.layers import kind
 from symnet.functions.losses import LOSSES
 from symnet.derivation.graph_matrix import GraphMatrixForm, graph_matrix_form
 from symnet.spec import Graph, Network
@@ -869,8 +870,12 @@ def _notes(net: Network, program: MatrixClaim) -> tuple[str, ...]:
     if any(k.startswith("dZ") for k in program.names):
         notes.append("dZk is the course's dZ = m·Δ⁽ᵏ⁾ (the derivative of the loss summed over the batch); "
                      "Dk is Δ⁽ᵏ⁾ = ∂E/∂Hk itself")
-    if LOSSES[net.loss].one_hot:
-        notes.append("targets are one-hot (each sample's sum to 1), as the derivation's Δ = (Ŷ − Y)/m assumes")
+    loss = LOSSES[net.loss]
+    graph = net.graph if isinstance(net, Network) else net
+    plain = loss.likelihood and dict(graph.loss_node.options) == {o.name: o.default for o in kind(net.loss).options}
+    if loss.one_hot:  # the output's Δ = (Ŷ − Y)/m of plain cross-entropy; another loss's Δ uses Σy = 1 too
+        notes.append("targets are one-hot (each sample's sum to 1), as the derivation's Δ = (Ŷ − Y)/m assumes"
+                     if plain else "targets are one-hot (each sample's sum to 1), as the derivation assumes")
     return tuple(notes)
 
 

@@ -62,7 +62,9 @@ def test_pytorchs_mse_is_the_squared_error_without_the_half_averaged_over_the_ou
 @pytest.mark.parametrize("loss, message", [
     ("cce(yhat, y, smoothing=1)", "smoothing=1.0 must be at least 0 and below 1"),
     ("cce(yhat, y, smoothing=-0.1)", "smoothing=-0.1 must be at least 0 and below 1"),
-    ("focal(yhat, y, gamma=-1)", "gamma=-1.0 must be a number from 0 to 100"),
+    ("focal(yhat, y, gamma=-1)", "gamma=-1.0 must be a number from 0 to 5"),
+    ("focal(yhat, y, gamma=60)", "gamma=60.0 must be a number from 0 to 5"),
+    ("focal(yhat, y, gamma=W1)", "focal's gamma is a number, not W1"),
     ("cce(yhat, y, gamma=2)", "cce has no option 'gamma'; it takes smoothing"),
     ("mse(yhat, y, smoothing=0.1)", "mse has no option 'smoothing'; it takes half, outputs, reduction"),
     ("cce(yhat, y, reduction='total')", "reduction='total' is not one of 'mean', 'sum'"),

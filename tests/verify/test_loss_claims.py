@@ -123,3 +123,20 @@ def test_hintons_distillation_gradient_is_the_difference_over_the_temperature():
     assert check(g, wrt="h2[1]", claim="(soft[1] - y1)/2").correct
     wrong = check(g, wrt="h2[1]", claim="soft[1] - y1")
     assert not wrong.correct and any("constant factor 2" in d for d in wrong.diagnosis)
+
+
+def test_a_correct_focal_claim_is_accepted():
+    # ∂E/∂ŷ = y(γ(1 − ŷ)^(γ−1) log ŷ − (1 − ŷ)^γ/ŷ) with γ = 3, then back through the softmax's Jacobian
+    G = "Y * (3*(1 - Yhat)**2 * np.log(Yhat) - (1 - Yhat)**3 / Yhat)"
+    claim = f"A1.T @ (Yhat * ({G} - np.sum({G} * Yhat, axis=1, keepdims=True))) / m"
+    assert check_matrix(graph("focal"), "W2", claim).ok
+    assert not check_matrix(graph("focal"), "W2", claim.replace("3*", "2*")).ok
+
+
+def test_check_code_under_a_summed_cost_names_a_mean_as_divided_by_m(tmp_path):
+    path = tmp_path / "svm.py"
+    path.write_text(SVM_CODE.replace("COUNT", "dscores.sum(axis=1)"))
+    inputs, nodes = LOSS_GRAPHS["hinge"]
+    summed = Graph.build(inputs, {**nodes, "loss": "hinge(scores, y, reduction='sum')"})
+    report = check_code(str(path), summed)
+    assert not report.ok and "averaged over the batch where E sums it" in report.diagnosis

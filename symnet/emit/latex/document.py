@@ -424,7 +424,7 @@ class ErrorSection:
     l2: float = 0.0
     #: what the loss is called, from the loss registry ("half the squared error", "the loss huber")
     title: str = ""
-    #: the loss compares a predicted distribution with a one-hot target (cross-entropy over classes)
+    #: the loss is the negative log-likelihood of a one-hot target's class (cross-entropy over classes)
     one_hot: bool = False
     #: the loss was defined with --define (symnet.functions.formula), not built in
     defined: bool = False
@@ -1084,7 +1084,7 @@ def _error(d: Derivation) -> ErrorSection:
         penalty = eqn(E, Terms((general.forms[-1][1], Ordered((lam / 2, total)))))
     loss = LOSSES[d.net.loss]
     title = loss.title if loss.title.startswith(("the ", "half ")) else f"the {loss.title}"
-    return ErrorSection(per_sample, general, mean, penalty, d.net.l2, title, loss.one_hot,
+    return ErrorSection(per_sample, general, mean, penalty, d.net.l2, title, loss.one_hot and loss.likelihood,
                         d.net.loss in formula.DEFINED)
 
 

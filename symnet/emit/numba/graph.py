@@ -88,7 +88,7 @@ def generate_graph(graph: Graph, dtype: str = "float64", *, output: str = "OUT.p
     state = [f"{s.name}{n}" for s in rule.state for n in names]
     updates = param_updates([(p.name, len(p.shape), kernel.extents(p.shape)) for p in graph.params], rule, dtype,
                             kernel.updated)
-    command = command or (f"symnet codegen {shell_word(graph.title + '.toml')} -o {shell_word(output)} --dtype {dtype}"
+    command = command or (f"symnet codegen {graph.arguments()} -o {shell_word(output)} --dtype {dtype}"
                           + (f" --optimizer {rule.name}" if rule != update.SGD else ""))
     template = python_environment().get_template("graph.py.j2")
     return tidy_python(template.render(

@@ -179,6 +179,23 @@ class KernelPrinter(PythonCodePrinter):
         raise ValueError(f"an unevaluated derivative cannot be printed as code: {expr}")
 
 
+def invariant_sums(expr: sp.Expr) -> set[sp.Sum]:
+    """The sums inside another sum that read none of the indices the sums around them bind."""
+    out: set[sp.Sum] = set()
+
+    def walk(e: sp.Basic, bound: frozenset) -> None:
+        if isinstance(e, sp.Sum):
+            if bound and not e.free_symbols & bound:
+                out.add(e)
+                return
+            bound = bound | {limit[0] for limit in e.limits}
+        for a in e.args:
+            walk(a, bound)
+
+    walk(expr, frozenset())
+    return out
+
+
 def _floats(expr: sp.Expr) -> sp.Expr:
     """Fractions as the nearest double, so 1/2 prints as a number (0.5), not as a division."""
     expr = sp.sympify(expr)
@@ -201,6 +218,11 @@ class Emitter:
 
     def _hoist(self, expr: sp.Expr) -> tuple[list[str], sp.Expr]:
         lines: list[str] = []
+        # a sum inside another that reads none of its indices (a hinge's Σₗ yₗŷₗ inside Σ_q) is computed once
+        for s in sorted(invariant_sums(expr), key=sp.default_sort_key):
+            inner, body = self._hoist(s)
+            lines += inner
+            expr = expr.xreplace({s: body})
         # a sum inside another may also stand on its own (a hinge's Σₗ yₗŷₗ, in its step and in Σ_q of the
         # steps): the outer ones first, then again for what is left
         while sums := [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]:

@@ -13,7 +13,7 @@ from itertools import count
 import sympy as sp
 from sympy.codegen.ast import AddAugmentedAssignment, Assignment, CodeBlock, For
 
-from symnet.emit.numba.printer import KernelPrinter
+from symnet.emit.numba.printer import KernelPrinter, invariant_sums
 
 
 class Call(sp.Basic):
@@ -110,6 +110,11 @@ def hoisted(expr: sp.Expr, accumulators: "count[int]") -> tuple[list[sp.Basic], 
     """The statements that compute ``expr``'s sums (an accumulator each, set to 0 and added to in a loop over
     the sum's index; nested sums inside), and ``expr`` with each sum replaced by its accumulator."""
     statements: list[sp.Basic] = []
+    # a sum inside another that reads none of its indices (a hinge's Σₗ yₗŷₗ inside Σ_q) is computed once, first
+    for s in sorted(invariant_sums(expr), key=sp.default_sort_key):
+        inner, body = hoisted(s, accumulators)
+        statements += inner
+        expr = expr.xreplace({s: body})
     # a sum inside another may also stand on its own: the outer ones first, then again for what is left
     while sums := [s for s in sp.preorder_traversal(expr) if isinstance(s, sp.Sum)]:
         outer = [s for s in dict.fromkeys(sums) if not any(s != o and o.has(s) for o in sums)]

@@ -171,3 +171,10 @@ def test_templates_load_from_the_checkout_and_as_package_data():
         source, filename, _ = env.loader.get_source(env, name)
         assert Path(filename) == ROOT / "templates" / folder / name
         assert source == (ROOT / "templates" / folder / name).read_text()
+
+
+@pytest.mark.parametrize("output, loss, likelihood", [("softmax", "cce", True), ("identity", "hinge", False),
+                                                      ("softmax", "focal", False)])
+def test_only_the_cross_entropy_is_called_the_negative_log_likelihood(output, loss, likelihood):
+    tex = symnet.latex(symnet.derive("3-4-3", output=output, loss=loss))
+    assert ("(the negative log-likelihood of the true class)" in tex) is likelihood
