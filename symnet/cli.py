@@ -559,7 +559,8 @@ def check_code_command(file: str, spec: str, hidden: str | None, output_act: str
     sign, f′ missing or another activation's, * for @, bias not summed over the batch, …).
 
     \b
-    params = [W1, b1, W2, b2, ...]; E is the mean over the m samples of the per-sample loss; return
+    params = [W1, b1, W2, b2, ...]; E is the mean over the m samples of the per-sample loss (their sum
+    with --reduction sum); Y is one-hot (each sample's class, int64, with --labels int); return
     [dW1, db1, ...] in the shapes of params (or a dict {"W1": dW1, ...}).
 
     FILE.py is your code: it runs, at your request, in a separate Python process with a time limit
