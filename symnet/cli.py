@@ -14,7 +14,7 @@ import click
 from symnet.version import __version__
 from symnet.errors import InputError, VerdictError
 from symnet.functions.activations import names as activation_names
-from symnet.functions.losses import LOSSES, REDUCTIONS
+from symnet.functions.losses import LABEL_FORMS, LOSSES, REDUCTIONS
 from symnet.spec import BIAS_NOTATIONS, DEFAULTS, Graph, Network, load
 
 
@@ -66,7 +66,7 @@ def spec_options(f: Callable | None = None, *, bias: bool = False) -> Callable:
                      callback=_remember, show_default="mean",
                      help="How a batch's cost gathers its samples' errors: their mean (PyTorch's default) or their "
                           "sum (Welch's summed loss, PyTorch's reduction='sum'; no 1/m in any gradient).")(f)
-    f = click.option("--labels", type=click.Choice(["onehot", "int"]), default=None, expose_value=False,
+    f = click.option("--labels", type=click.Choice(LABEL_FORMS), default=None, expose_value=False,
                      callback=_remember, show_default="onehot",
                      help="A one-hot loss's targets as people's code reads them (check-code): one-hot rows, or "
                           "each sample's class 0 … n-1 (CS231n's y).")(f)

@@ -154,7 +154,8 @@ class GraphMatrixForm:
         """E, the mean (or the sum) over the batch's rows of the per-sample loss (without the L2 term), 1×1."""
         rule = self.rules.nodes[self.graph.loss_node.name]
         per_row = self.t.rows(rule.forward[0].value, j, sp.S.One)
-        return sp.MatMul(*[self.scale] * (self.scale != 1), sp.OneMatrix(1, M), per_row)
+        share = [] if self.scale == 1 else [self.scale]  # a sum has no 1/m in front
+        return sp.MatMul(*share, sp.OneMatrix(1, M), per_row)
 
     @property
     def scale(self) -> sp.Expr:

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from symnet.functions.activations import SOFTMAX, ReLU
-from symnet.functions.options import Option
+from symnet.functions.options import Option, one_of
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,13 @@ class Loss:
 #: how a batch's cost gathers its samples' errors: their mean (E = (1/m) Σₛ Eₛ, the default, as PyTorch's
 #: reduction="mean", Nielsen's C = (1/n) Σₓ Cₓ) or their sum (E = Σₛ Eₛ, Welch's; PyTorch's reduction="sum")
 REDUCTIONS = ("mean", "sum")
-REDUCTION = Option("reduction", "mean", str,
-                   lambda v: None if v in REDUCTIONS else f"is not one of {', '.join(map(repr, REDUCTIONS))}",
+REDUCTION = Option("reduction", "mean", str, one_of(*REDUCTIONS),
                    "how the batch's cost gathers the samples' errors: their mean or their sum")
 
 #: how the targets of a one-hot loss are written where people's code reads them (``check-code``): one-hot
 #: rows, or each sample's class as an integer 0 … n − 1 (CS231n's ``y``, scikit-learn's; the derivation is the same)
-LABELS = Option("labels", "onehot", str,
-                lambda v: None if v in ("onehot", "int") else "is not one of 'onehot', 'int'",
+LABEL_FORMS = ("onehot", "int")
+LABELS = Option("labels", "onehot", str, one_of(*LABEL_FORMS),
                 "the targets as one-hot rows, or as each sample's class index 0 … n − 1")
 
 #: every loss by name
@@ -133,8 +132,7 @@ def _positive(value: object) -> str | None:
 register(Loss("mse", lambda p, t, at: (sp.Rational(1, 2) if at["half"] else 1) * (p - t) ** 2
               / (at.n if at["outputs"] == "mean" else 1), "half the squared error",
               options=(Option("half", True, bool, help="the ½ in front: ½(ŷ − y)² (the articles'), or (ŷ − y)²"),
-                       Option("outputs", "sum", str,
-                              lambda v: None if v in ("sum", "mean") else "is not one of 'sum', 'mean'",
+                       Option("outputs", "sum", str, one_of("sum", "mean"),
                               "over a sample's outputs: their sum, or their mean (Keras's and PyTorch's MSE)")),
               note="Without the half and averaged over the outputs, with the batch's mean, it is PyTorch's "
                    "MSELoss and Keras's mean_squared_error; the articles keep the half and sum the outputs."))

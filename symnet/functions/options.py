@@ -15,3 +15,8 @@ class Option:
     #: None when ``value`` is acceptable, else what is wrong with it (one phrase)
     check: Callable[[object], str | None] = lambda value: None
     help: str = ""
+
+
+def one_of(*choices: str) -> Callable[[object], str | None]:
+    """The check of a word option: its value is one of ``choices``."""
+    return lambda value: None if value in choices else f"is not one of {', '.join(map(repr, choices))}"

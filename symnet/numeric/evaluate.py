@@ -90,8 +90,7 @@ class Evaluator:
 
     def _reduce(self, per_sample: np.ndarray) -> float:
         """The batch's cost from its samples' values: their mean, or their sum under ``reduction='sum'``."""
-        summed = getattr(self.d.net, "reduction", "mean") == "sum"
-        return float(np.sum(per_sample) if summed else np.mean(per_sample))
+        return float(np.sum(per_sample) if self.d.net.reduction == "sum" else np.mean(per_sample))
 
     def gradients(self, params: list[np.ndarray], X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
         """∂E/∂θ (the mean over the samples, or their sum) in the kernel's layout [W1, b1, W2, b2, …]."""
@@ -102,7 +101,7 @@ class Evaluator:
             for n, s in enumerate(flat(arr)):
                 chain = self.d.chain(s)
                 per_sample = self.value(chain.via_delta, values.env)
-                if getattr(self.d.net, "reduction", "mean") == "sum":
+                if self.d.net.reduction == "sum":
                     # the L2 term is the cost's once: the samples' other terms summed, then λθ
                     decay = float(self.value(chain.decay, values.env)) if chain.decay != 0 else 0.0
                     entries[n] = float(np.sum(per_sample - decay)) + decay

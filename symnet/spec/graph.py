@@ -286,7 +286,7 @@ class Graph:
         layers = f"{self.depth} dense layer{'s' if self.depth != 1 else ''}"
         l2 = f", l2 {self.l2!r}" if self.l2 else ""
         ins, outs = (f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((self.inputs, "input"), (self.outputs, "output")))
-        defaults = {o.name: o.default for o in kind(self.loss).options}
+        defaults = kind(self.loss).defaults()
         options = "".join(f" {k}={v!r}" for k, v in self.loss_node.options if defaults.get(k) != v)
         return f"{self.title} ({ins} → {outs}, {layers}, {self.loss}{options}{l2})"
 

@@ -176,6 +176,10 @@ class Network:
         return replace(g, nodes=(*g.nodes[:-1], loss), words=words)
 
     # -- description --------------------------------------------------------------------
+    #: a layer list's cost is the mean over the batch, its targets one-hot (a graph's loss may say otherwise)
+    reduction = "mean"
+    labels = "onehot"
+
     @property
     def depth(self) -> int:
         """L, the number of layers with weights."""
@@ -263,7 +267,8 @@ def load(spec: str, **options: object) -> "Network | Graph":
     net = Network.parse(spec, **opts)  # type: ignore[arg-type]
     changed = {k: v for k, v in loss_options.items() if v != _defaults(net.loss).get(k, v)}
     if "labels" in loss_options and "labels" not in _defaults(net.loss):
-        raise SpecError(f"--labels is for a loss over classes (cce, focal, hinge), not {net.loss}")
+        over_classes = ", ".join(name for name, loss in LOSSES.items() if loss.one_hot)
+        raise SpecError(f"--labels is for a loss over classes ({over_classes}), not {net.loss}")
     if changed and net.bias != "separate":
         raise SpecError(f"--bias {net.bias} names a layer list's biases, and with --{' --'.join(changed)} the network "
                         f"is a graph, whose biases are b<k>; leave --bias out")
@@ -272,7 +277,7 @@ def load(spec: str, **options: object) -> "Network | Graph":
 
 def _defaults(kind_name: str) -> dict[str, object]:
     """A kind's options at their defaults (a loss's with the batch's reduction)."""
-    return {o.name: o.default for o in kind(kind_name).options}
+    return kind(kind_name).defaults()
 
 
 def _toml_string(text: str) -> str:

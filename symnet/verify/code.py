@@ -173,7 +173,7 @@ def check_code(path: str, net: Network, *, function: str | None = None, conventi
     layout = _Layout(convention, net)
     label = f"{function}() in {file.name}" if function else f"your backprop in {file.name}"
     chosen, answers = _run(file, function, layout, points, timeout, label)
-    token = _SUMMED.set(getattr(net, "reduction", "mean") == "sum")
+    token = _SUMMED.set(net.reduction == "sum")
     try:
         return _judge(str(path), f"{chosen}()", net, layout, points, answers, f"{chosen}() in {file.name}")
     finally:
@@ -237,7 +237,7 @@ class _Layout:
 
     def targets(self, Y: Array) -> Array:
         """The batch's targets as the code reads them: as data, or (``labels='int'``) each sample's class, (m,)."""
-        if getattr(self.net, "labels", "onehot") == "int":
+        if self.net.labels == "int":
             return np.argmax(Y, axis=1).astype(np.int64)
         return self.data(Y)
 
@@ -307,7 +307,7 @@ def _run(file: Path, function: str | None, layout: _Layout, points: list[Point],
         if (work / "error.json").is_file():
             error = json.loads((work / "error.json").read_text())["error"]
             if ("used as indices must be of integer" in error and LOSSES[layout.net.loss].one_hot
-                    and getattr(layout.net, "labels", "onehot") == "onehot"):
+                    and layout.net.labels == "onehot"):
                 error += "; if it reads each sample's class as an integer, say so: --labels int (in a graph's loss, labels='int')"
             raise InputError(error)
         if proc.returncode != 0 or not (work / "output.npz").is_file():

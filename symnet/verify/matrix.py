@@ -872,7 +872,7 @@ def _notes(net: Network, program: MatrixClaim) -> tuple[str, ...]:
                      "Dk is Δ⁽ᵏ⁾ = ∂E/∂Hk itself")
     loss = LOSSES[net.loss]
     graph = net.graph if isinstance(net, Network) else net
-    plain = loss.likelihood and dict(graph.loss_node.options) == {o.name: o.default for o in kind(net.loss).options}
+    plain = loss.likelihood and dict(graph.loss_node.options) == kind(net.loss).defaults()
     if loss.one_hot:  # the output's Δ = (Ŷ − Y)/m of plain cross-entropy; another loss's Δ uses Σy = 1 too
         notes.append("targets are one-hot (each sample's sum to 1), as the derivation's Δ = (Ŷ − Y)/m assumes"
                      if plain else "targets are one-hot (each sample's sum to 1), as the derivation assumes")

@@ -140,7 +140,7 @@ def check(
     batch = batch or M in expr.free_symbols
     if batch and of_s != E:
         raise InputError("m and --batch belong to derivatives of E, the mean over the m samples")
-    if batch and getattr(whole, "reduction", "mean") == "sum":
+    if batch and whole.reduction == "sum":
         raise InputError("m and --batch belong to a mean over the m samples, and this loss sums them "
                          "(reduction='sum'): a sample's term is its own derivative, so claim it without m")
 

@@ -167,9 +167,13 @@ class Layer:
         """``expr`` with the node's per-unit definitions written as its output symbols (scalar form)."""
         return expr.xreplace({d: s for s, d in definitions.items() if not d.is_Atom})
 
+    def defaults(self) -> dict[str, object]:
+        """Each option's default, by name."""
+        return {o.name: o.default for o in self.options}
+
     def describe(self, node: Node) -> str:
         """The node as a spec writes it, without its inputs' own definitions: ``dense(a1, 8, bias=false)``."""
-        defaults = {o.name: o.default for o in self.options}
+        defaults = self.defaults()
         shown = [str(v) for k, v in node.options if k in self.positional]
         shown += [f"{k}={_text(v)}" for k, v in node.options if k not in self.positional and v != defaults.get(k)]
         return f"{node.kind}({', '.join([*node.inputs, *shown])})"
